@@ -1,0 +1,606 @@
+//! Options: a JSON-like value tree in, a validated [`Config`] or a [`ConfigError`] out.
+//!
+//! Pure: the browser edge turns the JS options object into a [`Raw`] tree (through
+//! serde-wasm-bindgen) and this module does every check, so the rules run on the host.
+
+use core::fmt;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A JSON-like value as given by the caller (`undefined` and `null` are both `Null`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Raw {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Raw>),
+    Obj(Vec<(String, Raw)>),
+}
+
+impl Raw {
+    fn kind(&self) -> &'static str {
+        match self {
+            Raw::Null => "null",
+            Raw::Bool(_) => "boolean",
+            Raw::Num(_) => "number",
+            Raw::Str(_) => "string",
+            Raw::Arr(_) => "array",
+            Raw::Obj(_) => "object",
+        }
+    }
+}
+
+/// Short, human readable rendering of a value for error messages.
+impl fmt::Display for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Raw::Null => f.write_str("null"),
+            Raw::Bool(b) => write!(f, "{b}"),
+            Raw::Num(n) => fmt_num(*n, f),
+            Raw::Str(s) => {
+                let short: String = s.chars().take(60).collect();
+                if short.len() < s.len() {
+                    write!(f, "{short:?}…")
+                } else {
+                    write!(f, "{short:?}")
+                }
+            }
+            Raw::Arr(a) => write!(f, "an array of {}", a.len()),
+            Raw::Obj(_) => f.write_str("an object"),
+        }
+    }
+}
+
+fn fmt_num(n: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if n.is_nan() {
+        f.write_str("NaN")
+    } else if n.is_infinite() {
+        f.write_str(if n > 0.0 { "Infinity" } else { "-Infinity" })
+    } else if n.fract() == 0.0 && n.abs() < 1e15 {
+        write!(f, "{}", n as i64)
+    } else {
+        write!(f, "{n}")
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Raw;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("plain data (object, array, string, number, boolean or null)")
+            }
+            fn visit_unit<E>(self) -> Result<Raw, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_none<E>(self) -> Result<Raw, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Raw, D2::Error> {
+                Raw::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+                Ok(Raw::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+                Ok(Raw::Num(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+                Ok(Raw::Num(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+                Ok(Raw::Num(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+                Ok(Raw::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+                Ok(Raw::Str(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element::<Raw>()? {
+                    out.push(v);
+                }
+                Ok(Raw::Arr(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, Raw>()? {
+                    out.push((k, v));
+                }
+                Ok(Raw::Obj(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Which JS error class a config error maps to at the wasm boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    Type,
+    Range,
+}
+
+/// A rejected option: every message starts with `autologoff:` and names the option and value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigError {
+    NotAnObject { value: String },
+    UnknownKey { path: String, value: String },
+    WrongType { path: String, expected: &'static str, value: String, kind: &'static str },
+    Missing { path: &'static str },
+    OutOfRange { path: String, value: String, min: u64, max: u64 },
+    NotInSet { path: String, value: String, allowed: &'static str },
+    WarnTooLong { warn: u64, idle: u64 },
+    Invalid { path: String, value: String, why: &'static str },
+}
+
+impl ConfigError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ConfigError::NotAnObject { .. }
+            | ConfigError::UnknownKey { .. }
+            | ConfigError::WrongType { .. }
+            | ConfigError::Missing { .. } => ErrorClass::Type,
+            _ => ErrorClass::Range,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("autologoff: ")?;
+        match self {
+            ConfigError::NotAnObject { value } => {
+                write!(f, "options must be an object, got {value}")
+            }
+            ConfigError::UnknownKey { path, value } => {
+                write!(f, "unknown option {path} (given {value}); check its spelling")
+            }
+            ConfigError::WrongType { path, expected, value, kind } => {
+                write!(f, "{path} must be {expected}, got {kind} {value}")
+            }
+            ConfigError::Missing { path } => write!(f, "{path} is required (given undefined)"),
+            ConfigError::OutOfRange { path, value, min, max } => {
+                write!(f, "{path} ({value}) must be a finite number between {min} and {max}")
+            }
+            ConfigError::NotInSet { path, value, allowed } => {
+                write!(f, "{path} ({value}) must be one of {allowed}")
+            }
+            ConfigError::WarnTooLong { warn, idle } => write!(
+                f,
+                "warnBeforeMs ({warn}) must be less than idleTimeoutMs ({idle})"
+            ),
+            ConfigError::Invalid { path, value, why } => write!(f, "{path} ({value}) {why}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    Blur,
+    Hide,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    Omit,
+    SameOrigin,
+    Include,
+}
+
+impl Credentials {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credentials::Omit => "omit",
+            Credentials::SameOrigin => "same-origin",
+            Credentials::Include => "include",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestsCfg {
+    pub track: bool,
+    pub ignore: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerCfg {
+    pub url: String,
+    pub poll_interval_ms: u64,
+    pub keepalive_interval_ms: u64,
+    pub headers: Vec<(String, String)>,
+    pub credentials: Credentials,
+    pub expires_header: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockCfg {
+    pub target: String,
+    pub mode: LockMode,
+    pub overlay: bool,
+    pub title: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PurgeCfg {
+    pub session_storage: bool,
+    pub local_storage_keys: Vec<String>,
+    pub keep_session_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditCfg {
+    pub url: String,
+}
+
+/// Every option of the contract, validated, with defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub idle_timeout_ms: u64,
+    pub warn_before_ms: u64,
+    pub absolute_timeout_ms: Option<u64>,
+    pub activity_events: Vec<String>,
+    pub requests: RequestsCfg,
+    pub server: Option<ServerCfg>,
+    pub lock: LockCfg,
+    pub purge: PurgeCfg,
+    pub cross_tab: bool,
+    pub audit: Option<AuditCfg>,
+}
+
+pub const DEFAULT_EVENTS: [&str; 6] =
+    ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll"];
+
+/// Event types accepted in `activityEvents` (user input only: a typo is an error).
+pub const KNOWN_EVENTS: [&str; 17] = [
+    "pointerdown", "pointermove", "pointerup", "keydown", "keyup", "wheel", "touchstart",
+    "touchmove", "touchend", "scroll", "mousedown", "mousemove", "mouseup", "click", "input",
+    "focusin", "visibilitychange",
+];
+
+const IDLE_MIN: u64 = 1_000;
+const IDLE_MAX: u64 = 86_400_000;
+const ABS_MIN: u64 = 1_000;
+const ABS_MAX: u64 = 604_800_000;
+const INTERVAL_MIN: u64 = 1_000;
+const INTERVAL_MAX: u64 = 3_600_000;
+
+impl Default for Config {
+    fn default() -> Self {
+        parse(&Raw::Null).expect("defaults are valid")
+    }
+}
+
+/// One object level being read: tracks the dotted path and rejects unknown keys.
+struct Obj<'a> {
+    prefix: &'static str,
+    fields: &'a [(String, Raw)],
+}
+
+impl<'a> Obj<'a> {
+    fn new(
+        prefix: &'static str,
+        v: &'a Raw,
+        known: &[&str],
+    ) -> Result<Option<Obj<'a>>, ConfigError> {
+        match v {
+            Raw::Null => Ok(None),
+            Raw::Obj(fields) => {
+                for (k, val) in fields {
+                    if !known.contains(&k.as_str()) && *val != Raw::Null {
+                        return Err(ConfigError::UnknownKey {
+                            path: format!("{prefix}{k}"),
+                            value: val.to_string(),
+                        });
+                    }
+                }
+                Ok(Some(Obj { prefix, fields }))
+            }
+            other => Err(ConfigError::NotAnObject { value: other.to_string() }),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Raw> {
+        self.fields.iter().rev().find(|(k, v)| k == key && *v != Raw::Null).map(|(_, v)| v)
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    fn wrong(&self, key: &str, expected: &'static str, v: &Raw) -> ConfigError {
+        ConfigError::WrongType {
+            path: self.path(key),
+            expected,
+            value: v.to_string(),
+            kind: v.kind(),
+        }
+    }
+
+    fn num(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Raw::Num(n)) => {
+                let n = *n;
+                if !n.is_finite() || n < min as f64 || n > max as f64 {
+                    Err(ConfigError::OutOfRange {
+                        path: self.path(key),
+                        value: Raw::Num(n).to_string(),
+                        min,
+                        max,
+                    })
+                } else {
+                    Ok(Some(n.floor() as u64))
+                }
+            }
+            Some(v) => Err(self.wrong(key, "a number of milliseconds", v)),
+        }
+    }
+
+    fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(Raw::Bool(b)) => Ok(*b),
+            Some(v) => Err(self.wrong(key, "a boolean", v)),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Raw::Str(s)) => Ok(Some(s.as_str())),
+            Some(v) => Err(self.wrong(key, "a string", v)),
+        }
+    }
+
+    fn nonempty(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.string(key)? {
+            Some(s) if s.trim().is_empty() => Err(ConfigError::Invalid {
+                path: self.path(key),
+                value: format!("{s:?}"),
+                why: "must not be empty",
+            }),
+            other => Ok(other),
+        }
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Raw::Arr(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Raw::Str(s) if !s.is_empty() => out.push(s.clone()),
+                        Raw::Str(_) => {
+                            return Err(ConfigError::Invalid {
+                                path: format!("{}[{i}]", self.path(key)),
+                                value: "\"\"".into(),
+                                why: "must not be empty",
+                            })
+                        }
+                        v => {
+                            return Err(ConfigError::WrongType {
+                                path: format!("{}[{i}]", self.path(key)),
+                                expected: "a string",
+                                value: v.to_string(),
+                                kind: v.kind(),
+                            })
+                        }
+                    }
+                }
+                Ok(Some(out))
+            }
+            Some(v) => Err(self.wrong(key, "an array of strings", v)),
+        }
+    }
+
+    fn object(
+        &self,
+        key: &str,
+        prefix: &'static str,
+        known: &[&str],
+    ) -> Result<Option<Obj<'a>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v @ Raw::Obj(_)) => Obj::new(prefix, v, known),
+            Some(v) => Err(self.wrong(key, "an object", v)),
+        }
+    }
+}
+
+/// Validates the caller's options. `Raw::Null` (no options) gives every default.
+pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
+    let top = Obj::new(
+        "",
+        raw,
+        &[
+            "idleTimeoutMs", "warnBeforeMs", "absoluteTimeoutMs", "activityEvents", "requests",
+            "server", "lock", "purge", "crossTab", "audit",
+        ],
+    )?;
+    let empty: Vec<(String, Raw)> = Vec::new();
+    let top = top.unwrap_or(Obj { prefix: "", fields: &empty });
+
+    let idle = top.num("idleTimeoutMs", IDLE_MIN, IDLE_MAX)?.unwrap_or(900_000);
+    let warn = match top.num("warnBeforeMs", 0, IDLE_MAX)? {
+        Some(w) if w >= idle => return Err(ConfigError::WarnTooLong { warn: w, idle }),
+        Some(w) => w,
+        None => (idle / 4).min(60_000),
+    };
+    let absolute = top.num("absoluteTimeoutMs", ABS_MIN, ABS_MAX)?;
+
+    let activity_events = match top.strings("activityEvents")? {
+        None => DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect(),
+        Some(list) => {
+            for (i, e) in list.iter().enumerate() {
+                if !KNOWN_EVENTS.contains(&e.as_str()) {
+                    return Err(ConfigError::NotInSet {
+                        path: format!("activityEvents[{i}]"),
+                        value: format!("{e:?}"),
+                        allowed: "the user-input events pointerdown, pointermove, pointerup, \
+                                  keydown, keyup, wheel, touchstart, touchmove, touchend, scroll, \
+                                  mousedown, mousemove, mouseup, click, input, focusin, \
+                                  visibilitychange",
+                    });
+                }
+            }
+            let mut list = list;
+            list.dedup();
+            list
+        }
+    };
+
+    let requests = match top.object("requests", "requests.", &["track", "ignore"])? {
+        None => RequestsCfg { track: true, ignore: Vec::new() },
+        Some(o) => RequestsCfg {
+            track: o.bool("track", true)?,
+            ignore: o.strings("ignore")?.unwrap_or_default(),
+        },
+    };
+
+    let server = match top.object(
+        "server",
+        "server.",
+        &[
+            "url", "pollIntervalMs", "keepaliveIntervalMs", "headers", "credentials",
+            "expiresHeader",
+        ],
+    )? {
+        None => None,
+        Some(o) => {
+            let url = o.nonempty("url")?.ok_or(ConfigError::Missing { path: "server.url" })?;
+            let headers = parse_headers(o.get("headers"))?;
+            let credentials = match o.string("credentials")? {
+                None | Some("same-origin") => Credentials::SameOrigin,
+                Some("omit") => Credentials::Omit,
+                Some("include") => Credentials::Include,
+                Some(other) => {
+                    return Err(ConfigError::NotInSet {
+                        path: "server.credentials".into(),
+                        value: format!("{other:?}"),
+                        allowed: "\"omit\", \"same-origin\", \"include\"",
+                    })
+                }
+            };
+            Some(ServerCfg {
+                url: url.to_owned(),
+                poll_interval_ms: o
+                    .num("pollIntervalMs", INTERVAL_MIN, INTERVAL_MAX)?
+                    .unwrap_or(60_000),
+                keepalive_interval_ms: o
+                    .num("keepaliveIntervalMs", INTERVAL_MIN, INTERVAL_MAX)?
+                    .unwrap_or(60_000),
+                headers,
+                credentials,
+                expires_header: o.nonempty("expiresHeader")?.unwrap_or("Session-Expires").into(),
+            })
+        }
+    };
+
+    let lock = match top.object("lock", "lock.", &["target", "mode", "overlay", "title"])? {
+        None => LockCfg {
+            target: "body".into(),
+            mode: LockMode::Blur,
+            overlay: true,
+            title: "Session locked".into(),
+        },
+        Some(o) => LockCfg {
+            target: o.nonempty("target")?.unwrap_or("body").into(),
+            mode: match o.string("mode")? {
+                None | Some("blur") => LockMode::Blur,
+                Some("hide") => LockMode::Hide,
+                Some(other) => {
+                    return Err(ConfigError::NotInSet {
+                        path: "lock.mode".into(),
+                        value: format!("{other:?}"),
+                        allowed: "\"blur\", \"hide\"",
+                    })
+                }
+            },
+            overlay: o.bool("overlay", true)?,
+            title: o.string("title")?.unwrap_or("Session locked").into(),
+        },
+    };
+
+    let purge = match top.object(
+        "purge",
+        "purge.",
+        &["sessionStorage", "localStorageKeys", "keepSessionKeys"],
+    )? {
+        None => PurgeCfg {
+            session_storage: true,
+            local_storage_keys: Vec::new(),
+            keep_session_keys: Vec::new(),
+        },
+        Some(o) => PurgeCfg {
+            session_storage: o.bool("sessionStorage", true)?,
+            local_storage_keys: o.strings("localStorageKeys")?.unwrap_or_default(),
+            keep_session_keys: o.strings("keepSessionKeys")?.unwrap_or_default(),
+        },
+    };
+
+    let cross_tab = top.bool("crossTab", true)?;
+
+    let audit = match top.object("audit", "audit.", &["url"])? {
+        None => None,
+        Some(o) => Some(AuditCfg {
+            url: o.nonempty("url")?.ok_or(ConfigError::Missing { path: "audit.url" })?.into(),
+        }),
+    };
+
+    Ok(Config {
+        idle_timeout_ms: idle,
+        warn_before_ms: warn,
+        absolute_timeout_ms: absolute,
+        activity_events,
+        requests,
+        server,
+        lock,
+        purge,
+        cross_tab,
+        audit,
+    })
+}
+
+fn parse_headers(v: Option<&Raw>) -> Result<Vec<(String, String)>, ConfigError> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(Raw::Obj(fields)) => {
+            let mut out = Vec::new();
+            for (k, val) in fields {
+                match val {
+                    Raw::Str(s) => out.push((k.clone(), s.clone())),
+                    Raw::Null => {}
+                    other => {
+                        return Err(ConfigError::WrongType {
+                            path: format!("server.headers.{k}"),
+                            expected: "a string",
+                            value: other.to_string(),
+                            kind: other.kind(),
+                        })
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Some(other) => Err(ConfigError::WrongType {
+            path: "server.headers".into(),
+            expected: "an object of header strings",
+            value: other.to_string(),
+            kind: other.kind(),
+        }),
+    }
+}
+
+/// `true` when `key` matches a pattern: an exact name, or a prefix ending in `*`.
+pub fn key_matches(pattern: &str, key: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => pattern == key,
+    }
+}

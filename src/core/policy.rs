@@ -1,0 +1,608 @@
+//! The session policy: a state machine `Active → Warning → Locked` that is told the time.
+//!
+//! Nothing here reads a clock or touches the browser. The edge feeds events in with
+//! `handle_*(…, now)`, arms one timer at [`Policy::poll_timeout`] and carries out what
+//! [`Policy::poll_action`] returns. All instants are wall-clock unix milliseconds, so a
+//! system sleep, a throttled hidden tab or a back/forward-cache restore is just "time
+//! jumped" and the next call decides from the timestamps alone.
+
+use std::collections::VecDeque;
+
+/// Unix milliseconds on the client's wall clock.
+pub type Ms = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Active,
+    Warning,
+    Locked,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Warning => "warning",
+            State::Locked => "locked",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Idle,
+    Absolute,
+    Server,
+    Remote,
+    Manual,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Idle => "idle",
+            Reason::Absolute => "absolute",
+            Reason::Server => "server",
+            Reason::Remote => "remote",
+            Reason::Manual => "manual",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Reason> {
+        Some(match s {
+            "idle" => Reason::Idle,
+            "absolute" => Reason::Absolute,
+            "server" => Reason::Server,
+            "remote" => Reason::Remote,
+            "manual" => Reason::Manual,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Input,
+    Request,
+    Remote,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Input => "input",
+            Source::Request => "request",
+            Source::Remote => "remote",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditKind {
+    Warn,
+    Extend,
+    Lock,
+    Unlock,
+    Tamper,
+    ServerExpired,
+    Purge,
+    Error,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Warn => "warn",
+            AuditKind::Extend => "extend",
+            AuditKind::Lock => "lock",
+            AuditKind::Unlock => "unlock",
+            AuditKind::Tamper => "tamper",
+            AuditKind::ServerExpired => "server-expired",
+            AuditKind::Purge => "purge",
+            AuditKind::Error => "error",
+        }
+    }
+}
+
+/// What the edge must do, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The warning period started (or its deadline changed while warning).
+    Warn { deadline: Ms },
+    /// The warning ended without a lock (activity or `extend()`).
+    WarnEnd,
+    /// Lock the page now, in this task.
+    Lock { reason: Reason },
+    /// Re-authentication confirmed (here or in another tab): uncover the page.
+    Unlock,
+    /// Throttled (at most once a second) activity notice for the `activity` event.
+    Activity { source: Source },
+    /// POST a keepalive to `server.url`.
+    Keepalive,
+    /// GET `server.url`.
+    Poll,
+    /// Deliver queued audit records.
+    Flush,
+    /// Record an audit entry.
+    Audit { kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str> },
+    /// The state shared with other tabs changed: persist and broadcast [`Policy::shared`].
+    Share,
+}
+
+/// The session state every tab and every load of the origin agrees on.
+/// Timestamps and states only: nothing here can carry PHI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shared {
+    pub last_activity: Ms,
+    pub started: Ms,
+    pub locked: bool,
+    pub reason: Reason,
+    pub lock_changed_at: Ms,
+    pub server_expires: Option<Ms>,
+    pub server_at: Ms,
+    pub hold_until: Option<Ms>,
+    pub keepalive_at: Ms,
+}
+
+/// The timing part of the configuration, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub idle: Ms,
+    pub warn: Ms,
+    pub absolute: Option<Ms>,
+    /// `(poll interval, keepalive interval)` when a server is configured.
+    pub server: Option<(Ms, Ms)>,
+}
+
+/// The answer of `server.url` (or an observed response), already classified by the edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerAnswer {
+    /// `200 {expiresAt, serverTime}` in server time.
+    Live { expires_at: Ms, server_time: Ms },
+    /// `401`, or a live answer whose expiry has passed.
+    Expired,
+    /// Timeout, network error, 5xx, malformed body: never unlocks, extends or locks earlier.
+    Failed(&'static str),
+}
+
+/// Server expiry more than this far after `serverTime` is treated as malformed.
+pub const MAX_SERVER_LEAD: Ms = 31 * 24 * 3_600_000;
+const ACTIVITY_EVENT_EVERY: Ms = 1_000;
+
+#[derive(Debug)]
+pub struct Policy {
+    t: Timing,
+    state: State,
+    reason: Reason,
+    last_activity: Ms,
+    started: Ms,
+    lock_changed_at: Ms,
+    /// Server expiry converted to the client clock.
+    server_expires: Option<Ms>,
+    server_at: Ms,
+    /// Server time minus client time, from the last good answer.
+    skew: Ms,
+    inflight: u32,
+    remote_hold: Option<Ms>,
+    warned_deadline: Option<Ms>,
+    leader: bool,
+    keepalive_at: Ms,
+    keepalive_pending: bool,
+    next_poll: Option<Ms>,
+    flush_at: Option<Ms>,
+    activity_event_at: Ms,
+    actions: VecDeque<Action>,
+}
+
+impl Policy {
+    /// A policy armed at `now`, continuing `shared` when another tab or load left one.
+    pub fn new(t: Timing, now: Ms, shared: Option<Shared>) -> Policy {
+        let mut p = Policy {
+            t,
+            state: State::Active,
+            reason: Reason::Idle,
+            last_activity: now,
+            started: now,
+            lock_changed_at: now,
+            server_expires: None,
+            server_at: Ms::MIN,
+            skew: 0,
+            inflight: 0,
+            remote_hold: None,
+            warned_deadline: None,
+            leader: true,
+            keepalive_at: Ms::MIN / 2,
+            keepalive_pending: false,
+            next_poll: None,
+            flush_at: None,
+            activity_event_at: Ms::MIN / 2,
+            actions: VecDeque::new(),
+        };
+        if let Some(s) = shared {
+            p.last_activity = s.last_activity.min(now);
+            p.started = s.started.min(now);
+            p.lock_changed_at = s.lock_changed_at;
+            p.server_expires = s.server_expires;
+            p.server_at = s.server_at;
+            p.remote_hold = s.hold_until;
+            p.keepalive_at = s.keepalive_at;
+            if s.locked {
+                p.state = State::Locked;
+                p.reason = s.reason;
+                p.actions.push_back(Action::Lock { reason: s.reason });
+                p.audit(AuditKind::Lock, Some(s.reason), None);
+            }
+        }
+        if let Some((poll, _)) = t.server {
+            p.next_poll = Some(now + poll);
+        }
+        p.evaluate(now);
+        p
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    pub fn skew(&self) -> Ms {
+        self.skew
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// The instant the page locks (with no further activity), and why.
+    pub fn deadline(&self) -> (Ms, Reason) {
+        let idle = self.last_activity + self.t.idle;
+        let held = if self.inflight > 0 {
+            Some(self.last_activity + 2 * self.t.idle)
+        } else {
+            None
+        };
+        let hold = match (held, self.remote_hold) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut best = (hold.map_or(idle, |h| h.max(idle)), Reason::Idle);
+        if let Some(a) = self.t.absolute {
+            if self.started + a < best.0 {
+                best = (self.started + a, Reason::Absolute);
+            }
+        }
+        if let Some(s) = self.server_expires {
+            if s < best.0 {
+                best = (s, Reason::Server);
+            }
+        }
+        best
+    }
+
+    pub fn remaining_ms(&self, now: Ms) -> Ms {
+        match self.state {
+            State::Locked => 0,
+            _ => (self.deadline().0 - now).max(0),
+        }
+    }
+
+    /// The one instant the edge must wake at (a wake-up before it is a harmless no-op).
+    pub fn poll_timeout(&self) -> Option<Ms> {
+        let mut t: Option<Ms> = None;
+        let mut at = |x: Ms| t = Some(t.map_or(x, |y: Ms| y.min(x)));
+        if self.state != State::Locked {
+            let (d, _) = self.deadline();
+            at(d);
+            if self.t.warn > 0 && self.state == State::Active {
+                at(d - self.t.warn);
+            }
+            if let (true, Some((_, keep))) = (self.leader, self.t.server) {
+                if self.keepalive_pending {
+                    at(self.keepalive_at + keep);
+                }
+                if let Some(p) = self.next_poll {
+                    at(p);
+                }
+            }
+        }
+        if let Some(f) = self.flush_at {
+            at(f);
+        }
+        t
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The timer fired (maybe early, maybe very late).
+    pub fn handle_timeout(&mut self, now: Ms) {
+        self.evaluate(now);
+    }
+
+    /// The page became visible, got focus, was resumed or restored: re-check at once.
+    pub fn handle_wake(&mut self, now: Ms) {
+        self.evaluate(now);
+    }
+
+    /// Trusted user input (`source = Input`) or a user-started request (`Request`).
+    pub fn handle_activity(&mut self, source: Source, at: Ms, now: Ms) {
+        // A lock that is already due wins over input that arrives after it.
+        self.evaluate(now);
+        if self.state == State::Locked {
+            return;
+        }
+        let at = at.min(now);
+        if at <= self.last_activity {
+            return;
+        }
+        let was_warning = self.state == State::Warning;
+        self.last_activity = at;
+        self.keepalive_pending = true;
+        if now - self.activity_event_at >= ACTIVITY_EVENT_EVERY {
+            self.activity_event_at = now;
+            self.actions.push_back(Action::Activity { source });
+            if source != Source::Remote {
+                self.actions.push_back(Action::Share);
+            }
+        }
+        self.evaluate(now);
+        if was_warning && self.state == State::Active {
+            self.audit(AuditKind::Extend, None, Some("activity"));
+            self.force_keepalive(now);
+            self.actions.push_back(Action::Share);
+        }
+    }
+
+    /// The user chose to stay (`extend()`): activity plus a keepalive. False when locked.
+    pub fn handle_extend(&mut self, now: Ms) -> bool {
+        self.evaluate(now);
+        if self.state == State::Locked {
+            return false;
+        }
+        let was_warning = self.state == State::Warning;
+        self.last_activity = self.last_activity.max(now);
+        self.evaluate(now);
+        if was_warning || self.state == State::Active {
+            self.audit(AuditKind::Extend, None, Some("extend"));
+        }
+        self.force_keepalive(now);
+        self.actions.push_back(Action::Share);
+        true
+    }
+
+    /// An observed request started; `user` = within 1 s of trusted input and not ignored.
+    pub fn handle_request_start(&mut self, user: bool, now: Ms) {
+        if !user {
+            return;
+        }
+        self.inflight += 1;
+        self.handle_activity(Source::Request, now, now);
+        self.actions.push_back(Action::Share);
+    }
+
+    pub fn handle_request_end(&mut self, user: bool, now: Ms) {
+        if !user {
+            return;
+        }
+        self.inflight = self.inflight.saturating_sub(1);
+        self.handle_activity(Source::Request, now, now);
+        self.actions.push_back(Action::Share);
+        self.evaluate(now);
+    }
+
+    /// An answer of `server.url` (GET or POST) that was sent at `sent_at`.
+    pub fn handle_server_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
+        match answer {
+            ServerAnswer::Live { expires_at, server_time } => {
+                if expires_at <= server_time {
+                    return self.server_expired(now);
+                }
+                if expires_at - server_time > MAX_SERVER_LEAD {
+                    return self.audit(AuditKind::Error, None, Some("server expiresAt too far"));
+                }
+                // The server read its clock about halfway through the round trip.
+                let mid = sent_at + (now - sent_at).max(0) / 2;
+                self.skew = server_time - mid;
+                self.set_server_expiry(expires_at - self.skew, now);
+            }
+            ServerAnswer::Expired => self.server_expired(now),
+            ServerAnswer::Failed(why) => self.audit(AuditKind::Error, None, Some(why)),
+        }
+    }
+
+    /// An observed response carried the expiry header (server clock, unix ms).
+    pub fn handle_expires_header(&mut self, expires_at: Ms, now: Ms) {
+        let local = expires_at - self.skew;
+        if local <= now || local - now > MAX_SERVER_LEAD {
+            return self.audit(AuditKind::Error, None, Some("bad expiry header"));
+        }
+        self.set_server_expiry(local, now);
+    }
+
+    /// A same-origin `401`: the backend has no session, lock at once.
+    pub fn handle_unauthorized(&mut self, now: Ms) {
+        self.server_expired(now);
+    }
+
+    /// `lock(reason)` from the app, or a lock by the edge (tamper-proof fallback).
+    pub fn handle_lock(&mut self, reason: Reason, now: Ms) {
+        self.lock(reason, now);
+    }
+
+    /// Re-authentication was confirmed (by the server when there is one).
+    pub fn handle_unlock_confirmed(&mut self, now: Ms) {
+        if self.state != State::Locked {
+            return;
+        }
+        self.state = State::Active;
+        self.last_activity = now;
+        self.started = now;
+        self.lock_changed_at = now;
+        self.inflight = 0;
+        self.remote_hold = None;
+        self.warned_deadline = None;
+        if let Some((poll, _)) = self.t.server {
+            self.next_poll = Some(now + poll);
+        }
+        self.actions.push_back(Action::Unlock);
+        self.audit(AuditKind::Unlock, None, None);
+        self.actions.push_back(Action::Share);
+        self.evaluate(now);
+    }
+
+    /// Another tab (or an earlier load) published its state.
+    pub fn handle_remote(&mut self, s: Shared, now: Ms) {
+        if s.lock_changed_at > self.lock_changed_at {
+            self.lock_changed_at = s.lock_changed_at;
+            if s.locked && self.state != State::Locked {
+                self.lock(Reason::Remote, now);
+                return;
+            }
+            if !s.locked && self.state == State::Locked {
+                self.state = State::Active;
+                self.started = s.started;
+                self.last_activity = s.last_activity.min(now);
+                self.warned_deadline = None;
+                self.inflight = 0;
+                self.actions.push_back(Action::Unlock);
+                self.audit(AuditKind::Unlock, Some(Reason::Remote), None);
+            }
+        }
+        if s.server_at > self.server_at {
+            self.server_at = s.server_at;
+            self.server_expires = s.server_expires;
+        }
+        self.remote_hold = s.hold_until.filter(|h| *h > now);
+        self.keepalive_at = self.keepalive_at.max(s.keepalive_at);
+        if s.last_activity > self.last_activity && self.state != State::Locked {
+            self.handle_activity(Source::Remote, s.last_activity, now);
+        }
+        self.evaluate(now);
+    }
+
+    /// Whether this tab speaks to the server (polls and keepalives).
+    pub fn set_leader(&mut self, leader: bool, now: Ms) {
+        if leader && !self.leader {
+            if let Some((poll, _)) = self.t.server {
+                self.next_poll = Some(now + poll);
+            }
+        }
+        self.leader = leader;
+        self.evaluate(now);
+    }
+
+    /// Ask for a `Flush` action at `at` (earliest request wins).
+    pub fn schedule_flush(&mut self, at: Ms) {
+        self.flush_at = Some(self.flush_at.map_or(at, |f| f.min(at)));
+    }
+
+    /// The state to publish to other tabs and later loads.
+    pub fn shared(&self) -> Shared {
+        Shared {
+            last_activity: self.last_activity,
+            started: self.started,
+            locked: self.state == State::Locked,
+            reason: self.reason,
+            lock_changed_at: self.lock_changed_at,
+            server_expires: self.server_expires,
+            server_at: self.server_at,
+            hold_until: if self.inflight > 0 {
+                Some(self.last_activity + 2 * self.t.idle)
+            } else {
+                None
+            },
+            keepalive_at: self.keepalive_at,
+        }
+    }
+
+    // ---- internals ----
+
+    fn audit(&mut self, kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str>) {
+        self.actions.push_back(Action::Audit { kind, reason, detail });
+    }
+
+    fn set_server_expiry(&mut self, local: Ms, now: Ms) {
+        self.server_expires = Some(local);
+        self.server_at = now;
+        self.actions.push_back(Action::Share);
+        self.evaluate(now);
+    }
+
+    fn server_expired(&mut self, now: Ms) {
+        if self.state == State::Locked {
+            return;
+        }
+        self.audit(AuditKind::ServerExpired, Some(Reason::Server), None);
+        self.lock(Reason::Server, now);
+    }
+
+    fn force_keepalive(&mut self, now: Ms) {
+        if self.t.server.is_some() {
+            self.keepalive_at = now;
+            self.keepalive_pending = false;
+            self.actions.push_back(Action::Keepalive);
+        }
+    }
+
+    fn lock(&mut self, reason: Reason, now: Ms) {
+        if self.state == State::Locked {
+            return;
+        }
+        self.state = State::Locked;
+        self.reason = reason;
+        self.lock_changed_at = now.max(self.lock_changed_at + 1);
+        self.warned_deadline = None;
+        self.keepalive_pending = false;
+        self.server_expires = None;
+        self.server_at = now;
+        self.actions.push_back(Action::Lock { reason });
+        self.audit(AuditKind::Lock, Some(reason), None);
+        self.actions.push_back(Action::Share);
+    }
+
+    fn evaluate(&mut self, now: Ms) {
+        if self.state != State::Locked {
+            let (d, reason) = self.deadline();
+            if now >= d {
+                if reason == Reason::Server {
+                    self.audit(AuditKind::ServerExpired, Some(Reason::Server), None);
+                }
+                self.lock(reason, now);
+            } else if self.t.warn > 0 && now >= d - self.t.warn {
+                let entering = self.state == State::Active;
+                self.state = State::Warning;
+                if self.warned_deadline != Some(d) {
+                    self.warned_deadline = Some(d);
+                    self.actions.push_back(Action::Warn { deadline: d });
+                }
+                if entering {
+                    self.audit(AuditKind::Warn, Some(reason), None);
+                }
+            } else if self.state == State::Warning {
+                self.state = State::Active;
+                self.warned_deadline = None;
+                self.actions.push_back(Action::WarnEnd);
+            }
+        }
+        if self.state != State::Locked && self.leader {
+            if let Some((poll, keep)) = self.t.server {
+                if self.keepalive_pending && now >= self.keepalive_at + keep {
+                    self.keepalive_at = now;
+                    self.keepalive_pending = false;
+                    self.actions.push_back(Action::Keepalive);
+                }
+                if self.next_poll.is_some_and(|p| now >= p) {
+                    self.next_poll = Some(now + poll);
+                    self.actions.push_back(Action::Poll);
+                }
+            }
+        }
+        if self.flush_at.is_some_and(|f| now >= f) {
+            self.flush_at = None;
+            self.actions.push_back(Action::Flush);
+        }
+    }
+}

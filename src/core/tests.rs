@@ -1,0 +1,562 @@
+//! Host tests of the pure core, driven by a fake clock.
+
+use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
+use super::policy::{Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing};
+
+const S: Ms = 1_000;
+const MIN: Ms = 60 * S;
+const HOUR: Ms = 60 * MIN;
+const T0: Ms = 1_800_000_000_000;
+
+fn timing(idle: Ms, warn: Ms) -> Timing {
+    Timing { idle, warn, absolute: None, server: None }
+}
+
+/// A policy plus a fake clock that fires the one timer the way a browser would.
+struct Sim {
+    p: Policy,
+    now: Ms,
+    log: Vec<(Ms, Action)>,
+}
+
+impl Sim {
+    fn new(t: Timing) -> Sim {
+        let mut s = Sim { p: Policy::new(t, T0, None), now: T0, log: Vec::new() };
+        s.drain();
+        s
+    }
+    fn drain(&mut self) {
+        while let Some(a) = self.p.poll_action() {
+            self.log.push((self.now - T0, a));
+        }
+    }
+    /// Advance to `T0 + t`, waking at every armed timeout on the way.
+    fn run_to(&mut self, t: Ms) {
+        let end = T0 + t;
+        while let Some(at) = self.p.poll_timeout() {
+            if at > end {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.p.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = end;
+    }
+    /// Jump to `T0 + t` with no timer firing on the way (sleep, throttled tab), then wake.
+    fn jump_to(&mut self, t: Ms) {
+        self.now = T0 + t;
+        self.p.handle_wake(self.now);
+        self.drain();
+    }
+    fn input(&mut self) {
+        self.p.handle_activity(Source::Input, self.now, self.now);
+        self.drain();
+    }
+    /// The main actions (no audit/share/activity noise) with their times.
+    fn main(&self) -> Vec<(Ms, Action)> {
+        self.log
+            .iter()
+            .copied()
+            .filter(|(_, a)| {
+                matches!(
+                    a,
+                    Action::Warn { .. } | Action::WarnEnd | Action::Lock { .. } | Action::Unlock
+                )
+            })
+            .collect()
+    }
+    fn audits(&self) -> Vec<AuditKind> {
+        self.log
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Audit { kind, .. } => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    }
+    fn count(&self, f: impl Fn(&Action) -> bool) -> usize {
+        self.log.iter().filter(|(_, a)| f(a)).count()
+    }
+}
+
+fn lock(r: Reason) -> Action {
+    Action::Lock { reason: r }
+}
+
+// ---------------- policy ----------------
+
+#[test]
+fn warn_then_lock_at_the_exact_instants() {
+    let mut s = Sim::new(timing(15 * MIN, MIN));
+    s.run_to(HOUR);
+    assert_eq!(
+        s.main(),
+        vec![(14 * MIN, Action::Warn { deadline: T0 + 15 * MIN }), (15 * MIN, lock(Reason::Idle))]
+    );
+    assert_eq!(s.p.state(), State::Locked);
+    assert_eq!(s.audits(), vec![AuditKind::Warn, AuditKind::Lock]);
+    assert_eq!(s.p.poll_timeout(), None, "a locked page with no server needs no timer");
+}
+
+#[test]
+fn timer_one_ms_early_is_a_no_op() {
+    let mut s = Sim::new(timing(10 * S, 2 * S));
+    for t in [0, 1, 7_999] {
+        s.now = T0 + t;
+        s.p.handle_timeout(s.now);
+        s.drain();
+    }
+    assert!(s.main().is_empty());
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(s.p.poll_timeout(), Some(T0 + 8 * S));
+    assert_eq!(s.p.remaining_ms(T0 + 7_999), 2_001);
+}
+
+#[test]
+fn activity_during_warning_ends_it_and_moves_the_deadline() {
+    let mut s = Sim::new(timing(10 * S, 3 * S));
+    s.run_to(8 * S); // warning since 7 s
+    assert_eq!(s.p.state(), State::Warning);
+    s.input();
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(s.p.remaining_ms(s.now), 10 * S);
+    s.run_to(40 * S);
+    assert_eq!(
+        s.main(),
+        vec![
+            (7 * S, Action::Warn { deadline: T0 + 10 * S }),
+            (8 * S, Action::WarnEnd),
+            (15 * S, Action::Warn { deadline: T0 + 18 * S }),
+            (18 * S, lock(Reason::Idle)),
+        ]
+    );
+    assert!(s.audits().contains(&AuditKind::Extend));
+}
+
+#[test]
+fn activity_before_warning_defers_everything() {
+    let mut s = Sim::new(timing(10 * S, 3 * S));
+    for t in (1..=50).map(|i| i * 5 * S) {
+        s.run_to(t);
+        s.input();
+    }
+    assert!(s.main().is_empty(), "{:?}", s.main());
+    // at most one activity action per second even with input every ms
+    let mut s = Sim::new(timing(10 * S, 3 * S));
+    for ms in 0..3_000 {
+        s.now = T0 + ms;
+        s.input();
+    }
+    assert_eq!(s.count(|a| matches!(a, Action::Activity { .. })), 3);
+    assert_eq!(s.p.remaining_ms(s.now), 10 * S, "the deadline still follows the last input");
+}
+
+#[test]
+fn three_hour_sleep_locks_without_a_stale_warning() {
+    let mut s = Sim::new(timing(15 * MIN, MIN));
+    s.run_to(5 * MIN);
+    s.jump_to(3 * HOUR + 5 * MIN);
+    assert_eq!(s.main(), vec![(3 * HOUR + 5 * MIN, lock(Reason::Idle))]);
+    assert!(!s.audits().contains(&AuditKind::Warn));
+}
+
+#[test]
+fn wake_inside_the_warning_window_warns_with_what_is_left() {
+    let mut s = Sim::new(timing(15 * MIN, MIN));
+    s.jump_to(14 * MIN + 50 * S);
+    assert_eq!(s.main(), vec![(14 * MIN + 50 * S, Action::Warn { deadline: T0 + 15 * MIN })]);
+    assert_eq!(s.p.remaining_ms(s.now), 10 * S);
+}
+
+#[test]
+fn input_arriving_after_the_deadline_does_not_reopen() {
+    let mut s = Sim::new(timing(10 * S, 0));
+    s.now = T0 + 11 * S; // timer late, a keydown comes first
+    s.input();
+    assert_eq!(s.p.state(), State::Locked);
+    assert_eq!(s.main(), vec![(11 * S, lock(Reason::Idle))]);
+}
+
+#[test]
+fn absolute_timeout_wins_over_activity() {
+    let mut s = Sim::new(Timing { idle: 10 * MIN, warn: MIN, absolute: Some(HOUR), server: None });
+    for m in 1..=70 {
+        s.run_to(m * MIN);
+        if s.p.state() != State::Locked {
+            s.input();
+        }
+    }
+    let main = s.main();
+    assert_eq!(main.last(), Some(&(HOUR, lock(Reason::Absolute))));
+    assert_eq!(main[0], (59 * MIN, Action::Warn { deadline: T0 + HOUR }));
+}
+
+#[test]
+fn server_expiry_earlier_than_idle_locks_at_the_server_instant() {
+    let mut s = Sim::new(Timing { idle: 15 * MIN, warn: 0, absolute: None, server: Some((MIN, MIN)) });
+    // server clock equals ours; it expires the session in 5 minutes
+    s.p.handle_server_answer(
+        ServerAnswer::Live { expires_at: T0 + 5 * MIN, server_time: T0 },
+        T0,
+        T0,
+    );
+    s.drain();
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(5 * MIN, lock(Reason::Server))]);
+    assert!(s.audits().contains(&AuditKind::ServerExpired));
+}
+
+#[test]
+fn skew_of_plus_and_minus_two_hours_is_corrected() {
+    for skew in [2 * HOUR, -2 * HOUR] {
+        let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((HOUR, HOUR)) });
+        // the server's clock is `skew` ahead; the request took 200 ms
+        let sent = T0;
+        let recv = T0 + 200;
+        s.p.handle_server_answer(
+            ServerAnswer::Live { expires_at: T0 + 100 + skew + 10 * MIN, server_time: T0 + 100 + skew },
+            sent,
+            recv,
+        );
+        s.drain();
+        assert_eq!(s.p.skew(), skew);
+        s.run_to(2 * HOUR);
+        assert_eq!(s.main(), vec![(10 * MIN + 100, lock(Reason::Server))], "skew {skew}");
+        // a header in server time is converted the same way
+        let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((HOUR, HOUR)) });
+        s.p.handle_server_answer(
+            ServerAnswer::Live { expires_at: T0 + skew + HOUR * 5, server_time: T0 + skew },
+            T0,
+            T0,
+        );
+        s.p.handle_expires_header(T0 + skew + 20 * MIN, T0);
+        s.drain();
+        s.run_to(2 * HOUR);
+        assert_eq!(s.main(), vec![(20 * MIN, lock(Reason::Server))]);
+    }
+}
+
+#[test]
+fn malformed_server_answers_never_unlock_extend_or_lock_earlier() {
+    let t = Timing { idle: 10 * MIN, warn: 0, absolute: None, server: Some((MIN, MIN)) };
+    let mut s = Sim::new(t);
+    s.p.handle_server_answer(ServerAnswer::Failed("timeout"), T0, T0);
+    s.p.handle_server_answer(
+        ServerAnswer::Live { expires_at: T0 + 400 * 24 * HOUR, server_time: T0 },
+        T0,
+        T0,
+    );
+    s.p.handle_expires_header(T0 - 5 * MIN, T0); // in the past: ignored
+    s.drain();
+    assert_eq!(s.count(|a| matches!(a, Action::Audit { kind: AuditKind::Error, .. })), 3);
+    assert_eq!(s.p.remaining_ms(T0), 10 * MIN);
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(10 * MIN, lock(Reason::Idle))]);
+    // once locked, a live answer does not unlock
+    s.p.handle_server_answer(ServerAnswer::Live { expires_at: s.now + HOUR, server_time: s.now }, s.now, s.now);
+    s.drain();
+    assert_eq!(s.p.state(), State::Locked);
+}
+
+#[test]
+fn unauthorized_locks_at_once_and_expired_live_answer_too() {
+    let mut s = Sim::new(timing(HOUR, MIN));
+    s.run_to(MIN);
+    s.p.handle_unauthorized(s.now);
+    s.drain();
+    assert_eq!(s.main(), vec![(MIN, lock(Reason::Server))]);
+    let mut s = Sim::new(timing(HOUR, MIN));
+    s.p.handle_server_answer(ServerAnswer::Live { expires_at: T0, server_time: T0 + 5 }, T0, T0);
+    s.drain();
+    assert_eq!(s.p.state(), State::Locked);
+    assert_eq!(s.p.reason(), Reason::Server);
+}
+
+#[test]
+fn inflight_user_request_holds_the_lock_until_it_ends_or_the_cap() {
+    let idle = 10 * MIN;
+    // ends at 24 min: the lock waits, then idle restarts from the end of the request
+    let mut s = Sim::new(timing(idle, 0));
+    s.run_to(5 * MIN);
+    s.p.handle_request_start(true, s.now);
+    s.drain();
+    s.run_to(24 * MIN);
+    assert_eq!(s.p.state(), State::Active, "held at 15 min");
+    s.p.handle_request_end(true, s.now);
+    s.drain();
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(34 * MIN, lock(Reason::Idle))]);
+    // never ends: capped at idle deadline + idleTimeoutMs
+    let mut s = Sim::new(timing(idle, 0));
+    s.run_to(5 * MIN);
+    s.p.handle_request_start(true, s.now);
+    s.drain();
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(25 * MIN, lock(Reason::Idle))]);
+    // a background request neither counts nor holds
+    let mut s = Sim::new(timing(idle, 0));
+    s.run_to(5 * MIN);
+    s.p.handle_request_start(false, s.now);
+    s.drain();
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(10 * MIN, lock(Reason::Idle))]);
+}
+
+#[test]
+fn lock_and_unlock_are_idempotent() {
+    let mut s = Sim::new(timing(HOUR, MIN));
+    s.p.handle_lock(Reason::Manual, s.now);
+    s.p.handle_lock(Reason::Manual, s.now);
+    s.p.handle_lock(Reason::Idle, s.now);
+    s.p.handle_unauthorized(s.now);
+    s.drain();
+    assert_eq!(s.main(), vec![(0, lock(Reason::Manual))]);
+    assert_eq!(s.p.reason(), Reason::Manual);
+    s.run_to(MIN);
+    s.p.handle_unlock_confirmed(s.now);
+    s.p.handle_unlock_confirmed(s.now);
+    s.drain();
+    assert_eq!(s.main(), vec![(0, lock(Reason::Manual)), (MIN, Action::Unlock)]);
+    assert_eq!(s.p.remaining_ms(s.now), HOUR, "the idle clock restarts at unlock");
+    assert!(!s.p.handle_extend(s.now + 2 * HOUR), "extend after the deadline is too late");
+}
+
+#[test]
+fn unlock_restarts_the_absolute_clock() {
+    let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: Some(2 * HOUR), server: None });
+    s.run_to(2 * HOUR);
+    assert_eq!(s.p.reason(), Reason::Idle);
+    s.p.handle_unlock_confirmed(s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (s.now + HOUR, Reason::Idle));
+}
+
+#[test]
+fn keepalive_only_after_activity_and_at_most_once_per_interval() {
+    let t = Timing { idle: HOUR, warn: 0, absolute: None, server: Some((10 * MIN, MIN)) };
+    // typing every second for 10 minutes, no requests: one keepalive a minute
+    let mut s = Sim::new(t);
+    for sec in 0..600 {
+        s.run_to(sec * S);
+        s.input();
+    }
+    s.run_to(600 * S);
+    let keeps = s.count(|a| *a == Action::Keepalive);
+    assert!((10..=11).contains(&keeps), "{keeps} keepalives");
+    // no activity: polls only, never a keepalive
+    let mut s = Sim::new(t);
+    s.run_to(50 * MIN);
+    assert_eq!(s.count(|a| *a == Action::Keepalive), 0);
+    assert_eq!(s.count(|a| *a == Action::Poll), 5);
+    // a follower tab neither polls nor keeps alive
+    let mut s = Sim::new(t);
+    s.p.set_leader(false, T0);
+    for sec in 0..600 {
+        s.run_to(sec * S);
+        s.input();
+    }
+    assert_eq!(s.count(|a| *a == Action::Keepalive || *a == Action::Poll), 0);
+}
+
+#[test]
+fn extend_sends_a_keepalive_and_ends_the_warning() {
+    let t = Timing { idle: 10 * S, warn: 5 * S, absolute: None, server: Some((HOUR, HOUR)) };
+    let mut s = Sim::new(t);
+    s.run_to(6 * S);
+    assert_eq!(s.p.state(), State::Warning);
+    assert!(s.p.handle_extend(s.now));
+    s.drain();
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(s.count(|a| *a == Action::Keepalive), 1);
+    assert!(s.audits().contains(&AuditKind::Extend));
+}
+
+#[test]
+fn remote_lock_unlock_and_activity() {
+    let t = timing(10 * MIN, MIN);
+    let mut a = Sim::new(t);
+    let mut b = Sim::new(t);
+    // activity in A at 8 min keeps B alive past its own 10-minute deadline
+    a.run_to(8 * MIN);
+    a.input();
+    b.run_to(8 * MIN + 100);
+    b.p.handle_remote(a.p.shared(), b.now);
+    b.drain();
+    b.run_to(16 * MIN);
+    assert_eq!(b.p.state(), State::Active, "{:?}", b.main());
+    // A locks; B follows with reason remote
+    a.p.handle_lock(Reason::Manual, T0 + 17 * MIN);
+    a.drain();
+    b.p.handle_remote(a.p.shared(), b.now);
+    b.drain();
+    assert_eq!(b.p.state(), State::Locked);
+    assert_eq!(b.p.reason(), Reason::Remote);
+    // a stale message (older lock state) does not unlock B
+    let mut stale = a.p.shared();
+    stale.locked = false;
+    stale.lock_changed_at -= 1;
+    b.p.handle_remote(stale, b.now);
+    assert_eq!(b.p.state(), State::Locked);
+    // A unlocks; B follows
+    a.p.handle_unlock_confirmed(T0 + 18 * MIN);
+    b.now = T0 + 18 * MIN;
+    b.p.handle_remote(a.p.shared(), b.now);
+    b.drain();
+    assert_eq!(b.p.state(), State::Active);
+    assert_eq!(b.main().last(), Some(&(18 * MIN, Action::Unlock)));
+}
+
+#[test]
+fn a_load_after_the_deadline_starts_locked_and_a_reload_keeps_the_clock() {
+    let t = timing(10 * MIN, MIN);
+    let mut a = Sim::new(t);
+    a.run_to(4 * MIN);
+    a.input();
+    let saved: Shared = a.p.shared();
+    // reload at 6 min: still 8 minutes left, not 10
+    let p = Policy::new(t, T0 + 6 * MIN, Some(saved));
+    assert_eq!(p.remaining_ms(T0 + 6 * MIN), 8 * MIN);
+    // load at 20 min: locked at once
+    let mut p = Policy::new(t, T0 + 20 * MIN, Some(saved));
+    assert_eq!(p.state(), State::Locked);
+    assert_eq!(p.poll_action(), Some(Action::Lock { reason: Reason::Idle }));
+    // a locked origin stays locked for a new load
+    let mut locked = saved;
+    locked.locked = true;
+    locked.reason = Reason::Manual;
+    let p = Policy::new(t, T0 + 5 * MIN, Some(locked));
+    assert_eq!(p.state(), State::Locked);
+}
+
+#[test]
+fn remote_hold_from_another_tab_defers_the_idle_lock() {
+    let t = timing(10 * MIN, 0);
+    let mut a = Sim::new(t);
+    let mut b = Sim::new(t);
+    a.run_to(5 * MIN);
+    a.p.handle_request_start(true, a.now);
+    b.run_to(5 * MIN);
+    b.p.handle_remote(a.p.shared(), b.now);
+    b.drain();
+    b.run_to(20 * MIN);
+    assert_eq!(b.p.state(), State::Active);
+    b.run_to(HOUR);
+    assert_eq!(b.main(), vec![(25 * MIN, lock(Reason::Idle))]);
+}
+
+#[test]
+fn flush_is_scheduled_in_the_same_timer_table() {
+    let mut s = Sim::new(timing(HOUR, 0));
+    s.p.schedule_flush(T0 + 5 * S);
+    s.p.schedule_flush(T0 + 9 * S);
+    assert_eq!(s.p.poll_timeout(), Some(T0 + 5 * S));
+    s.run_to(10 * S);
+    assert_eq!(s.count(|a| *a == Action::Flush), 1);
+}
+
+#[test]
+fn hours_of_simulated_time_run_fast() {
+    // 24 h of input every 30 s with a 1-min poll: thousands of steps, microseconds each
+    let t = Timing { idle: 15 * MIN, warn: MIN, absolute: Some(12 * HOUR), server: Some((MIN, MIN)) };
+    let mut s = Sim::new(t);
+    let mut t_ms = 0;
+    while t_ms < 24 * HOUR {
+        t_ms += 30 * S;
+        s.run_to(t_ms);
+        if s.p.state() == State::Locked {
+            s.p.handle_unlock_confirmed(s.now);
+            s.drain();
+        } else {
+            s.input();
+        }
+    }
+    let locks: Vec<_> = s.main().into_iter().filter(|(_, a)| matches!(a, Action::Lock { .. })).collect();
+    assert_eq!(locks, vec![(12 * HOUR, lock(Reason::Absolute)), (24 * HOUR, lock(Reason::Absolute))]);
+}
+
+// ---------------- config ----------------
+
+fn obj(pairs: &[(&str, Raw)]) -> Raw {
+    Raw::Obj(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+fn n(v: f64) -> Raw {
+    Raw::Num(v)
+}
+fn s(v: &str) -> Raw {
+    Raw::Str(v.into())
+}
+
+#[test]
+fn defaults() {
+    let c = config::parse(&Raw::Null).unwrap();
+    assert_eq!(c.idle_timeout_ms, 900_000);
+    assert_eq!(c.warn_before_ms, 60_000);
+    assert_eq!(c.absolute_timeout_ms, None);
+    assert_eq!(c.activity_events.len(), 6);
+    assert!(c.requests.track && c.cross_tab && c.lock.overlay && c.purge.session_storage);
+    assert_eq!(c.lock.mode, LockMode::Blur);
+    assert_eq!(c.lock.target, "body");
+    assert_eq!(c.lock.title, "Session locked");
+    assert!(c.server.is_none() && c.audit.is_none());
+    // warn default is a quarter of a short idle timeout
+    let c = config::parse(&obj(&[("idleTimeoutMs", n(8000.0))])).unwrap();
+    assert_eq!(c.warn_before_ms, 2000);
+    let c = config::parse(&obj(&[("server", obj(&[("url", s("/session"))]))])).unwrap();
+    let sv = c.server.unwrap();
+    assert_eq!((sv.poll_interval_ms, sv.keepalive_interval_ms), (60_000, 60_000));
+    assert_eq!(sv.expires_header, "Session-Expires");
+    assert_eq!(sv.credentials.as_str(), "same-origin");
+}
+
+#[test]
+fn bad_options_name_the_option_and_value() {
+    use ErrorClass::*;
+    let cases: Vec<(Raw, ErrorClass, &str)> = vec![
+        (n(5.0), Type, "options must be an object, got 5"),
+        (obj(&[("idleTimeoutMs", n(500.0))]), Range, "idleTimeoutMs (500)"),
+        (obj(&[("idleTimeoutMs", n(f64::NAN))]), Range, "idleTimeoutMs (NaN)"),
+        (obj(&[("idleTimeoutMs", n(f64::INFINITY))]), Range, "idleTimeoutMs (Infinity)"),
+        (obj(&[("idleTimeoutMs", n(86_400_001.0))]), Range, "idleTimeoutMs (86400001)"),
+        (obj(&[("idleTimeoutMs", s("900000"))]), Type, "idleTimeoutMs must be a number of milliseconds, got string \"900000\""),
+        (obj(&[("idleTimout", n(1000.0))]), Type, "unknown option idleTimout (given 1000)"),
+        (obj(&[("warnBeforeMs", n(900_000.0))]), Range, "warnBeforeMs (900000) must be less than idleTimeoutMs (900000)"),
+        (obj(&[("warnBeforeMs", n(-1.0))]), Range, "warnBeforeMs (-1)"),
+        (obj(&[("absoluteTimeoutMs", n(999.0))]), Range, "absoluteTimeoutMs (999)"),
+        (obj(&[("absoluteTimeoutMs", n(604_800_001.0))]), Range, "absoluteTimeoutMs (604800001)"),
+        (obj(&[("activityEvents", s("keydown"))]), Type, "activityEvents must be an array of strings"),
+        (obj(&[("activityEvents", Raw::Arr(vec![s("keydown"), n(1.0)]))]), Type, "activityEvents[1] must be a string, got number 1"),
+        (obj(&[("activityEvents", Raw::Arr(vec![s("clik")]))]), Range, "activityEvents[0] (\"clik\")"),
+        (obj(&[("requests", obj(&[("track", s("yes"))]))]), Type, "requests.track must be a boolean, got string \"yes\""),
+        (obj(&[("requests", obj(&[("ignor", Raw::Arr(vec![]))]))]), Type, "unknown option requests.ignor"),
+        (obj(&[("server", obj(&[("pollIntervalMs", n(5000.0))]))]), Type, "server.url is required"),
+        (obj(&[("server", s("/session"))]), Type, "server must be an object, got string \"/session\""),
+        (obj(&[("server", obj(&[("url", s("/s")), ("pollIntervalMs", n(10.0))]))]), Range, "server.pollIntervalMs (10)"),
+        (obj(&[("server", obj(&[("url", s("/s")), ("keepaliveIntervalMs", n(3_600_001.0))]))]), Range, "server.keepaliveIntervalMs (3600001)"),
+        (obj(&[("server", obj(&[("url", s("/s")), ("credentials", s("all"))]))]), Range, "server.credentials (\"all\")"),
+        (obj(&[("server", obj(&[("url", s("/s")), ("headers", obj(&[("X-A", n(1.0))]))]))]), Type, "server.headers.X-A must be a string"),
+        (obj(&[("lock", obj(&[("mode", s("fade"))]))]), Range, "lock.mode (\"fade\") must be one of \"blur\", \"hide\""),
+        (obj(&[("lock", obj(&[("overlay", n(0.0))]))]), Type, "lock.overlay must be a boolean, got number 0"),
+        (obj(&[("lock", obj(&[("target", s(""))]))]), Range, "lock.target (\"\") must not be empty"),
+        (obj(&[("lock", obj(&[("colour", s("red"))]))]), Type, "unknown option lock.colour (given \"red\")"),
+        (obj(&[("purge", obj(&[("localStorageKeys", s("token"))]))]), Type, "purge.localStorageKeys must be an array of strings"),
+        (obj(&[("crossTab", s("true"))]), Type, "crossTab must be a boolean, got string \"true\""),
+        (obj(&[("audit", obj(&[]))]), Type, "audit.url is required"),
+    ];
+    for (raw, class, msg) in cases {
+        let e: ConfigError = config::parse(&raw).expect_err(msg);
+        let text = e.to_string();
+        assert_eq!(e.class(), class, "{text}");
+        assert!(text.starts_with("autologoff: "), "{text}");
+        assert!(text.contains(msg), "{text:?} should contain {msg:?}");
+    }
+}
+
+#[test]
+fn storage_key_patterns() {
+    assert!(config::key_matches("token", "token"));
+    assert!(!config::key_matches("token", "token2"));
+    assert!(config::key_matches("phi:*", "phi:patient"));
+    assert!(!config::key_matches("phi:*", "ph"));
+    assert!(config::key_matches("*", "anything"));
+}

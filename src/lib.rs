@@ -1,0 +1,12 @@
+//! autologoff: HIPAA automatic logoff for clinical single-page apps.
+//!
+//! `core` is the pure, host-testable policy; `web` is the browser edge; `api` is the thin
+//! wasm-bindgen surface.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
