@@ -387,8 +387,9 @@ impl Policy {
         if !user {
             return;
         }
-        self.inflight = self.inflight.saturating_sub(1);
+        // The end counts as activity while the hold still applies, then the hold ends.
         self.handle_activity(Source::Request, now, now);
+        self.inflight = self.inflight.saturating_sub(1);
         self.actions.push_back(Action::Share);
         self.evaluate(now);
     }
