@@ -607,3 +607,47 @@ impl Policy {
         }
     }
 }
+
+impl Shared {
+    /// Compact text form for localStorage and BroadcastChannel (numbers and a state only).
+    pub fn encode(&self) -> String {
+        let opt = |v: Option<Ms>| v.map_or("-".to_string(), |x| x.to_string());
+        format!(
+            "1|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            self.last_activity,
+            self.started,
+            u8::from(self.locked),
+            self.reason.as_str(),
+            self.lock_changed_at,
+            opt(self.server_expires),
+            self.server_at,
+            opt(self.hold_until),
+            self.keepalive_at
+        )
+    }
+
+    /// Parses [`Shared::encode`]'s output; anything else (old format, junk) is `None`.
+    pub fn decode(s: &str) -> Option<Shared> {
+        let f: Vec<&str> = s.split('|').collect();
+        if f.len() != 10 || f[0] != "1" {
+            return None;
+        }
+        let n = |i: usize| f[i].parse::<Ms>().ok();
+        let opt = |i: usize| if f[i] == "-" { Some(None) } else { n(i).map(Some) };
+        Some(Shared {
+            last_activity: n(1)?,
+            started: n(2)?,
+            locked: match f[3] {
+                "0" => false,
+                "1" => true,
+                _ => return None,
+            },
+            reason: Reason::parse(f[4])?,
+            lock_changed_at: n(5)?,
+            server_expires: opt(6)?,
+            server_at: n(7)?,
+            hold_until: opt(8)?,
+            keepalive_at: n(9)?,
+        })
+    }
+}

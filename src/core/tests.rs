@@ -560,3 +560,15 @@ fn storage_key_patterns() {
     assert!(!config::key_matches("phi:*", "ph"));
     assert!(config::key_matches("*", "anything"));
 }
+
+#[test]
+fn shared_state_round_trips_and_rejects_junk() {
+    let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((MIN, MIN)) });
+    s.p.handle_server_answer(ServerAnswer::Live { expires_at: T0 + MIN, server_time: T0 }, T0, T0);
+    s.p.handle_request_start(true, T0 + 5);
+    let sh = s.p.shared();
+    assert_eq!(Shared::decode(&sh.encode()), Some(sh));
+    for junk in ["", "1|2|3", "2|1|1|0|idle|1|-|1|-|1", "1|x|1|0|idle|1|-|1|-|1", "1|1|1|2|idle|1|-|1|-|1", "1|1|1|0|nap|1|-|1|-|1"] {
+        assert_eq!(Shared::decode(junk), None, "{junk}");
+    }
+}

@@ -45,12 +45,14 @@ impl Json {
         }
     }
 
+    #[allow(dead_code)] // used by tests and handy for handlers
     pub fn to_string_compact(&self) -> String {
         let mut out = String::new();
         self.write_to(&mut out);
         out
     }
 
+    #[allow(dead_code)]
     pub fn write_to(&self, out: &mut String) {
         match self {
             Json::Null => out.push_str("null"),

@@ -1,0 +1,124 @@
+// Small JS helpers the Rust edge imports (bundled by wasm-bindgen as a snippet).
+// They exist where doing the job in JS is both smaller and more transparent: the fetch
+// and XHR wrappers must pass every argument, `this`, result and error through untouched.
+
+const G = globalThis;
+let origFetch = null;
+
+/** The page's fetch as it was before autologoff patched it (our own requests use it). */
+export function raw_fetch(url, init) {
+  return (origFetch || G.fetch).call(G, url, init);
+}
+
+function urlOf(input) {
+  try {
+    if (typeof input === "string") return input;
+    if (input instanceof URL) return input.href;
+    if (input && typeof input.url === "string") return input.url;
+    return String(input);
+  } catch (_) {
+    return "";
+  }
+}
+
+/**
+ * Wraps fetch and XMLHttpRequest. `start(url) -> token` is called synchronously when a
+ * request starts; `end(token, status, expiresHeaderValue, responseUrl)` when its response
+ * headers arrived (or it failed: status 0). Returns an `undo` function.
+ */
+export function patch_requests(start, end, headerName) {
+  const undo = [];
+  if (typeof G.fetch === "function") {
+    const orig = G.fetch;
+    origFetch = orig;
+    const wrapped = function fetch(input, init) {
+      let tok = 0;
+      try { tok = start(urlOf(input)); } catch (_) { tok = 0; }
+      let p;
+      try {
+        p = orig.apply(this, arguments);
+      } catch (e) {
+        try { end(tok, 0, null, ""); } catch (_) {}
+        throw e;
+      }
+      p.then(
+        (r) => { try { end(tok, r.status, r.headers.get(headerName), r.url || ""); } catch (_) {} },
+        () => { try { end(tok, 0, null, ""); } catch (_) {} }
+      );
+      return p;
+    };
+    G.fetch = wrapped;
+    undo.push(() => {
+      if (G.fetch === wrapped) G.fetch = orig;
+      origFetch = null;
+    });
+  }
+  const X = G.XMLHttpRequest;
+  if (typeof X === "function") {
+    const proto = X.prototype;
+    const open = proto.open;
+    const send = proto.send;
+    const urls = new WeakMap();
+    const wOpen = function open_(method, url) {
+      try { urls.set(this, urlOf(url)); } catch (_) {}
+      return open.apply(this, arguments);
+    };
+    const wSend = function send_() {
+      const xhr = this;
+      let tok = 0;
+      try { tok = start(urls.get(xhr) || ""); } catch (_) { tok = 0; }
+      const done = () => {
+        xhr.removeEventListener("loadend", done);
+        let h = null;
+        try { h = xhr.getResponseHeader(headerName); } catch (_) {}
+        try { end(tok, xhr.status, h, xhr.responseURL || ""); } catch (_) {}
+      };
+      xhr.addEventListener("loadend", done);
+      return send.apply(this, arguments);
+    };
+    proto.open = wOpen;
+    proto.send = wSend;
+    undo.push(() => {
+      if (proto.open === wOpen) proto.open = open;
+      if (proto.send === wSend) proto.send = send;
+    });
+  }
+  return () => { for (const u of undo) u(); };
+}
+
+/**
+ * Last line of defence when the wasm side cannot be trusted (panic, trap, failed load):
+ * cover the page with plain DOM, make it inert and drop sessionStorage.
+ */
+export function fail_closed(why) {
+  try {
+    const d = G.document;
+    if (!d || !d.documentElement) return;
+    if (d.getElementById("autologoff-failsafe")) return;
+    const body = d.body;
+    if (body) {
+      body.setAttribute("inert", "");
+      body.setAttribute("aria-hidden", "true");
+      body.style.setProperty("filter", "blur(24px)", "important");
+    }
+    const box = d.createElement("div");
+    box.id = "autologoff-failsafe";
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-modal", "true");
+    const s = box.style;
+    s.setProperty("position", "fixed", "important");
+    s.setProperty("inset", "0", "important");
+    s.setProperty("z-index", "2147483647", "important");
+    s.setProperty("background", "#0f172a", "important");
+    s.setProperty("color", "#fff", "important");
+    s.setProperty("display", "flex", "important");
+    s.setProperty("align-items", "center", "important");
+    s.setProperty("justify-content", "center", "important");
+    s.setProperty("font", "16px system-ui, sans-serif", "important");
+    box.textContent = "Session locked. Reload the page and sign in again.";
+    d.documentElement.appendChild(box);
+    d.title = "Session locked";
+    try { G.sessionStorage && G.sessionStorage.clear(); } catch (_) {}
+    try { console.error("autologoff: failed closed:", String(why || "error")); } catch (_) {}
+  } catch (_) {}
+}

@@ -1,0 +1,353 @@
+//! The DOM lock: blur or hide the target, make the page inert, open the top-layer overlay,
+//! replace the title. Every change is recorded and undone exactly (focus-trap's pattern);
+//! applying twice is applying once; a MutationObserver re-applies anything removed while
+//! locked and reports it as tampering.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    Element, HtmlDialogElement, HtmlElement, MutationObserver, MutationObserverInit,
+};
+
+use super::util::{document, Listener};
+use crate::core::config::{LockCfg, LockMode};
+
+pub const OVERLAY_ID: &str = "autologoff-overlay";
+const BLUR: &str = "blur(24px)";
+
+/// Attributes of one element as they were before the lock.
+struct Saved {
+    el: Element,
+    inert: Option<String>,
+    aria_hidden: Option<String>,
+}
+
+struct Covered {
+    target: HtmlElement,
+    prop: &'static str,
+    value: &'static str,
+    prev_value: String,
+    prev_priority: String,
+    had_style_attr: bool,
+    saved: Vec<Saved>,
+    prev_title: String,
+    overlay: Option<Overlay>,
+    _observer: Option<Observer>,
+}
+
+struct Overlay {
+    dialog: HtmlDialogElement,
+    button: HtmlElement,
+    _listeners: Vec<Listener>,
+}
+
+struct Observer {
+    mo: MutationObserver,
+    _cb: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.mo.disconnect();
+    }
+}
+
+pub struct DomLock {
+    cfg: LockCfg,
+    on_signin: Rc<dyn Fn()>,
+    on_tamper: Rc<dyn Fn()>,
+    covered: Option<Covered>,
+    me: Weak<RefCell<DomLock>>,
+}
+
+impl DomLock {
+    pub fn new(cfg: LockCfg, on_signin: Rc<dyn Fn()>, on_tamper: Rc<dyn Fn()>) -> Rc<RefCell<DomLock>> {
+        Rc::new_cyclic(|me| {
+            RefCell::new(DomLock { cfg, on_signin, on_tamper, covered: None, me: me.clone() })
+        })
+    }
+
+    pub fn is_applied(&self) -> bool {
+        self.covered.is_some()
+    }
+
+    /// Cover the page (idempotent: a second call only repairs).
+    pub fn apply(&mut self) {
+        if self.covered.is_some() {
+            self.heal();
+            return;
+        }
+        let doc = document();
+        let body = match doc.body() {
+            Some(b) => b,
+            None => return,
+        };
+        let target = self.find_target(&body);
+        let (prop, value) = match self.cfg.mode {
+            LockMode::Blur => ("filter", BLUR),
+            LockMode::Hide => ("visibility", "hidden"),
+        };
+        let style = target.style();
+        let prev_value = style.get_property_value(prop).unwrap_or_default();
+        let prev_priority = style.get_property_priority(prop);
+        let had_style_attr = target.has_attribute("style");
+        let _ = style.set_property_with_priority(prop, value, "important");
+
+        let mut silence: Vec<Element> = Vec::new();
+        if self.cfg.overlay {
+            silence.push(body.clone().into());
+        }
+        if !silence.iter().any(|e| e == target.as_ref() as &Element) {
+            silence.push(target.clone().into());
+        }
+        let saved = silence
+            .into_iter()
+            .map(|el| {
+                let s = Saved {
+                    inert: el.get_attribute("inert"),
+                    aria_hidden: el.get_attribute("aria-hidden"),
+                    el,
+                };
+                let _ = s.el.set_attribute("inert", "");
+                let _ = s.el.set_attribute("aria-hidden", "true");
+                s
+            })
+            .collect();
+
+        let overlay = if self.cfg.overlay { self.build_overlay() } else { None };
+        let prev_title = doc.title();
+        doc.set_title(&self.cfg.title);
+
+        self.covered = Some(Covered {
+            target,
+            prop,
+            value,
+            prev_value,
+            prev_priority,
+            had_style_attr,
+            saved,
+            prev_title,
+            overlay,
+            _observer: None,
+        });
+        let observer = self.observe();
+        if let Some(c) = self.covered.as_mut() {
+            c._observer = observer;
+        }
+    }
+
+    /// Uncover the page and restore every attribute, style and the title exactly.
+    pub fn release(&mut self) {
+        let Some(c) = self.covered.take() else { return };
+        drop(c._observer);
+        if let Some(o) = c.overlay {
+            o.dialog.close();
+            o.dialog.remove();
+        }
+        let doc = document();
+        doc.set_title(&c.prev_title);
+        for s in c.saved.iter().rev() {
+            restore_attr(&s.el, "inert", &s.inert);
+            restore_attr(&s.el, "aria-hidden", &s.aria_hidden);
+        }
+        let style = c.target.style();
+        if c.prev_value.is_empty() {
+            let _ = style.remove_property(c.prop);
+        } else {
+            let _ = style.set_property_with_priority(c.prop, &c.prev_value, &c.prev_priority);
+        }
+        if !c.had_style_attr && c.target.get_attribute("style").is_some_and(|s| s.trim().is_empty()) {
+            let _ = c.target.remove_attribute("style");
+        }
+    }
+
+    /// Re-apply whatever was undone while locked. Returns true when something was.
+    pub fn heal(&mut self) -> bool {
+        let Some(c) = self.covered.as_mut() else { return false };
+        let mut fixed = false;
+        let style = c.target.style();
+        if style.get_property_value(c.prop).unwrap_or_default() != c.value
+            || style.get_property_priority(c.prop) != "important"
+        {
+            let _ = style.set_property_with_priority(c.prop, c.value, "important");
+            fixed = true;
+        }
+        for s in &c.saved {
+            if !s.el.has_attribute("inert") {
+                let _ = s.el.set_attribute("inert", "");
+                fixed = true;
+            }
+            if s.el.get_attribute("aria-hidden").as_deref() != Some("true") {
+                let _ = s.el.set_attribute("aria-hidden", "true");
+                fixed = true;
+            }
+        }
+        if let Some(o) = &c.overlay {
+            let doc = document();
+            if !o.dialog.is_connected() {
+                if let Some(root) = doc.document_element() {
+                    let _ = root.append_child(&o.dialog);
+                }
+                fixed = true;
+            }
+            let modal = o.dialog.matches(":modal").unwrap_or(false);
+            if !o.dialog.open() || !modal {
+                if o.dialog.open() {
+                    o.dialog.close();
+                }
+                let _ = o.dialog.show_modal();
+                let _ = o.button.focus();
+                fixed = true;
+            }
+        }
+        let doc = document();
+        if doc.title() != self.cfg.title {
+            doc.set_title(&self.cfg.title);
+            fixed = true;
+        }
+        fixed
+    }
+
+    fn find_target(&self, body: &HtmlElement) -> HtmlElement {
+        if self.cfg.target == "body" {
+            return body.clone();
+        }
+        document()
+            .query_selector(&self.cfg.target)
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+            .unwrap_or_else(|| body.clone())
+    }
+
+    fn build_overlay(&self) -> Option<Overlay> {
+        let doc = document();
+        let root = doc.document_element()?;
+        let dialog: HtmlDialogElement = doc.create_element("dialog").ok()?.dyn_into().ok()?;
+        dialog.set_id(OVERLAY_ID);
+        let _ = dialog.set_attribute("role", "alertdialog");
+        let _ = dialog.set_attribute("aria-modal", "true");
+        let _ = dialog.set_attribute("aria-labelledby", "autologoff-overlay-title");
+        let _ = dialog.set_attribute("aria-describedby", "autologoff-overlay-text");
+        let ds = dialog.style();
+        for (k, v) in [
+            ("position", "fixed"), ("inset", "0"), ("width", "100vw"), ("height", "100vh"),
+            ("max-width", "none"), ("max-height", "none"), ("margin", "0"), ("padding", "0"),
+            ("border", "0"), ("background", "rgba(15,23,42,0.88)"), ("color", "#fff"),
+            ("display", "flex"), ("align-items", "center"), ("justify-content", "center"),
+            ("font", "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif"),
+            ("z-index", "2147483647"), ("filter", "none"), ("visibility", "visible"),
+        ] {
+            let _ = ds.set_property_with_priority(k, v, "important");
+        }
+        let card = html(&doc, "div")?;
+        let cs = card.style();
+        for (k, v) in [
+            ("background", "#fff"), ("color", "#0f172a"), ("padding", "28px 32px"),
+            ("border-radius", "12px"), ("max-width", "420px"), ("text-align", "center"),
+            ("box-shadow", "0 20px 60px rgba(0,0,0,.4)"),
+        ] {
+            let _ = cs.set_property(k, v);
+        }
+        let h = html(&doc, "h2")?;
+        h.set_id("autologoff-overlay-title");
+        h.set_text_content(Some(&self.cfg.title));
+        let _ = h.style().set_property("margin", "0 0 8px");
+        let p = html(&doc, "p")?;
+        p.set_id("autologoff-overlay-text");
+        p.set_text_content(Some(
+            "Your session was locked to protect patient information. Sign in again to continue.",
+        ));
+        let button = html(&doc, "button")?;
+        let _ = button.set_attribute("type", "button");
+        button.set_text_content(Some("Sign in again"));
+        let bs = button.style();
+        for (k, v) in [
+            ("font", "inherit"), ("padding", "10px 20px"), ("border", "0"),
+            ("border-radius", "8px"), ("background", "#1d4ed8"), ("color", "#fff"),
+            ("cursor", "pointer"),
+        ] {
+            let _ = bs.set_property(k, v);
+        }
+        let _ = card.append_child(&h);
+        let _ = card.append_child(&p);
+        let _ = card.append_child(&button);
+        let _ = dialog.append_child(&card);
+        let _ = root.append_child(&dialog);
+        let _ = dialog.show_modal();
+        let _ = button.focus();
+
+        let signin = self.on_signin.clone();
+        let me = self.me.clone();
+        let listeners = vec![
+            Listener::new(&button, "click", false, false, move |_| signin()),
+            // Escape must not dismiss the lock.
+            Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
+            Listener::new(&dialog, "close", false, true, move |_| {
+                if let Some(me) = me.upgrade() {
+                    heal_and_report(&me);
+                }
+            }),
+        ];
+        Some(Overlay { dialog, button, _listeners: listeners })
+    }
+
+    fn observe(&self) -> Option<Observer> {
+        let me = self.me.clone();
+        let cb = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
+            move |_records: js_sys::Array, _mo: MutationObserver| {
+                if let Some(me) = me.upgrade() {
+                    heal_and_report(&me);
+                }
+            },
+        );
+        let mo = MutationObserver::new(cb.as_ref().unchecked_ref()).ok()?;
+        let init = MutationObserverInit::new();
+        init.set_subtree(true);
+        init.set_child_list(true);
+        init.set_attributes(true);
+        init.set_character_data(true);
+        let filter = js_sys::Array::new();
+        for a in ["style", "inert", "aria-hidden", "open", "class"] {
+            filter.push(&JsValue::from_str(a));
+        }
+        init.set_attribute_filter(&filter);
+        let root = document().document_element()?;
+        mo.observe_with_options(&root, &init).ok()?;
+        Some(Observer { mo, _cb: cb })
+    }
+}
+
+fn heal_and_report(me: &Rc<RefCell<DomLock>>) {
+    let (fixed, report) = match me.try_borrow_mut() {
+        Ok(mut l) => (l.heal(), l.on_tamper.clone()),
+        Err(_) => return,
+    };
+    if fixed {
+        report();
+    }
+}
+
+impl Drop for DomLock {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn restore_attr(el: &Element, name: &str, prev: &Option<String>) {
+    match prev {
+        Some(v) => {
+            let _ = el.set_attribute(name, v);
+        }
+        None => {
+            let _ = el.remove_attribute(name);
+        }
+    }
+}
+
+fn html(doc: &web_sys::Document, tag: &str) -> Option<HtmlElement> {
+    doc.create_element(tag).ok()?.dyn_into().ok()
+}
