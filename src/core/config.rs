@@ -1,10 +1,9 @@
 //! Options: a JSON-like value tree in, a validated [`Config`] or a [`ConfigError`] out.
 //!
-//! Pure: the browser edge turns the JS options object into a [`Raw`] tree (through
-//! serde-wasm-bindgen) and this module does every check, so the rules run on the host.
+//! Pure: the browser edge turns the JS options object into a [`Raw`] tree and this module
+//! does every check, so the rules run on the host.
 
 use core::fmt;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A JSON-like value as given by the caller (`undefined` and `null` are both `Null`).
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +17,7 @@ pub enum Raw {
 }
 
 impl Raw {
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Raw::Null => "null",
             Raw::Bool(_) => "boolean",
@@ -40,9 +39,9 @@ impl fmt::Display for Raw {
             Raw::Str(s) => {
                 let short: String = s.chars().take(60).collect();
                 if short.len() < s.len() {
-                    write!(f, "{short:?}…")
+                    write!(f, "{}…", Quoted(&short))
                 } else {
-                    write!(f, "{short:?}")
+                    write!(f, "{}", Quoted(&short))
                 }
             }
             Raw::Arr(a) => write!(f, "an array of {}", a.len()),
@@ -59,62 +58,49 @@ fn fmt_num(n: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     } else if n.fract() == 0.0 && n.abs() < 1e15 {
         write!(f, "{}", n as i64)
     } else {
-        write!(f, "{n}")
+        // Fixed six decimals without float formatting machinery (it costs ~20 KB of wasm).
+        let neg = n < 0.0;
+        let a = n.abs();
+        let int = a.trunc() as u64;
+        let mut frac = ((a - a.trunc()) * 1e6).round() as u64;
+        let mut int = int;
+        if frac >= 1_000_000 {
+            int += 1;
+            frac -= 1_000_000;
+        }
+        let mut digits = format!("{frac:06}");
+        while digits.ends_with('0') {
+            digits.pop();
+        }
+        let sign = if neg { "-" } else { "" };
+        if digits.is_empty() {
+            write!(f, "{sign}{int}")
+        } else {
+            write!(f, "{sign}{int}.{digits}")
+        }
     }
 }
 
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Raw;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("plain data (object, array, string, number, boolean or null)")
-            }
-            fn visit_unit<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_none<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Raw, D2::Error> {
-                Raw::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-                Ok(Raw::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-                Ok(Raw::Num(v as f64))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-                Ok(Raw::Num(v as f64))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-                Ok(Raw::Num(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-                Ok(Raw::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-                Ok(Raw::Str(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = a.next_element::<Raw>()? {
-                    out.push(v);
-                }
-                Ok(Raw::Arr(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = a.next_entry::<String, Raw>()? {
-                    out.push((k, v));
-                }
-                Ok(Raw::Obj(out))
+/// `"text"` with quotes and backslashes escaped (no Debug machinery).
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if c.is_control() => f.write_str(" ")?,
+                c => write!(f, "{c}")?,
             }
         }
-        d.deserialize_any(V)
+        f.write_str("\"")
     }
+}
+
+pub fn quote(s: &str) -> String {
+    Quoted(s).to_string()
 }
 
 /// Which JS error class a config error maps to at the wasm boundary.
@@ -361,7 +347,7 @@ impl<'a> Obj<'a> {
         match self.string(key)? {
             Some(s) if s.trim().is_empty() => Err(ConfigError::Invalid {
                 path: self.path(key),
-                value: format!("{s:?}"),
+                value: quote(s),
                 why: "must not be empty",
             }),
             other => Ok(other),
@@ -441,7 +427,7 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
                 if !KNOWN_EVENTS.contains(&e.as_str()) {
                     return Err(ConfigError::NotInSet {
                         path: format!("activityEvents[{i}]"),
-                        value: format!("{e:?}"),
+                        value: quote(e),
                         allowed: "the user-input events pointerdown, pointermove, pointerup, \
                                   keydown, keyup, wheel, touchstart, touchmove, touchend, scroll, \
                                   mousedown, mousemove, mouseup, click, input, focusin, \
@@ -482,7 +468,7 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
                 Some(other) => {
                     return Err(ConfigError::NotInSet {
                         path: "server.credentials".into(),
-                        value: format!("{other:?}"),
+                        value: quote(other),
                         allowed: "\"omit\", \"same-origin\", \"include\"",
                     })
                 }
@@ -517,7 +503,7 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
                 Some(other) => {
                     return Err(ConfigError::NotInSet {
                         path: "lock.mode".into(),
-                        value: format!("{other:?}"),
+                        value: quote(other),
                         allowed: "\"blur\", \"hide\"",
                     })
                 }

@@ -70,10 +70,6 @@ impl DomLock {
         })
     }
 
-    pub fn is_applied(&self) -> bool {
-        self.covered.is_some()
-    }
-
     /// Cover the page (idempotent: a second call only repairs).
     pub fn apply(&mut self) {
         if self.covered.is_some() {

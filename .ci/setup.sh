@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, skipping what is already there.
+#   setup.sh rust     wasm32 target + wasm-bindgen-cli at the version in Cargo.lock
+#   setup.sh node     npm packages (package-lock.json)
+#   setup.sh browser  Chromium + ChromeDriver (Debian packages) unless CHROME_PATH/CHROMEDRIVER name one
+#   setup.sh          all of them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
+
+say() { echo "setup: $*" >&2; }
+
+rust() {
+  if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)"
+  local have=""
+  if command -v wasm-bindgen >/dev/null 2>&1; then
+    have="$(wasm-bindgen --version | awk '{print $2}')"
+  fi
+  if [ "$have" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want (have: ${have:-none})"
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+node_pkgs() {
+  if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/typescript ] \
+     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages"
+    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  fi
+}
+
+browser() {
+  if [ -n "${CHROME_PATH:-}" ] && [ -n "${CHROMEDRIVER:-}" ]; then return; fi
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
+  say "installing Debian chromium + chromium-driver"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+case "$what" in
+  rust) rust ;;
+  node) node_pkgs ;;
+  browser) browser ;;
+  all) rust; node_pkgs; browser ;;
+  *) echo "usage: setup.sh [rust|node|browser|all]" >&2; exit 2 ;;
+esac

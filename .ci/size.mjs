@@ -1,0 +1,32 @@
+// npm run size: raw and gzip -9 sizes of what ships, and the budget check.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+
+const BUDGET_KB = Number(process.env.AUTOLOGOFF_BUDGET_KB || 45);
+const dir = new URL("../pkg/", import.meta.url).pathname;
+const files = [];
+const walk = (d) => {
+  for (const f of readdirSync(d)) {
+    const p = join(d, f);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (/\.(js|wasm)$/.test(f)) files.push(p);
+  }
+};
+walk(dir);
+let raw = 0, gz = 0, jsRaw = 0, jsGz = 0;
+const rows = [];
+for (const f of files.sort()) {
+  const b = readFileSync(f);
+  const g = gzipSync(b, { level: 9 }).length;
+  rows.push([f.slice(dir.length), b.length, g]);
+  raw += b.length; gz += g;
+  if (f.endsWith(".js")) { jsRaw += b.length; jsGz += g; }
+}
+const kb = (n) => (n / 1024).toFixed(1) + " KB";
+console.log("file".padEnd(48), "raw".padStart(10), "gzip -9".padStart(10));
+for (const [f, r, g] of rows) console.log(f.padEnd(48), kb(r).padStart(10), kb(g).padStart(10));
+console.log("JS glue total".padEnd(48), kb(jsRaw).padStart(10), kb(jsGz).padStart(10));
+console.log("wasm + JS total".padEnd(48), kb(raw).padStart(10), kb(gz).padStart(10));
+console.log(`budget: ${kb(gz)} gzip of ${BUDGET_KB} KB ${gz <= BUDGET_KB * 1024 ? "OK" : "OVER"}`);
+if (process.argv.includes("--check") && gz > BUDGET_KB * 1024) process.exit(1);

@@ -1,0 +1,90 @@
+/** Why the page was locked. */
+export type LockReason = "idle" | "absolute" | "server" | "remote" | "manual";
+export type SessionState = "active" | "warning" | "locked";
+export type ActivitySource = "input" | "request" | "remote";
+export type AuditType =
+  | "warn" | "extend" | "lock" | "unlock" | "tamper" | "server-expired" | "purge" | "error";
+
+export interface ServerOptions {
+  /** The session endpoint: GET = status, POST = keepalive, DELETE = end. Required. */
+  url: string;
+  /** 1000 ..= 3600000, default 60000. */
+  pollIntervalMs?: number;
+  /** 1000 ..= 3600000, default 60000. */
+  keepaliveIntervalMs?: number;
+  headers?: Record<string, string>;
+  credentials?: "omit" | "same-origin" | "include";
+  /** Response header carrying the server's expiry (unix ms). Default "Session-Expires". */
+  expiresHeader?: string;
+}
+
+export interface AutologoffOptions {
+  /** Inactivity before lock, 1000 ..= 86400000 ms. Default 900000 (15 min). */
+  idleTimeoutMs?: number;
+  /** Warning period before the lock; 0 = none; must be < idleTimeoutMs. */
+  warnBeforeMs?: number;
+  /** Lock this long after init/unlock whatever the activity, 1000 ..= 604800000 ms. */
+  absoluteTimeoutMs?: number | null;
+  /** Trusted events that count as activity. */
+  activityEvents?: string[];
+  requests?: { track?: boolean; ignore?: string[] };
+  server?: ServerOptions | null;
+  lock?: { target?: string; mode?: "blur" | "hide"; overlay?: boolean; title?: string };
+  purge?: { sessionStorage?: boolean; localStorageKeys?: string[]; keepSessionKeys?: string[] };
+  crossTab?: boolean;
+  audit?: { url: string } | null;
+}
+
+export interface AuditRecord {
+  seq: number;
+  type: AuditType;
+  /** ISO-8601 UTC. */
+  at: string;
+  reason?: string;
+  tab: string;
+}
+
+export interface AutologoffEventMap {
+  warn: CustomEvent<{ remainingMs: number; deadline: number }>;
+  lock: CustomEvent<{ reason: LockReason; at: number }>;
+  unlock: CustomEvent<{ at: number }>;
+  activity: CustomEvent<{ source: ActivitySource; at: number }>;
+  signin: CustomEvent<Record<string, never>>;
+  audit: CustomEvent<AuditRecord>;
+}
+
+export interface AutologoffSession extends EventTarget {
+  readonly state: SessionState;
+  /** Milliseconds until the lock (0 when locked). */
+  remainingMs(): number;
+  /** The user chose to stay: counts as activity and sends a keepalive. */
+  extend(): void;
+  lock(reason?: LockReason): void;
+  /** Resolves true once re-authentication is confirmed (by GET server.url when set). */
+  unlock(): Promise<boolean>;
+  /** Removes every listener, timer, patch and DOM change. */
+  destroy(): void;
+  addEventListener<K extends keyof AutologoffEventMap>(
+    type: K,
+    listener: (this: AutologoffSession, ev: AutologoffEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof AutologoffEventMap>(
+    type: K,
+    listener: (this: AutologoffSession, ev: AutologoffEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** Validate the options and arm the session. Rejects with TypeError / RangeError on bad options. */
+export function init(options?: AutologoffOptions | null): Promise<AutologoffSession>;

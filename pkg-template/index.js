@@ -1,0 +1,98 @@
+// autologoff: HIPAA automatic logoff for clinical single-page apps.
+// Importing this module touches no window or document (SSR-safe); only init() does.
+import wasmInit, { start } from "./autologoff.js";
+import { fail_closed } from "./glue.js";
+
+let loading = null;
+
+function load() {
+  if (!loading) {
+    loading = wasmInit({ module_or_path: new URL("./autologoff_bg.wasm", import.meta.url) });
+  }
+  return loading;
+}
+
+const isTrap = (e) => typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError;
+
+/** The session object: an EventTarget with the members of the contract. */
+class AutologoffSession extends EventTarget {
+  #h;
+  #broken = false;
+
+  constructor() {
+    super();
+  }
+
+  _attach(handle) {
+    this.#h = handle;
+  }
+
+  #call(f, fallback) {
+    if (this.#broken) return fallback;
+    try {
+      return f(this.#h);
+    } catch (e) {
+      if (isTrap(e)) {
+        // The wasm side is unusable: keep the page covered, never open.
+        this.#broken = true;
+        fail_closed("internal error (trap)");
+        return fallback;
+      }
+      throw e;
+    }
+  }
+
+  /** "active" | "warning" | "locked" */
+  get state() {
+    return this.#call((h) => h.state, "locked");
+  }
+
+  remainingMs() {
+    return this.#call((h) => h.remainingMs(), 0);
+  }
+
+  extend() {
+    this.#call((h) => h.extend(), undefined);
+  }
+
+  lock(reason = "manual") {
+    this.#call((h) => h.lock(reason), undefined);
+  }
+
+  unlock() {
+    return this.#call((h) => h.unlock(), Promise.resolve(false));
+  }
+
+  destroy() {
+    this.#call((h) => h.destroy(), undefined);
+  }
+}
+
+/**
+ * Validate the options, arm the session and resolve with it.
+ * Rejects with a TypeError or RangeError naming the option and value when they are bad.
+ */
+export async function init(options) {
+  try {
+    await load();
+  } catch (e) {
+    loading = null;
+    fail_closed("autologoff failed to load");
+    throw new Error("autologoff: the WebAssembly module failed to load; the page was covered", { cause: e });
+  }
+  const session = new AutologoffSession();
+  const emit = (type, detail) => {
+    session.dispatchEvent(new CustomEvent(type, { detail }));
+  };
+  let handle;
+  try {
+    handle = start(options === undefined ? null : options, emit);
+  } catch (e) {
+    if (isTrap(e)) fail_closed("internal error (trap)");
+    throw e;
+  }
+  session._attach(handle);
+  return session;
+}
+
+export { AutologoffSession };

@@ -1,0 +1,181 @@
+//! The wasm-bindgen surface, kept thin: options in, errors mapped to `TypeError` /
+//! `RangeError` once here, a handle out. The JS wrapper (`pkg-template/index.js`) turns
+//! the handle into the `EventTarget` session object of the contract.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::config::{self, ErrorClass, Raw};
+use crate::core::policy::Reason;
+use crate::web::session::Session;
+
+thread_local! {
+    static LIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn fail_closed(why: &str);
+}
+
+fn type_error(msg: &str) -> JsValue {
+    js_sys::TypeError::new(msg).into()
+}
+
+fn range_error(msg: &str) -> JsValue {
+    js_sys::RangeError::new(msg).into()
+}
+
+/// A panic is a bug: leave the page covered, never open.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|_| fail_closed("internal error (panic)")));
+    });
+}
+
+/// Validate `options` and arm a session; `emit(type, detail)` dispatches its events.
+#[wasm_bindgen]
+pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue> {
+    install_panic_hook();
+    let raw = to_raw(&options, "options", 0).map_err(|m| type_error(&m))?;
+    if !matches!(raw, Raw::Null | Raw::Obj(_)) {
+        return Err(type_error(&format!("autologoff: options must be an object, got {}", describe(&options))));
+    }
+    let cfg = config::parse(&raw).map_err(|e| match e.class() {
+        ErrorClass::Type => type_error(&e.to_string()),
+        ErrorClass::Range => range_error(&e.to_string()),
+    })?;
+    if let Some(bad) = check_selector(&cfg.lock.target) {
+        return Err(bad);
+    }
+    if LIVE.with(|l| l.get()) {
+        return Err(js_sys::Error::new("autologoff: a session is already live; call destroy() on it before init() again").into());
+    }
+    LIVE.with(|l| l.set(true));
+    Ok(SessionHandle { s: Some(Session::start(cfg, emit)) })
+}
+
+/// The caller's options as plain data. Functions, symbols, bigints and cycles are refused
+/// with the dotted path of the value (serde-wasm-bindgen did this too, for ~20 KB more wasm).
+fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Raw::Null);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Raw::Bool(b));
+    }
+    if let Some(n) = v.as_f64() {
+        return Ok(Raw::Num(n));
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Raw::Str(s));
+    }
+    if depth > 8 || v.is_function() || !v.is_object() {
+        return Err(format!("autologoff: {path} must be plain data, got {}", describe(v)));
+    }
+    if js_sys::Array::is_array(v) {
+        let a: &js_sys::Array = v.unchecked_ref();
+        return a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| to_raw(&x, &format!("{path}[{i}]"), depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Raw::Arr);
+    }
+    let o: &js_sys::Object = v.unchecked_ref();
+    let mut fields = Vec::new();
+    for k in js_sys::Object::keys(o).iter() {
+        let key = k.as_string().unwrap_or_default();
+        let val = js_sys::Reflect::get(o, &k).unwrap_or(JsValue::UNDEFINED);
+        let p = if path == "options" { key.clone() } else { format!("{path}.{key}") };
+        fields.push((key, to_raw(&val, &p, depth + 1)?));
+    }
+    Ok(Raw::Obj(fields))
+}
+
+fn describe(v: &JsValue) -> String {
+    if let Some(s) = v.as_string() {
+        format!("string {}", config::quote(&s))
+    } else if let Some(n) = v.as_f64() {
+        config::Raw::Num(n).to_string()
+    } else if let Some(b) = v.as_bool() {
+        format!("{b}")
+    } else if v.is_function() {
+        "a function".into()
+    } else {
+        "a value of another type".into()
+    }
+}
+
+fn check_selector(sel: &str) -> Option<JsValue> {
+    let doc = web_sys::window()?.document()?;
+    match doc.query_selector(sel) {
+        Ok(_) => None,
+        Err(_) => Some(range_error(&format!(
+            "autologoff: lock.target ({}) is not a valid CSS selector", config::quote(sel)
+        ))),
+    }
+}
+
+#[wasm_bindgen]
+pub struct SessionHandle {
+    s: Option<Rc<Session>>,
+}
+
+#[wasm_bindgen]
+impl SessionHandle {
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.s.as_ref().map_or("active", |s| s.state().as_str()).into()
+    }
+
+    #[wasm_bindgen(js_name = remainingMs)]
+    pub fn remaining_ms(&self) -> f64 {
+        self.s.as_ref().map_or(0.0, |s| s.remaining_ms() as f64)
+    }
+
+    pub fn extend(&self) {
+        if let Some(s) = &self.s {
+            s.extend();
+        }
+    }
+
+    pub fn lock(&self, reason: JsValue) -> Result<(), JsValue> {
+        let r = if reason.is_undefined() || reason.is_null() {
+            Reason::Manual
+        } else {
+            match reason.as_string().as_deref().and_then(Reason::parse) {
+                Some(r) => r,
+                None => {
+                    return Err(range_error(&format!(
+                        "autologoff: lock(reason) ({}) must be one of \"idle\", \"absolute\", \"server\", \"remote\", \"manual\"",
+                        describe(&reason)
+                    )))
+                }
+            }
+        };
+        if let Some(s) = &self.s {
+            s.lock(r);
+        }
+        Ok(())
+    }
+
+    pub fn unlock(&self) -> Promise {
+        match &self.s {
+            Some(s) => s.unlock(),
+            None => Promise::resolve(&JsValue::FALSE),
+        }
+    }
+
+    pub fn destroy(&mut self) {
+        if let Some(s) = self.s.take() {
+            s.destroy();
+            LIVE.with(|l| l.set(false));
+        }
+    }
+}
