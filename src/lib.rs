@@ -9,4 +9,4 @@ pub mod core;
 mod web;
 
 #[cfg(target_arch = "wasm32")]
-mod api;
+pub mod api;
