@@ -1,0 +1,197 @@
+// In-page enforcement, end to end in Chromium against the real demo server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
+
+let server, browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+test("init → warn → lock in order; the page is covered, inert and unreachable by Tab", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 1500, warnBeforeMs: 500, crossTab: false });
+  await page.evaluate(() => sessionStorage.setItem("patient", "Test Patient 01"));
+  await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 4000 });
+  const seq = (await events(page)).filter((e) => e.type === "warn" || e.type === "lock").map((e) => e.type);
+  assert.deepEqual(seq, ["warn", "lock"]);
+  const st = await page.evaluate(() => ({
+    filter: getComputedStyle(document.body).filter,
+    inert: document.body.inert,
+    hidden: document.body.getAttribute("aria-hidden"),
+    modal: document.querySelector("#autologoff-overlay").matches(":modal"),
+    focusInOverlay: document.querySelector("#autologoff-overlay").contains(document.activeElement),
+    title: document.title,
+    storage: sessionStorage.length,
+  }));
+  assert.match(st.filter, /blur\((\d+)px\)/);
+  assert.ok(Number(st.filter.match(/blur\((\d+)px\)/)[1]) >= 16);
+  assert.equal(st.inert, true);
+  assert.equal(st.hidden, "true");
+  assert.equal(st.modal, true);
+  assert.equal(st.focusInOverlay, true);
+  assert.equal(st.title, "Session locked");
+  assert.equal(st.storage, 0);
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press("Tab");
+    const inApp = await page.evaluate(() => document.getElementById("app").contains(document.activeElement));
+    assert.equal(inApp, false, "Tab reached the app");
+  }
+  // a real click on the app lands on the overlay, not the Save button
+  await page.mouse.click(20, 20);
+  assert.equal(await page.evaluate(() => document.activeElement.closest("#app")), null);
+  // "Sign in again" fires signin
+  await page.getByRole("button", { name: "Sign in again" }).click();
+  assert.equal((await events(page, "signin")).length, 1);
+  await ctx.close();
+});
+
+test("trusted input keeps the session alive, synthetic never does, and activity ends the warning", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 2000, warnBeforeMs: 1000, crossTab: false });
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.move(100 + i * 10, 200 + (i % 2) * 10);
+    await sleep(300);
+  }
+  assert.equal(await page.evaluate(() => window.session.state), "active");
+  assert.ok((await events(page, "activity")).every((e) => e.detail.source === "input"));
+  await waitFor(() => page.evaluate(() => window.session.state === "warning"));
+  await page.keyboard.press("Shift");
+  assert.equal(await page.evaluate(() => window.session.state), "active", "keydown ended the warning");
+  assert.equal(await page.evaluate(() => !!document.getElementById("autologoff-warning")), false);
+  await waitFor(() => page.evaluate(() => window.session.state === "warning"));
+  // the warning dialog is an accessible alertdialog with focus in it, and its button extends
+  const w = await page.evaluate(() => {
+    const d = document.getElementById("autologoff-warning");
+    return { role: d.getAttribute("role"), focus: d.contains(document.activeElement), live: !!d.querySelector("[aria-live]") };
+  });
+  assert.deepEqual(w, { role: "alertdialog", focus: true, live: true });
+  // (the mouse would end the warning by moving; the keyboard presses the button itself)
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => window.session.state), "active");
+  const audits = (await events(page, "audit")).map((e) => e.detail.type);
+  assert.ok(audits.includes("extend"));
+  // only synthetic events from now on: the lock comes on time
+  await page.evaluate(() => { window.synth = setInterval(() => document.body.dispatchEvent(new PointerEvent("pointermove", { bubbles: true })), 20); });
+  await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 4000 });
+  await ctx.close();
+});
+
+test("a page hidden while the clock jumps 2 h is locked before it is shown, with no stale warning", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.clock.install();
+  await gotoHarness(page, server.url, { idleTimeoutMs: 15 * 60_000, crossTab: false });
+  // Headless Chromium keeps every page "visible", so the hide/show is emulated (the
+  // visibilityState getter and the event); the clock jump and the SDK's handling are real.
+  await page.evaluate(() => {
+    window.__vis = "hidden";
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => window.__vis });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__vis === "hidden" });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  // the wall clock jumps (sleep / throttled tab): no timer fires on the way
+  await page.clock.setSystemTime(Date.now() + 2 * 3600_000);
+  assert.equal(await page.evaluate(() => window.session.state), "active", "nothing ran yet");
+  await page.evaluate(() => { window.__vis = "visible"; document.dispatchEvent(new Event("visibilitychange")); });
+  const shown = await page.evaluate(() => window.lifecycle.filter((l) => l.type === "visibility" && l.visible === "visible").at(-1));
+  assert.equal(shown.state, "locked", "locked in the same task that made it visible");
+  assert.equal(shown.inert, true);
+  assert.equal(shown.overlay, true);
+  const types = (await events(page)).map((e) => e.type);
+  assert.ok(types.includes("lock") && !types.includes("warn"), types.join(","));
+  await ctx.close();
+});
+
+test("Back after leaving: the cached page was covered, and after expiry comes back locked", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 2500, warnBeforeMs: 0 });
+  await page.evaluate(() => sessionStorage.setItem("chart", "Test Patient 01"));
+  const before = await page.evaluate(() => window.lifecycle.length);
+  await page.click("#other");
+  await page.waitForURL(/other\.html/);
+  await sleep(3000);
+  await page.goBack({ waitUntil: "commit" });
+  await page.waitForFunction(() => window.ready === true && window.session);
+  const life = await page.evaluate(() => window.lifecycle);
+  const show = life.filter((l) => l.type === "pageshow").at(-1);
+  const state = await page.evaluate(() => window.session.state);
+  assert.equal(state, "locked");
+  assert.equal(await page.evaluate(() => document.body.inert), true);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("chart")), null);
+  if (show && show.persisted) {
+    // restored from the bfcache: it left covered and came back locked
+    const hide = life.slice(before).find((l) => l.type === "pagehide");
+    assert.equal(hide.inert, true, "covered at pagehide");
+    assert.equal(show.state, "locked", "locked within pageshow");
+  }
+  console.log(`# bfcache restore: ${show?.persisted ? "yes" : "no (reloaded; shared state locked it)"}`);
+  await ctx.close();
+});
+
+test("Back while the session is still live uncovers the page", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 60_000 });
+  await page.click("#other");
+  await page.waitForURL(/other\.html/);
+  await page.goBack({ waitUntil: "commit" });
+  await page.waitForFunction(() => window.ready === true && window.session);
+  await sleep(100);
+  assert.equal(await page.evaluate(() => window.session.state), "active");
+  assert.equal(await page.evaluate(() => document.body.inert), false);
+  await ctx.close();
+});
+
+test("removing the overlay or the blur from script is undone and audited", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { crossTab: false });
+  await page.evaluate(() => window.session.lock());
+  await page.evaluate(() => {
+    document.getElementById("autologoff-overlay").remove();
+    document.body.style.filter = "none";
+    document.body.removeAttribute("inert");
+  });
+  const st = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r({
+    overlay: !!document.querySelector("#autologoff-overlay[open]"),
+    filter: getComputedStyle(document.body).filter,
+    inert: document.body.inert,
+  }))));
+  assert.equal(st.overlay, true);
+  assert.match(st.filter, /blur/);
+  assert.equal(st.inert, true);
+  assert.ok((await events(page, "audit")).some((e) => e.detail.type === "tamper"));
+  await ctx.close();
+});
+
+test("works under a strict CSP, and importing the package touches no window (SSR)", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const violations = [];
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await gotoHarness(page, server.url, { crossTab: false });
+  const csp = (await (await fetch(server.url + "/fixtures/harness.html")).headers.get("content-security-policy")) || "";
+  assert.match(csp, /style-src 'self'/);
+  await page.evaluate(() => window.session.lock());
+  assert.match(await page.evaluate(() => getComputedStyle(document.body).filter), /blur/);
+  assert.deepEqual(violations, []);
+  const mod = await import(new URL("../../pkg/index.js", import.meta.url));
+  assert.equal(typeof mod.init, "function");
+  await ctx.close();
+});
+
+test("a failed wasm load covers the page and rejects", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.route("**/autologoff_bg.wasm", (r) => r.fulfill({ status: 500, body: "nope" }));
+  await gotoHarness(page, server.url, { crossTab: false });
+  const r = await page.evaluate(() => ({ err: window.initError, inert: document.body.inert, cover: !!document.getElementById("autologoff-failsafe") }));
+  assert.match(r.err.message, /^autologoff:/);
+  assert.equal(r.inert, true);
+  assert.equal(r.cover, true);
+  await ctx.close();
+});
