@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# npm test: every tier, installing what is missing. Fails if any tier fails.
+#   host     cargo test (pure core + reference server)
+#   browser  wasm-bindgen-test in headless Chromium (edges)
+#   types    tsc --strict over pkg/index.d.ts (with @ts-expect-error misuse lines)
+#   e2e      Playwright (node:test) against the demo server, on the built pkg/
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
+export no_proxy="$NO_PROXY"
+set -e
+bash .ci/setup.sh all
+if [ -z "${CHROMEDRIVER:-}" ]; then export CHROMEDRIVER="$(command -v chromedriver)"; fi
+if [ -z "${CHROME_PATH:-}" ]; then export CHROME_PATH="$(command -v chromium)"; fi
+bash .ci/build.sh
+set +e
+LOG="$(mktemp -d)"
+summary=()
+fail=0
+
+count_cargo() { grep -E "^test result:" "$1" | awk '{p+=$4; f+=$6} END {print p+0, f+0}'; }
+
+echo "== host: cargo test (core + reference server)"
+cargo test --workspace 2>&1 | tee "$LOG/host" | grep -E "^test result|FAILED|panicked" 
+rc=${PIPESTATUS[0]}; read -r p f < <(count_cargo "$LOG/host")
+summary+=("host $p passed/$f failed"); [ "$rc" = 0 ] || fail=1
+
+echo "== browser: wasm-bindgen-test in headless Chromium"
+cargo test --target wasm32-unknown-unknown -p autologoff --test browser 2>&1 | tee "$LOG/browser" | grep -E "^test |^test result|panicked"
+rc=${PIPESTATUS[0]}; read -r p f < <(count_cargo "$LOG/browser")
+summary+=("browser $p passed/$f failed"); [ "$rc" = 0 ] || fail=1
+
+echo "== types: tsc --strict"
+n=$(grep -c "@ts-expect-error" tests/types/usage.ts)
+if node_modules/.bin/tsc -p tests/types; then summary+=("types $n misuse checks + usage compiled"); else summary+=("types FAILED"); fail=1; fi
+
+echo "== e2e: Playwright against the demo server"
+cargo build -q -p autologoff-demo-server
+node --test --test-concurrency=1 --test-reporter=spec tests/e2e/*.test.mjs 2>&1 | tee "$LOG/e2e" | grep -vE "^\s+at "
+rc=${PIPESTATUS[0]}
+p=$(grep -E "ℹ pass" "$LOG/e2e" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/e2e" | awk '{print $3}')
+summary+=("e2e ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
+
+echo
+node .ci/size.mjs | tail -2
+if [ "$fail" = 0 ]; then
+  echo "autologoff tests: ${summary[*]/%/ ·} — ALL GREEN"
+else
+  echo "autologoff tests: ${summary[*]/%/ ·} — FAILED"
+fi
+exit $fail

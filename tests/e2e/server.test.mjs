@@ -1,0 +1,105 @@
+// Client and server agree: the expiry protocol against the real reference server.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, openHarness, events, sleep, waitFor } from "./lib.mjs";
+
+let browser;
+const servers = [];
+after(async () => {
+  await browser?.close();
+  servers.forEach((s) => s.stop());
+});
+async function setup(args) {
+  const s = await startServer(args);
+  servers.push(s);
+  browser ??= await launch();
+  const ctx = await browser.newContext();
+  return { s, ctx };
+}
+const SERVER = (extra = {}) => ({ url: "/session", pollIntervalMs: 60_000, keepaliveIntervalMs: 1000, ...extra });
+const lockOf = async (page) => (await events(page, "lock")).at(-1)?.detail;
+const pageFetch = (page, url, init) => page.evaluate(async ([u, i]) => (await fetch(u, i)).status, [url, init]);
+
+test("the server's shorter timeout locks the page at the server's instant", async () => {
+  const { s, ctx } = await setup(["--idle-secs", "3"]);
+  const page = await openHarness(ctx, s.url, { idleTimeoutMs: 60_000, warnBeforeMs: 0, crossTab: false, server: SERVER() }, { login: true });
+  const expiresAt = (await s.api("/__test/stats")).sessions[0].expiresAt;
+  await waitFor(() => lockOf(page), { timeout: 6000 });
+  const lock = await lockOf(page);
+  assert.equal(lock.reason, "server");
+  assert.ok(Math.abs(lock.at - expiresAt) < 1000, `locked ${lock.at - expiresAt} ms from the server's expiry`);
+  await ctx.close();
+});
+
+test("typing a long note with no requests keeps client and server alive (keepalives seen)", async () => {
+  const { s, ctx } = await setup(["--idle-secs", "3"]);
+  const page = await openHarness(ctx, s.url, { idleTimeoutMs: 60_000, warnBeforeMs: 0, crossTab: false, server: SERVER() }, { login: true });
+  await page.click("#note");
+  const until = Date.now() + 7000;
+  while (Date.now() < until) await page.keyboard.type("Patient resting comfortably. ", { delay: 40 });
+  assert.equal(await page.evaluate(() => window.session.state), "active");
+  const st = await s.api("/__test/stats");
+  assert.ok(st.keepalives >= 3, `${st.keepalives} keepalives`);
+  assert.ok(st.keepalives <= 9, `at most one a second: ${st.keepalives}`);
+  assert.equal(await pageFetch(page, "/session"), 200, "the server session is alive after 7 s > its 3 s timeout");
+  await ctx.close();
+});
+
+test("a dashboard polling every 300 ms without input does not keep the session alive", async () => {
+  const { s, ctx } = await setup(["--idle-secs", "60"]);
+  const page = await openHarness(ctx, s.url, { idleTimeoutMs: 2000, warnBeforeMs: 0, crossTab: false, server: SERVER() }, { login: true });
+  await page.evaluate(() => { setInterval(() => fetch("/api/vitals").catch(() => {}), 300); });
+  await waitFor(() => lockOf(page), { timeout: 5000 });
+  assert.equal((await lockOf(page)).reason, "idle");
+  await waitFor(async () => (await s.api("/__test/stats")).deletes >= 1);
+  assert.equal(await pageFetch(page, "/api/patients"), 401, "the backend ended the session too");
+  assert.equal(await pageFetch(page, "/session"), 401);
+  assert.equal((await s.api("/__test/stats")).keepalives, 0, "no keepalive without user activity");
+  await ctx.close();
+});
+
+test("a same-origin 401 (stale cookie) locks at once with reason server", async () => {
+  const { s, ctx } = await setup([]);
+  const page = await openHarness(ctx, s.url, { idleTimeoutMs: 60_000, crossTab: false, server: SERVER() }, { login: true });
+  await s.api("/__test/expire", {});
+  const t0 = Date.now();
+  assert.equal(await pageFetch(page, "/api/patients"), 401);
+  await waitFor(() => lockOf(page), { timeout: 1000 });
+  assert.equal((await lockOf(page)).reason, "server");
+  assert.ok(Date.now() - t0 < 1000);
+  const audits = (await events(page, "audit")).map((e) => e.detail.type);
+  assert.ok(audits.includes("server-expired"), audits.join(","));
+  await ctx.close();
+});
+
+test("after lock the old cookie is refused and unlock() waits for a new login", async () => {
+  const { s, ctx } = await setup([]);
+  const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER() }, { login: true });
+  await page.evaluate(() => window.session.lock());
+  await waitFor(async () => (await s.api("/__test/stats")).deletes >= 1);
+  assert.equal(await pageFetch(page, "/api/patients"), 401);
+  assert.equal(await page.evaluate(() => window.session.unlock()), false);
+  assert.equal(await page.evaluate(() => window.session.state), "locked");
+  assert.equal(await pageFetch(page, "/login", { method: "POST", body: "{}" }), 200);
+  assert.equal(await page.evaluate(() => window.session.unlock()), true);
+  assert.equal(await page.evaluate(() => ({ s: window.session.state, inert: document.body.inert })).then((x) => x.s + x.inert), "activefalse");
+  await ctx.close();
+});
+
+test("a server answering garbage, wrong fields, 500 or hanging never unlocks", async () => {
+  const { s, ctx } = await setup([]);
+  const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER() }, { login: true });
+  await page.evaluate(() => window.session.lock());
+  await pageFetch(page, "/login", { method: "POST", body: "{}" });
+  for (const mode of ["garbage", "badjson-fields", "500", "hang"]) {
+    await s.api("/__test/mode", { mode });
+    const ok = await page.evaluate(() => window.session.unlock());
+    assert.equal(ok, false, mode);
+    assert.equal(await page.evaluate(() => window.session.state), "locked", mode);
+  }
+  const errors = (await events(page, "audit")).filter((e) => e.detail.type === "error");
+  assert.ok(errors.length >= 4, `${errors.length} error records`);
+  await s.api("/__test/mode", { mode: "normal" });
+  assert.equal(await page.evaluate(() => window.session.unlock()), true);
+  await ctx.close();
+});
