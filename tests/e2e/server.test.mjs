@@ -90,6 +90,8 @@ test("a server answering garbage, wrong fields, 500 or hanging never unlocks", a
   const { s, ctx } = await setup([]);
   const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER() }, { login: true });
   await page.evaluate(() => window.session.lock());
+  // the lock's DELETE must land before the new login, or it would end the new session
+  await waitFor(async () => (await s.api("/__test/stats")).deletes >= 1);
   await pageFetch(page, "/login", { method: "POST", body: "{}" });
   for (const mode of ["garbage", "badjson-fields", "500", "hang"]) {
     await s.api("/__test/mode", { mode });
