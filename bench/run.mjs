@@ -25,7 +25,7 @@ async function eventCost(withSdk) {
   const m0 = await metric();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
-    await cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 10 + (i % 300), y: 10 + (i % 200) });
+    await page.mouse.move(10 + (i % 300), 10 + (i % 200));
   }
   const wall = performance.now() - t0;
   const m1 = await metric();
