@@ -28,8 +28,9 @@ const app = {
   listeners: [],       // [type, fn] registered on the current session
 };
 
-// The re-auth dialog must be usable while the page is locked. The SDK makes <body>
-// inert (and the overlay lives outside it), so the app's own dialog lives outside too.
+// The re-auth dialog must be usable while the page is locked. The SDK puts `inert` and
+// aria-hidden="true" on <body> (its overlay lives outside it); a dialog inside <body> would be
+// hidden from screen readers, so the app's own dialog lives outside <body> too.
 const reauthDialog = $("reauth-dialog");
 document.documentElement.append(reauthDialog);
 
@@ -72,8 +73,9 @@ async function enterApp() {
   $("app-view").hidden = false;
   $("user-area").hidden = false;
   $("note").value = "";
-  await startSession();
-  await loadPatients();
+  await startSession({ freshLogin: true });
+  if (app.session?.state === "locked") $("patients-status").textContent = "Locked: sign in again to load the list.";
+  else await loadPatients();
   startVitals();
   startTicker();
   refreshAudit();
@@ -122,7 +124,7 @@ function options() {
   };
 }
 
-async function startSession() {
+async function startSession({ freshLogin = false } = {}) {
   const msg = $("settings-msg");
   try {
     const s = await init(options());
@@ -140,7 +142,13 @@ async function startSession() {
     msg.className = "small ok";
     msg.textContent = `Armed: lock after ${app.settings.idleS} s idle, warning ${app.settings.warnS} s before, mode “${app.settings.mode}”.`;
     $("st-config").textContent = `idle ${app.settings.idleS} s · warn ${app.settings.warnS} s · ${app.settings.mode}`;
-    if (s.state === "locked") onLock(new CustomEvent("lock", { detail: { reason: "restored", at: Date.now() } }));
+    if (s.state === "locked" && freshLogin) {
+      // The shared session state from an earlier load was locked, so the SDK starts locked
+      // and ends the server session, including the one POST /login just created.
+      // Ask the user to confirm once more (the SDK's DELETE has finished by then).
+      logEvent("restore", "started locked (locked before reload)");
+      onSignin({ restored: true });
+    }
     updateStatus();
     return true;
   } catch (x) {
@@ -228,6 +236,7 @@ function onLock(e) {
 function onUnlock(e) {
   logEvent("unlock", "", e.detail.at);
   closeDialog(reauthDialog);
+  if (!app.patients.length) loadPatients();
   startVitals();
   updateStatus();
   setTitle();
@@ -256,8 +265,10 @@ function onAudit(e) {
   logEvent("audit", `${r.type}${r.reason ? ` (${r.reason})` : ""} #${r.seq}`, Date.parse(r.at));
 }
 
-function onSignin() {
-  logEvent("signin", "re-authentication requested");
+function onSignin(ev) {
+  const restored = ev?.restored === true;
+  if (!restored) logEvent("signin", "re-authentication requested");
+  $("reauth-restored").hidden = !restored;
   $("reauth-expected").textContent = app.user ?? "";
   $("reauth-user").value = "";
   $("reauth-error").hidden = true;
@@ -369,6 +380,7 @@ async function getJSON(url) {
 async function loadPatients() {
   const status = $("patients-status");
   try {
+    app.patients = [];
     app.patients = await getJSON("/api/patients");
     status.textContent = `${app.patients.length} patients on the list`;
     const list = $("patient-list");
