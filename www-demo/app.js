@@ -500,7 +500,8 @@ async function refreshAudit() {
       body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, class: "muted", text: "No audit records yet." })));
       return;
     }
-    body.replaceChildren(...rows.slice().reverse().map((r) => el("tr", { class: `a-${r.type}` },
+    // Newest first (as received by the server), at most 100 rows.
+    body.replaceChildren(...rows.slice(-100).reverse().map((r) => el("tr", { class: `a-${r.type}` },
       el("td", { text: String(r.seq) }),
       el("td", {}, el("span", { class: `badge b-${r.type}`, text: r.type })),
       el("td", { text: r.reason ?? "" }),
