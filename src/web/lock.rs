@@ -12,7 +12,7 @@ use web_sys::{
     Element, HtmlDialogElement, HtmlElement, MutationObserver, MutationObserverInit,
 };
 
-use super::util::{document, Listener};
+use super::util::{button, document, html, Listener};
 use crate::core::config::{LockCfg, LockMode};
 
 pub const OVERLAY_ID: &str = "autologoff-overlay";
@@ -257,17 +257,7 @@ impl DomLock {
         p.set_text_content(Some(
             "Your session was locked to protect patient information. Sign in again to continue.",
         ));
-        let button = html(&doc, "button")?;
-        let _ = button.set_attribute("type", "button");
-        button.set_text_content(Some("Sign in again"));
-        let bs = button.style();
-        for (k, v) in [
-            ("font", "inherit"), ("padding", "10px 20px"), ("border", "0"),
-            ("border-radius", "8px"), ("background", "#1d4ed8"), ("color", "#fff"),
-            ("cursor", "pointer"),
-        ] {
-            let _ = bs.set_property(k, v);
-        }
+        let button = button(&doc, "Sign in again")?;
         let _ = card.append_child(&h);
         let _ = card.append_child(&p);
         let _ = card.append_child(&button);
@@ -342,8 +332,4 @@ fn restore_attr(el: &Element, name: &str, prev: &Option<String>) {
             let _ = el.remove_attribute(name);
         }
     }
-}
-
-fn html(doc: &web_sys::Document, tag: &str) -> Option<HtmlElement> {
-    doc.create_element(tag).ok()?.dyn_into().ok()
 }

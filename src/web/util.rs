@@ -84,3 +84,33 @@ pub fn random_id() -> String {
     }
     s
 }
+
+/// A new HTML element of `tag`.
+pub fn html(doc: &web_sys::Document, tag: &str) -> Option<web_sys::HtmlElement> {
+    doc.create_element(tag).ok()?.dyn_into().ok()
+}
+
+/// Set inline styles through the CSSOM (allowed under `style-src 'self'`).
+pub fn styles(el: &web_sys::HtmlElement, pairs: &[(&str, &str)], important: bool) {
+    let s = el.style();
+    for (k, v) in pairs {
+        let _ = s.set_property_with_priority(k, v, if important { "important" } else { "" });
+    }
+}
+
+/// The SDK's one button look, used by the warning and the lock overlay.
+pub fn button(doc: &web_sys::Document, label: &str) -> Option<web_sys::HtmlElement> {
+    let b = html(doc, "button")?;
+    let _ = b.set_attribute("type", "button");
+    b.set_text_content(Some(label));
+    styles(
+        &b,
+        &[
+            ("font", "inherit"), ("padding", "10px 20px"), ("border", "0"),
+            ("border-radius", "8px"), ("background", "#1d4ed8"), ("color", "#fff"),
+            ("cursor", "pointer"),
+        ],
+        false,
+    );
+    Some(b)
+}

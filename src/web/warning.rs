@@ -7,7 +7,7 @@ use gloo_timers::callback::Interval;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
 
-use super::util::{document, now, Listener};
+use super::util::{button, document, html, now, Listener};
 use crate::core::policy::Ms;
 
 pub const WARNING_ID: &str = "autologoff-warning";
@@ -19,10 +19,6 @@ pub struct Warning {
     prev_focus: Option<HtmlElement>,
     _tick: Interval,
     _listeners: Vec<Listener>,
-}
-
-fn el(doc: &web_sys::Document, tag: &str) -> Option<HtmlElement> {
-    doc.create_element(tag).ok()?.dyn_into().ok()
 }
 
 fn text(ms: Ms) -> String {
@@ -54,32 +50,22 @@ impl Warning {
         ] {
             let _ = ds.set_property(k, v);
         }
-        let h = el(&doc, "h2")?;
+        let h = html(&doc, "h2")?;
         h.set_id("autologoff-warning-title");
         h.set_text_content(Some("Are you still there?"));
         let _ = h.style().set_property("margin", "0 0 8px");
-        let p = el(&doc, "p")?;
+        let p = html(&doc, "p")?;
         p.set_id("autologoff-warning-text");
         let _ = p.set_attribute("aria-live", "polite");
         let _ = p.set_attribute("aria-atomic", "true");
         let lead = doc.create_text_node("To protect patient information this session locks in ");
-        let count = el(&doc, "strong")?;
+        let count = html(&doc, "strong")?;
         count.set_text_content(Some(&text(deadline - now())));
         let tail = doc.create_text_node(".");
         let _ = p.append_child(&lead);
         let _ = p.append_child(&count);
         let _ = p.append_child(&tail);
-        let button = el(&doc, "button")?;
-        let _ = button.set_attribute("type", "button");
-        button.set_text_content(Some("Stay signed in"));
-        let bs = button.style();
-        for (k, v) in [
-            ("font", "inherit"), ("padding", "10px 20px"), ("border", "0"),
-            ("border-radius", "8px"), ("background", "#1d4ed8"), ("color", "#fff"),
-            ("cursor", "pointer"),
-        ] {
-            let _ = bs.set_property(k, v);
-        }
+        let button = button(&doc, "Stay signed in")?;
         let _ = dialog.append_child(&h);
         let _ = dialog.append_child(&p);
         let _ = dialog.append_child(&button);
