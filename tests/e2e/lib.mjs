@@ -12,7 +12,7 @@ const SERVER_BIN = join(ROOT, "target/debug/autologoff-demo-server");
 export async function startServer(args = []) {
   const dir = mkdtempSync(join(tmpdir(), "autologoff-e2e-"));
   const proc = spawn(SERVER_BIN, [
-    "--port", "0", "--test-hooks", "--root", join(ROOT, "www-demo"), "--pkg", join(ROOT, "pkg"),
+    "--port", "0", "--test-hooks", "--root", join(ROOT, "www-demo"), "--pkg", process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg"),
     "--audit-file", join(dir, "audit.jsonl"), ...args,
   ], { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise((resolve, reject) => {
