@@ -15,5 +15,13 @@ wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
   target/wasm32-unknown-unknown/release/autologoff.wasm
 node_modules/.bin/wasm-opt -Oz pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
+# One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
 cp src/web/glue.js pkg/glue.js
+sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#" pkg/autologoff.js
+grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
+rm -rf pkg/snippets
+# Ship minified ES modules (each file on its own: bundlers still see new URL(..., import.meta.url)).
+for f in autologoff.js index.js glue.js; do
+  node_modules/.bin/esbuild "pkg/$f" --minify --format=esm --log-level=warning --outfile="pkg/$f" --allow-overwrite
+done
 echo "build: pkg/ ready ($(wc -c < pkg/autologoff_bg.wasm) bytes of wasm)" >&2
