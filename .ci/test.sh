@@ -3,6 +3,7 @@
 #   host     cargo test (pure core + reference server)
 #   browser  wasm-bindgen-test in headless Chromium (edges)
 #   types    tsc --strict over pkg/index.d.ts (with @ts-expect-error misuse lines)
+#   packaging  npm pack of pkg/ installed into a Vite and a webpack 5 app (no wasm plugin), built, locking in Chromium; SSR import
 #   e2e      Playwright (node:test) against the demo server, on the built pkg/
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,12 @@ summary+=("browser $p passed/$f failed"); [ "$rc" = 0 ] || fail=1
 echo "== types: tsc --strict"
 n=$(grep -c "@ts-expect-error" tests/types/usage.ts)
 if node_modules/.bin/tsc -p tests/types; then summary+=("types $n misuse checks + usage compiled"); else summary+=("types FAILED"); fail=1; fi
+
+echo "== packaging: npm pack -> Vite and webpack 5 apps in Chromium, SSR import"
+node --test --test-concurrency=1 --test-reporter=spec tests/packaging/*.test.mjs 2>&1 | tee "$LOG/packaging" | grep -vE "^\s+at "
+rc=${PIPESTATUS[0]}
+p=$(grep -E "ℹ pass" "$LOG/packaging" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/packaging" | awk '{print $3}')
+summary+=("packaging ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 
 echo "== e2e: Playwright against the demo server"
 cargo build -q -p autologoff-demo-server
