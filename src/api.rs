@@ -11,6 +11,7 @@ use wasm_bindgen::JsCast;
 
 use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
+use crate::core::text::{cat, int};
 use crate::web::session::Session;
 
 thread_local! {
@@ -44,20 +45,28 @@ pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue>
     install_panic_hook();
     let raw = to_raw(&options, "options", 0).map_err(|m| type_error(&m))?;
     if !matches!(raw, Raw::Null | Raw::Obj(_)) {
-        return Err(type_error(&format!("autologoff: options must be an object, got {}", describe(&options))));
+        return Err(type_error(&cat(&[
+            "autologoff: options must be an object, got ",
+            &describe(&options),
+        ])));
     }
     let cfg = config::parse(&raw).map_err(|e| match e.class() {
-        ErrorClass::Type => type_error(&e.to_string()),
-        ErrorClass::Range => range_error(&e.to_string()),
+        ErrorClass::Type => type_error(&e.message()),
+        ErrorClass::Range => range_error(&e.message()),
     })?;
     if let Some(bad) = check_selector(&cfg.lock.target) {
         return Err(bad);
     }
     if LIVE.with(|l| l.get()) {
-        return Err(js_sys::Error::new("autologoff: a session is already live; call destroy() on it before init() again").into());
+        return Err(js_sys::Error::new(
+            "autologoff: a session is already live; call destroy() on it before init() again",
+        )
+        .into());
     }
     LIVE.with(|l| l.set(true));
-    Ok(SessionHandle { s: Some(Session::start(cfg, emit)) })
+    Ok(SessionHandle {
+        s: Some(Session::start(cfg, emit)),
+    })
 }
 
 /// The caller's options as plain data. Functions, symbols, bigints and cycles are refused
@@ -76,14 +85,19 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
         return Ok(Raw::Str(s));
     }
     if depth > 8 || v.is_function() || !v.is_object() {
-        return Err(format!("autologoff: {path} must be plain data, got {}", describe(v)));
+        return Err(cat(&[
+            "autologoff: ",
+            path,
+            " must be plain data, got ",
+            &describe(v),
+        ]));
     }
     if js_sys::Array::is_array(v) {
         let a: &js_sys::Array = v.unchecked_ref();
         return a
             .iter()
             .enumerate()
-            .map(|(i, x)| to_raw(&x, &format!("{path}[{i}]"), depth + 1))
+            .map(|(i, x)| to_raw(&x, &cat(&[path, "[", &int(i as i64), "]"]), depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Raw::Arr);
     }
@@ -92,7 +106,11 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     for k in js_sys::Object::keys(o).iter() {
         let key = k.as_string().unwrap_or_default();
         let val = js_sys::Reflect::get(o, &k).unwrap_or(JsValue::UNDEFINED);
-        let p = if path == "options" { key.clone() } else { format!("{path}.{key}") };
+        let p = if path == "options" {
+            key.clone()
+        } else {
+            cat(&[path, ".", &key])
+        };
         fields.push((key, to_raw(&val, &p, depth + 1)?));
     }
     Ok(Raw::Obj(fields))
@@ -100,11 +118,11 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
 
 fn describe(v: &JsValue) -> String {
     if let Some(s) = v.as_string() {
-        format!("string {}", config::quote(&s))
+        cat(&["string ", &config::quote(&s)])
     } else if let Some(n) = v.as_f64() {
-        config::Raw::Num(n).to_string()
+        config::Raw::Num(n).render()
     } else if let Some(b) = v.as_bool() {
-        format!("{b}")
+        config::Raw::Bool(b).render()
     } else if v.is_function() {
         "a function".into()
     } else {
@@ -116,9 +134,11 @@ fn check_selector(sel: &str) -> Option<JsValue> {
     let doc = web_sys::window()?.document()?;
     match doc.query_selector(sel) {
         Ok(_) => None,
-        Err(_) => Some(range_error(&format!(
-            "autologoff: lock.target ({}) is not a valid CSS selector", config::quote(sel)
-        ))),
+        Err(_) => Some(range_error(&cat(&[
+            "autologoff: lock.target (",
+            &config::quote(sel),
+            ") is not a valid CSS selector",
+        ]))),
     }
 }
 
@@ -131,7 +151,10 @@ pub struct SessionHandle {
 impl SessionHandle {
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        self.s.as_ref().map_or("active", |s| s.state().as_str()).into()
+        self.s
+            .as_ref()
+            .map_or("active", |s| s.state().as_str())
+            .into()
     }
 
     #[wasm_bindgen(js_name = remainingMs)]
@@ -151,12 +174,11 @@ impl SessionHandle {
         } else {
             match reason.as_string().as_deref().and_then(Reason::parse) {
                 Some(r) => r,
-                None => {
-                    return Err(range_error(&format!(
-                        "autologoff: lock(reason) ({}) must be one of \"idle\", \"absolute\", \"server\", \"remote\", \"manual\"",
-                        describe(&reason)
-                    )))
-                }
+                None => return Err(range_error(&cat(&[
+                    "autologoff: lock(reason) (",
+                    &describe(&reason),
+                    ") must be one of \"idle\", \"absolute\", \"server\", \"remote\", \"manual\"",
+                ]))),
             }
         };
         if let Some(s) = &self.s {

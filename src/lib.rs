@@ -5,6 +5,9 @@
 
 pub mod core;
 
+/// The size-class allocator (installed as the global allocator on wasm32 only).
+pub mod heap;
+
 #[cfg(target_arch = "wasm32")]
 mod web;
 

@@ -5,6 +5,8 @@
 
 use core::fmt;
 
+use super::text::{cat, int, push_uint};
+
 /// A JSON-like value as given by the caller (`undefined` and `null` are both `Null`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Raw {
@@ -29,78 +31,80 @@ impl Raw {
     }
 }
 
-/// Short, human readable rendering of a value for error messages.
-impl fmt::Display for Raw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Raw {
+    /// Short, human readable rendering of a value for error messages.
+    pub fn render(&self) -> String {
         match self {
-            Raw::Null => f.write_str("null"),
-            Raw::Bool(b) => write!(f, "{b}"),
-            Raw::Num(n) => fmt_num(*n, f),
+            Raw::Null => "null".into(),
+            Raw::Bool(b) => (if *b { "true" } else { "false" }).into(),
+            Raw::Num(n) => num(*n),
             Raw::Str(s) => {
                 let short: String = s.chars().take(60).collect();
+                let mut q = quote(&short);
                 if short.len() < s.len() {
-                    write!(f, "{}…", Quoted(&short))
-                } else {
-                    write!(f, "{}", Quoted(&short))
+                    q.push('…');
                 }
+                q
             }
-            Raw::Arr(a) => write!(f, "an array of {}", a.len()),
-            Raw::Obj(_) => f.write_str("an object"),
+            Raw::Arr(a) => cat(&["an array of ", &int(a.len() as i64)]),
+            Raw::Obj(_) => "an object".into(),
         }
     }
 }
 
-fn fmt_num(n: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl fmt::Display for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// A number as JS would show it for the values people type (integers, a few decimals).
+fn num(n: f64) -> String {
     if n.is_nan() {
-        f.write_str("NaN")
+        "NaN".into()
     } else if n.is_infinite() {
-        f.write_str(if n > 0.0 { "Infinity" } else { "-Infinity" })
+        (if n > 0.0 { "Infinity" } else { "-Infinity" }).into()
     } else if n.fract() == 0.0 && n.abs() < 1e15 {
-        write!(f, "{}", n as i64)
+        int(n as i64)
     } else {
-        // Fixed six decimals without float formatting machinery (it costs ~20 KB of wasm).
-        let neg = n < 0.0;
+        // At most six decimals, without float formatting machinery (it costs ~20 KB of wasm).
         let a = n.abs();
-        let int = a.trunc() as u64;
+        let mut whole = a.trunc() as u64;
         let mut frac = ((a - a.trunc()) * 1e6).round() as u64;
-        let mut int = int;
         if frac >= 1_000_000 {
-            int += 1;
+            whole += 1;
             frac -= 1_000_000;
         }
-        let mut digits = format!("{frac:06}");
-        while digits.ends_with('0') {
-            digits.pop();
+        let mut s = String::new();
+        if n < 0.0 {
+            s.push('-');
         }
-        let sign = if neg { "-" } else { "" };
-        if digits.is_empty() {
-            write!(f, "{sign}{int}")
-        } else {
-            write!(f, "{sign}{int}.{digits}")
-        }
-    }
-}
-
-/// `"text"` with quotes and backslashes escaped (no Debug machinery).
-struct Quoted<'a>(&'a str);
-
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"")?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                c if c.is_control() => f.write_str(" ")?,
-                c => write!(f, "{c}")?,
+        push_uint(&mut s, whole, 1);
+        if frac > 0 {
+            s.push('.');
+            push_uint(&mut s, frac, 6);
+            while s.ends_with('0') {
+                s.pop();
             }
         }
-        f.write_str("\"")
+        s
     }
 }
 
+/// `"text"` with quotes and backslashes escaped and control characters blanked.
 pub fn quote(s: &str) -> String {
-    Quoted(s).to_string()
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if c.is_control() => q.push(' '),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// Which JS error class a config error maps to at the wasm boundary.
@@ -113,14 +117,42 @@ pub enum ErrorClass {
 /// A rejected option: every message starts with `autologoff:` and names the option and value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigError {
-    NotAnObject { value: String },
-    UnknownKey { path: String, value: String },
-    WrongType { path: String, expected: &'static str, value: String, kind: &'static str },
-    Missing { path: &'static str },
-    OutOfRange { path: String, value: String, min: u64, max: u64 },
-    NotInSet { path: String, value: String, allowed: &'static str },
-    WarnTooLong { warn: u64, idle: u64 },
-    Invalid { path: String, value: String, why: &'static str },
+    NotAnObject {
+        value: String,
+    },
+    UnknownKey {
+        path: String,
+        value: String,
+    },
+    WrongType {
+        path: String,
+        expected: &'static str,
+        value: String,
+        kind: &'static str,
+    },
+    Missing {
+        path: &'static str,
+    },
+    OutOfRange {
+        path: String,
+        value: String,
+        min: u64,
+        max: u64,
+    },
+    NotInSet {
+        path: String,
+        value: String,
+        allowed: &'static str,
+    },
+    WarnTooLong {
+        warn: u64,
+        idle: u64,
+    },
+    Invalid {
+        path: String,
+        value: String,
+        why: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -135,32 +167,60 @@ impl ConfigError {
     }
 }
 
+impl ConfigError {
+    /// The message a person reads: `autologoff: <option> (<value>) <what is wrong>`.
+    pub fn message(&self) -> String {
+        let m = match self {
+            ConfigError::NotAnObject { value } => cat(&["options must be an object, got ", value]),
+            ConfigError::UnknownKey { path, value } => cat(&[
+                "unknown option ",
+                path,
+                " (given ",
+                value,
+                "); check its spelling",
+            ]),
+            ConfigError::WrongType {
+                path,
+                expected,
+                value,
+                kind,
+            } => cat(&[path, " must be ", expected, ", got ", kind, " ", value]),
+            ConfigError::Missing { path } => cat(&[path, " is required (given undefined)"]),
+            ConfigError::OutOfRange {
+                path,
+                value,
+                min,
+                max,
+            } => cat(&[
+                path,
+                " (",
+                value,
+                ") must be a finite number between ",
+                &int(*min as i64),
+                " and ",
+                &int(*max as i64),
+            ]),
+            ConfigError::NotInSet {
+                path,
+                value,
+                allowed,
+            } => cat(&[path, " (", value, ") must be one of ", allowed]),
+            ConfigError::WarnTooLong { warn, idle } => cat(&[
+                "warnBeforeMs (",
+                &int(*warn as i64),
+                ") must be less than idleTimeoutMs (",
+                &int(*idle as i64),
+                ")",
+            ]),
+            ConfigError::Invalid { path, value, why } => cat(&[path, " (", value, ") ", why]),
+        };
+        cat(&["autologoff: ", &m])
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("autologoff: ")?;
-        match self {
-            ConfigError::NotAnObject { value } => {
-                write!(f, "options must be an object, got {value}")
-            }
-            ConfigError::UnknownKey { path, value } => {
-                write!(f, "unknown option {path} (given {value}); check its spelling")
-            }
-            ConfigError::WrongType { path, expected, value, kind } => {
-                write!(f, "{path} must be {expected}, got {kind} {value}")
-            }
-            ConfigError::Missing { path } => write!(f, "{path} is required (given undefined)"),
-            ConfigError::OutOfRange { path, value, min, max } => {
-                write!(f, "{path} ({value}) must be a finite number between {min} and {max}")
-            }
-            ConfigError::NotInSet { path, value, allowed } => {
-                write!(f, "{path} ({value}) must be one of {allowed}")
-            }
-            ConfigError::WarnTooLong { warn, idle } => write!(
-                f,
-                "warnBeforeMs ({warn}) must be less than idleTimeoutMs ({idle})"
-            ),
-            ConfigError::Invalid { path, value, why } => write!(f, "{path} ({value}) {why}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -238,14 +298,34 @@ pub struct Config {
     pub audit: Option<AuditCfg>,
 }
 
-pub const DEFAULT_EVENTS: [&str; 6] =
-    ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll"];
+pub const DEFAULT_EVENTS: [&str; 6] = [
+    "pointerdown",
+    "pointermove",
+    "keydown",
+    "wheel",
+    "touchstart",
+    "scroll",
+];
 
 /// Event types accepted in `activityEvents` (user input only: a typo is an error).
 pub const KNOWN_EVENTS: [&str; 17] = [
-    "pointerdown", "pointermove", "pointerup", "keydown", "keyup", "wheel", "touchstart",
-    "touchmove", "touchend", "scroll", "mousedown", "mousemove", "mouseup", "click", "input",
-    "focusin", "visibilitychange",
+    "pointerdown",
+    "pointermove",
+    "pointerup",
+    "keydown",
+    "keyup",
+    "wheel",
+    "touchstart",
+    "touchmove",
+    "touchend",
+    "scroll",
+    "mousedown",
+    "mousemove",
+    "mouseup",
+    "click",
+    "input",
+    "focusin",
+    "visibilitychange",
 ];
 
 const IDLE_MIN: u64 = 1_000;
@@ -279,30 +359,36 @@ impl<'a> Obj<'a> {
                 for (k, val) in fields {
                     if !known.contains(&k.as_str()) && *val != Raw::Null {
                         return Err(ConfigError::UnknownKey {
-                            path: format!("{prefix}{k}"),
-                            value: val.to_string(),
+                            path: cat(&[prefix, k]),
+                            value: val.render(),
                         });
                     }
                 }
                 Ok(Some(Obj { prefix, fields }))
             }
-            other => Err(ConfigError::NotAnObject { value: other.to_string() }),
+            other => Err(ConfigError::NotAnObject {
+                value: other.render(),
+            }),
         }
     }
 
     fn get(&self, key: &str) -> Option<&'a Raw> {
-        self.fields.iter().rev().find(|(k, v)| k == key && *v != Raw::Null).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && *v != Raw::Null)
+            .map(|(_, v)| v)
     }
 
     fn path(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
+        cat(&[self.prefix, key])
     }
 
     fn wrong(&self, key: &str, expected: &'static str, v: &Raw) -> ConfigError {
         ConfigError::WrongType {
             path: self.path(key),
             expected,
-            value: v.to_string(),
+            value: v.render(),
             kind: v.kind(),
         }
     }
@@ -315,7 +401,7 @@ impl<'a> Obj<'a> {
                 if !n.is_finite() || n < min as f64 || n > max as f64 {
                     Err(ConfigError::OutOfRange {
                         path: self.path(key),
-                        value: Raw::Num(n).to_string(),
+                        value: num(n),
                         min,
                         max,
                     })
@@ -364,16 +450,16 @@ impl<'a> Obj<'a> {
                         Raw::Str(s) if !s.is_empty() => out.push(s.clone()),
                         Raw::Str(_) => {
                             return Err(ConfigError::Invalid {
-                                path: format!("{}[{i}]", self.path(key)),
+                                path: cat(&[&self.path(key), "[", &int(i as i64), "]"]),
                                 value: "\"\"".into(),
                                 why: "must not be empty",
                             })
                         }
                         v => {
                             return Err(ConfigError::WrongType {
-                                path: format!("{}[{i}]", self.path(key)),
+                                path: cat(&[&self.path(key), "[", &int(i as i64), "]"]),
                                 expected: "a string",
-                                value: v.to_string(),
+                                value: v.render(),
                                 kind: v.kind(),
                             })
                         }
@@ -405,14 +491,27 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         "",
         raw,
         &[
-            "idleTimeoutMs", "warnBeforeMs", "absoluteTimeoutMs", "activityEvents", "requests",
-            "server", "lock", "purge", "crossTab", "audit",
+            "idleTimeoutMs",
+            "warnBeforeMs",
+            "absoluteTimeoutMs",
+            "activityEvents",
+            "requests",
+            "server",
+            "lock",
+            "purge",
+            "crossTab",
+            "audit",
         ],
     )?;
     let empty: Vec<(String, Raw)> = Vec::new();
-    let top = top.unwrap_or(Obj { prefix: "", fields: &empty });
+    let top = top.unwrap_or(Obj {
+        prefix: "",
+        fields: &empty,
+    });
 
-    let idle = top.num("idleTimeoutMs", IDLE_MIN, IDLE_MAX)?.unwrap_or(900_000);
+    let idle = top
+        .num("idleTimeoutMs", IDLE_MIN, IDLE_MAX)?
+        .unwrap_or(900_000);
     let warn = match top.num("warnBeforeMs", 0, IDLE_MAX)? {
         Some(w) if w >= idle => return Err(ConfigError::WarnTooLong { warn: w, idle }),
         Some(w) => w,
@@ -421,12 +520,12 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
     let absolute = top.num("absoluteTimeoutMs", ABS_MIN, ABS_MAX)?;
 
     let activity_events = match top.strings("activityEvents")? {
-        None => DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect(),
+        None => DEFAULT_EVENTS.iter().map(|s| String::from(*s)).collect(),
         Some(list) => {
             for (i, e) in list.iter().enumerate() {
                 if !KNOWN_EVENTS.contains(&e.as_str()) {
                     return Err(ConfigError::NotInSet {
-                        path: format!("activityEvents[{i}]"),
+                        path: cat(&["activityEvents[", &int(i as i64), "]"]),
                         value: quote(e),
                         allowed: "the user-input events pointerdown, pointermove, pointerup, \
                                   keydown, keyup, wheel, touchstart, touchmove, touchend, scroll, \
@@ -442,7 +541,10 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
     };
 
     let requests = match top.object("requests", "requests.", &["track", "ignore"])? {
-        None => RequestsCfg { track: true, ignore: Vec::new() },
+        None => RequestsCfg {
+            track: true,
+            ignore: Vec::new(),
+        },
         Some(o) => RequestsCfg {
             track: o.bool("track", true)?,
             ignore: o.strings("ignore")?.unwrap_or_default(),
@@ -453,13 +555,19 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         "server",
         "server.",
         &[
-            "url", "pollIntervalMs", "keepaliveIntervalMs", "headers", "credentials",
+            "url",
+            "pollIntervalMs",
+            "keepaliveIntervalMs",
+            "headers",
+            "credentials",
             "expiresHeader",
         ],
     )? {
         None => None,
         Some(o) => {
-            let url = o.nonempty("url")?.ok_or(ConfigError::Missing { path: "server.url" })?;
+            let url = o
+                .nonempty("url")?
+                .ok_or(ConfigError::Missing { path: "server.url" })?;
             let headers = parse_headers(o.get("headers"))?;
             let credentials = match o.string("credentials")? {
                 None | Some("same-origin") => Credentials::SameOrigin,
@@ -483,7 +591,10 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
                     .unwrap_or(60_000),
                 headers,
                 credentials,
-                expires_header: o.nonempty("expiresHeader")?.unwrap_or("Session-Expires").into(),
+                expires_header: o
+                    .nonempty("expiresHeader")?
+                    .unwrap_or("Session-Expires")
+                    .into(),
             })
         }
     };
@@ -535,7 +646,10 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
     let audit = match top.object("audit", "audit.", &["url"])? {
         None => None,
         Some(o) => Some(AuditCfg {
-            url: o.nonempty("url")?.ok_or(ConfigError::Missing { path: "audit.url" })?.into(),
+            url: o
+                .nonempty("url")?
+                .ok_or(ConfigError::Missing { path: "audit.url" })?
+                .into(),
         }),
     };
 
@@ -564,9 +678,9 @@ fn parse_headers(v: Option<&Raw>) -> Result<Vec<(String, String)>, ConfigError> 
                     Raw::Null => {}
                     other => {
                         return Err(ConfigError::WrongType {
-                            path: format!("server.headers.{k}"),
+                            path: cat(&["server.headers.", k]),
                             expected: "a string",
-                            value: other.to_string(),
+                            value: other.render(),
                             kind: other.kind(),
                         })
                     }
@@ -577,7 +691,7 @@ fn parse_headers(v: Option<&Raw>) -> Result<Vec<(String, String)>, ConfigError> 
         Some(other) => Err(ConfigError::WrongType {
             path: "server.headers".into(),
             expected: "an object of header strings",
-            value: other.to_string(),
+            value: other.render(),
             kind: other.kind(),
         }),
     }

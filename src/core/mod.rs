@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod policy;
+pub mod text;
 
 #[cfg(test)]
 mod tests;

@@ -123,7 +123,11 @@ pub enum Action {
     /// Deliver queued audit records.
     Flush,
     /// Record an audit entry.
-    Audit { kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str> },
+    Audit {
+        kind: AuditKind,
+        reason: Option<Reason>,
+        detail: Option<&'static str>,
+    },
     /// The state shared with other tabs changed: persist and broadcast [`Policy::shared`].
     Share,
 }
@@ -397,7 +401,10 @@ impl Policy {
     /// An answer of `server.url` (GET or POST) that was sent at `sent_at`.
     pub fn handle_server_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
         match answer {
-            ServerAnswer::Live { expires_at, server_time } => {
+            ServerAnswer::Live {
+                expires_at,
+                server_time,
+            } => {
                 if expires_at <= server_time {
                     return self.server_expired(now);
                 }
@@ -522,7 +529,11 @@ impl Policy {
     // ---- internals ----
 
     fn audit(&mut self, kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str>) {
-        self.actions.push_back(Action::Audit { kind, reason, detail });
+        self.actions.push_back(Action::Audit {
+            kind,
+            reason,
+            detail,
+        });
     }
 
     fn set_server_expiry(&mut self, local: Ms, now: Ms) {
@@ -611,19 +622,27 @@ impl Policy {
 impl Shared {
     /// Compact text form for localStorage and BroadcastChannel (numbers and a state only).
     pub fn encode(&self) -> String {
-        let opt = |v: Option<Ms>| v.map_or("-".to_string(), |x| x.to_string());
-        format!(
-            "1|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-            self.last_activity,
-            self.started,
-            u8::from(self.locked),
-            self.reason.as_str(),
-            self.lock_changed_at,
-            opt(self.server_expires),
-            self.server_at,
-            opt(self.hold_until),
-            self.keepalive_at
-        )
+        let mut s = String::from("1");
+        let fields = [
+            Some(self.last_activity),
+            Some(self.started),
+            Some(Ms::from(self.locked)),
+            None,
+            Some(self.lock_changed_at),
+            self.server_expires,
+            Some(self.server_at),
+            self.hold_until,
+            Some(self.keepalive_at),
+        ];
+        for (i, v) in fields.into_iter().enumerate() {
+            s.push('|');
+            match v {
+                _ if i == 3 => s.push_str(self.reason.as_str()),
+                Some(x) => super::text::push_int(&mut s, x),
+                None => s.push('-'),
+            }
+        }
+        s
     }
 
     /// Parses [`Shared::encode`]'s output; anything else (old format, junk) is `None`.
@@ -633,7 +652,13 @@ impl Shared {
             return None;
         }
         let n = |i: usize| f[i].parse::<Ms>().ok();
-        let opt = |i: usize| if f[i] == "-" { Some(None) } else { n(i).map(Some) };
+        let opt = |i: usize| {
+            if f[i] == "-" {
+                Some(None)
+            } else {
+                n(i).map(Some)
+            }
+        };
         Some(Shared {
             last_activity: n(1)?,
             started: n(2)?,

@@ -1,7 +1,9 @@
 //! Host tests of the pure core, driven by a fake clock.
 
 use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
-use super::policy::{Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing};
+use super::policy::{
+    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
+};
 
 const S: Ms = 1_000;
 const MIN: Ms = 60 * S;
@@ -9,7 +11,12 @@ const HOUR: Ms = 60 * MIN;
 const T0: Ms = 1_800_000_000_000;
 
 fn timing(idle: Ms, warn: Ms) -> Timing {
-    Timing { idle, warn, absolute: None, server: None }
+    Timing {
+        idle,
+        warn,
+        absolute: None,
+        server: None,
+    }
 }
 
 /// A policy plus a fake clock that fires the one timer the way a browser would.
@@ -21,7 +28,11 @@ struct Sim {
 
 impl Sim {
     fn new(t: Timing) -> Sim {
-        let mut s = Sim { p: Policy::new(t, T0, None), now: T0, log: Vec::new() };
+        let mut s = Sim {
+            p: Policy::new(t, T0, None),
+            now: T0,
+            log: Vec::new(),
+        };
         s.drain();
         s
     }
@@ -92,11 +103,23 @@ fn warn_then_lock_at_the_exact_instants() {
     s.run_to(HOUR);
     assert_eq!(
         s.main(),
-        vec![(14 * MIN, Action::Warn { deadline: T0 + 15 * MIN }), (15 * MIN, lock(Reason::Idle))]
+        vec![
+            (
+                14 * MIN,
+                Action::Warn {
+                    deadline: T0 + 15 * MIN
+                }
+            ),
+            (15 * MIN, lock(Reason::Idle))
+        ]
     );
     assert_eq!(s.p.state(), State::Locked);
     assert_eq!(s.audits(), vec![AuditKind::Warn, AuditKind::Lock]);
-    assert_eq!(s.p.poll_timeout(), None, "a locked page with no server needs no timer");
+    assert_eq!(
+        s.p.poll_timeout(),
+        None,
+        "a locked page with no server needs no timer"
+    );
 }
 
 #[test]
@@ -125,9 +148,19 @@ fn activity_during_warning_ends_it_and_moves_the_deadline() {
     assert_eq!(
         s.main(),
         vec![
-            (7 * S, Action::Warn { deadline: T0 + 10 * S }),
+            (
+                7 * S,
+                Action::Warn {
+                    deadline: T0 + 10 * S
+                }
+            ),
             (8 * S, Action::WarnEnd),
-            (15 * S, Action::Warn { deadline: T0 + 18 * S }),
+            (
+                15 * S,
+                Action::Warn {
+                    deadline: T0 + 18 * S
+                }
+            ),
             (18 * S, lock(Reason::Idle)),
         ]
     );
@@ -149,7 +182,11 @@ fn activity_before_warning_defers_everything() {
         s.input();
     }
     assert_eq!(s.count(|a| matches!(a, Action::Activity { .. })), 3);
-    assert_eq!(s.p.remaining_ms(s.now), 10 * S, "the deadline still follows the last input");
+    assert_eq!(
+        s.p.remaining_ms(s.now),
+        10 * S,
+        "the deadline still follows the last input"
+    );
 }
 
 #[test]
@@ -165,7 +202,15 @@ fn three_hour_sleep_locks_without_a_stale_warning() {
 fn wake_inside_the_warning_window_warns_with_what_is_left() {
     let mut s = Sim::new(timing(15 * MIN, MIN));
     s.jump_to(14 * MIN + 50 * S);
-    assert_eq!(s.main(), vec![(14 * MIN + 50 * S, Action::Warn { deadline: T0 + 15 * MIN })]);
+    assert_eq!(
+        s.main(),
+        vec![(
+            14 * MIN + 50 * S,
+            Action::Warn {
+                deadline: T0 + 15 * MIN
+            }
+        )]
+    );
     assert_eq!(s.p.remaining_ms(s.now), 10 * S);
 }
 
@@ -180,7 +225,12 @@ fn input_arriving_after_the_deadline_does_not_reopen() {
 
 #[test]
 fn absolute_timeout_wins_over_activity() {
-    let mut s = Sim::new(Timing { idle: 10 * MIN, warn: MIN, absolute: Some(HOUR), server: None });
+    let mut s = Sim::new(Timing {
+        idle: 10 * MIN,
+        warn: MIN,
+        absolute: Some(HOUR),
+        server: None,
+    });
     for m in 1..=70 {
         s.run_to(m * MIN);
         if s.p.state() != State::Locked {
@@ -189,15 +239,31 @@ fn absolute_timeout_wins_over_activity() {
     }
     let main = s.main();
     assert_eq!(main.last(), Some(&(HOUR, lock(Reason::Absolute))));
-    assert_eq!(main[0], (59 * MIN, Action::Warn { deadline: T0 + HOUR }));
+    assert_eq!(
+        main[0],
+        (
+            59 * MIN,
+            Action::Warn {
+                deadline: T0 + HOUR
+            }
+        )
+    );
 }
 
 #[test]
 fn server_expiry_earlier_than_idle_locks_at_the_server_instant() {
-    let mut s = Sim::new(Timing { idle: 15 * MIN, warn: 0, absolute: None, server: Some((MIN, MIN)) });
+    let mut s = Sim::new(Timing {
+        idle: 15 * MIN,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+    });
     // server clock equals ours; it expires the session in 5 minutes
     s.p.handle_server_answer(
-        ServerAnswer::Live { expires_at: T0 + 5 * MIN, server_time: T0 },
+        ServerAnswer::Live {
+            expires_at: T0 + 5 * MIN,
+            server_time: T0,
+        },
         T0,
         T0,
     );
@@ -210,23 +276,43 @@ fn server_expiry_earlier_than_idle_locks_at_the_server_instant() {
 #[test]
 fn skew_of_plus_and_minus_two_hours_is_corrected() {
     for skew in [2 * HOUR, -2 * HOUR] {
-        let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((HOUR, HOUR)) });
+        let mut s = Sim::new(Timing {
+            idle: HOUR,
+            warn: 0,
+            absolute: None,
+            server: Some((HOUR, HOUR)),
+        });
         // the server's clock is `skew` ahead; the request took 200 ms
         let sent = T0;
         let recv = T0 + 200;
         s.p.handle_server_answer(
-            ServerAnswer::Live { expires_at: T0 + 100 + skew + 10 * MIN, server_time: T0 + 100 + skew },
+            ServerAnswer::Live {
+                expires_at: T0 + 100 + skew + 10 * MIN,
+                server_time: T0 + 100 + skew,
+            },
             sent,
             recv,
         );
         s.drain();
         assert_eq!(s.p.skew(), skew);
         s.run_to(2 * HOUR);
-        assert_eq!(s.main(), vec![(10 * MIN + 100, lock(Reason::Server))], "skew {skew}");
+        assert_eq!(
+            s.main(),
+            vec![(10 * MIN + 100, lock(Reason::Server))],
+            "skew {skew}"
+        );
         // a header in server time is converted the same way
-        let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((HOUR, HOUR)) });
+        let mut s = Sim::new(Timing {
+            idle: HOUR,
+            warn: 0,
+            absolute: None,
+            server: Some((HOUR, HOUR)),
+        });
         s.p.handle_server_answer(
-            ServerAnswer::Live { expires_at: T0 + skew + HOUR * 5, server_time: T0 + skew },
+            ServerAnswer::Live {
+                expires_at: T0 + skew + HOUR * 5,
+                server_time: T0 + skew,
+            },
             T0,
             T0,
         );
@@ -239,22 +325,46 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
 
 #[test]
 fn malformed_server_answers_never_unlock_extend_or_lock_earlier() {
-    let t = Timing { idle: 10 * MIN, warn: 0, absolute: None, server: Some((MIN, MIN)) };
+    let t = Timing {
+        idle: 10 * MIN,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+    };
     let mut s = Sim::new(t);
     s.p.handle_server_answer(ServerAnswer::Failed("timeout"), T0, T0);
     s.p.handle_server_answer(
-        ServerAnswer::Live { expires_at: T0 + 400 * 24 * HOUR, server_time: T0 },
+        ServerAnswer::Live {
+            expires_at: T0 + 400 * 24 * HOUR,
+            server_time: T0,
+        },
         T0,
         T0,
     );
     s.p.handle_expires_header(T0 - 5 * MIN, T0); // in the past: ignored
     s.drain();
-    assert_eq!(s.count(|a| matches!(a, Action::Audit { kind: AuditKind::Error, .. })), 3);
+    assert_eq!(
+        s.count(|a| matches!(
+            a,
+            Action::Audit {
+                kind: AuditKind::Error,
+                ..
+            }
+        )),
+        3
+    );
     assert_eq!(s.p.remaining_ms(T0), 10 * MIN);
     s.run_to(HOUR);
     assert_eq!(s.main(), vec![(10 * MIN, lock(Reason::Idle))]);
     // once locked, a live answer does not unlock
-    s.p.handle_server_answer(ServerAnswer::Live { expires_at: s.now + HOUR, server_time: s.now }, s.now, s.now);
+    s.p.handle_server_answer(
+        ServerAnswer::Live {
+            expires_at: s.now + HOUR,
+            server_time: s.now,
+        },
+        s.now,
+        s.now,
+    );
     s.drain();
     assert_eq!(s.p.state(), State::Locked);
 }
@@ -267,7 +377,14 @@ fn unauthorized_locks_at_once_and_expired_live_answer_too() {
     s.drain();
     assert_eq!(s.main(), vec![(MIN, lock(Reason::Server))]);
     let mut s = Sim::new(timing(HOUR, MIN));
-    s.p.handle_server_answer(ServerAnswer::Live { expires_at: T0, server_time: T0 + 5 }, T0, T0);
+    s.p.handle_server_answer(
+        ServerAnswer::Live {
+            expires_at: T0,
+            server_time: T0 + 5,
+        },
+        T0,
+        T0,
+    );
     s.drain();
     assert_eq!(s.p.state(), State::Locked);
     assert_eq!(s.p.reason(), Reason::Server);
@@ -317,14 +434,29 @@ fn lock_and_unlock_are_idempotent() {
     s.p.handle_unlock_confirmed(s.now);
     s.p.handle_unlock_confirmed(s.now);
     s.drain();
-    assert_eq!(s.main(), vec![(0, lock(Reason::Manual)), (MIN, Action::Unlock)]);
-    assert_eq!(s.p.remaining_ms(s.now), HOUR, "the idle clock restarts at unlock");
-    assert!(!s.p.handle_extend(s.now + 2 * HOUR), "extend after the deadline is too late");
+    assert_eq!(
+        s.main(),
+        vec![(0, lock(Reason::Manual)), (MIN, Action::Unlock)]
+    );
+    assert_eq!(
+        s.p.remaining_ms(s.now),
+        HOUR,
+        "the idle clock restarts at unlock"
+    );
+    assert!(
+        !s.p.handle_extend(s.now + 2 * HOUR),
+        "extend after the deadline is too late"
+    );
 }
 
 #[test]
 fn unlock_restarts_the_absolute_clock() {
-    let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: Some(2 * HOUR), server: None });
+    let mut s = Sim::new(Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: Some(2 * HOUR),
+        server: None,
+    });
     s.run_to(2 * HOUR);
     assert_eq!(s.p.reason(), Reason::Idle);
     s.p.handle_unlock_confirmed(s.now);
@@ -334,7 +466,12 @@ fn unlock_restarts_the_absolute_clock() {
 
 #[test]
 fn keepalive_only_after_activity_and_at_most_once_per_interval() {
-    let t = Timing { idle: HOUR, warn: 0, absolute: None, server: Some((10 * MIN, MIN)) };
+    let t = Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((10 * MIN, MIN)),
+    };
     // typing every second for 10 minutes, no requests: one keepalive a minute
     let mut s = Sim::new(t);
     for sec in 0..600 {
@@ -356,12 +493,20 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         s.run_to(sec * S);
         s.input();
     }
-    assert_eq!(s.count(|a| *a == Action::Keepalive || *a == Action::Poll), 0);
+    assert_eq!(
+        s.count(|a| *a == Action::Keepalive || *a == Action::Poll),
+        0
+    );
 }
 
 #[test]
 fn extend_sends_a_keepalive_and_ends_the_warning() {
-    let t = Timing { idle: 10 * S, warn: 5 * S, absolute: None, server: Some((HOUR, HOUR)) };
+    let t = Timing {
+        idle: 10 * S,
+        warn: 5 * S,
+        absolute: None,
+        server: Some((HOUR, HOUR)),
+    };
     let mut s = Sim::new(t);
     s.run_to(6 * S);
     assert_eq!(s.p.state(), State::Warning);
@@ -420,7 +565,12 @@ fn a_load_after_the_deadline_starts_locked_and_a_reload_keeps_the_clock() {
     // load at 20 min: locked at once
     let mut p = Policy::new(t, T0 + 20 * MIN, Some(saved));
     assert_eq!(p.state(), State::Locked);
-    assert_eq!(p.poll_action(), Some(Action::Lock { reason: Reason::Idle }));
+    assert_eq!(
+        p.poll_action(),
+        Some(Action::Lock {
+            reason: Reason::Idle
+        })
+    );
     // a locked origin stays locked for a new load
     let mut locked = saved;
     locked.locked = true;
@@ -458,7 +608,12 @@ fn flush_is_scheduled_in_the_same_timer_table() {
 #[test]
 fn hours_of_simulated_time_run_fast() {
     // 24 h of input every 30 s with a 1-min poll: thousands of steps, microseconds each
-    let t = Timing { idle: 15 * MIN, warn: MIN, absolute: Some(12 * HOUR), server: Some((MIN, MIN)) };
+    let t = Timing {
+        idle: 15 * MIN,
+        warn: MIN,
+        absolute: Some(12 * HOUR),
+        server: Some((MIN, MIN)),
+    };
     let mut s = Sim::new(t);
     let mut t_ms = 0;
     while t_ms < 24 * HOUR {
@@ -471,14 +626,29 @@ fn hours_of_simulated_time_run_fast() {
             s.input();
         }
     }
-    let locks: Vec<_> = s.main().into_iter().filter(|(_, a)| matches!(a, Action::Lock { .. })).collect();
-    assert_eq!(locks, vec![(12 * HOUR, lock(Reason::Absolute)), (24 * HOUR, lock(Reason::Absolute))]);
+    let locks: Vec<_> = s
+        .main()
+        .into_iter()
+        .filter(|(_, a)| matches!(a, Action::Lock { .. }))
+        .collect();
+    assert_eq!(
+        locks,
+        vec![
+            (12 * HOUR, lock(Reason::Absolute)),
+            (24 * HOUR, lock(Reason::Absolute))
+        ]
+    );
 }
 
 // ---------------- config ----------------
 
 fn obj(pairs: &[(&str, Raw)]) -> Raw {
-    Raw::Obj(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    Raw::Obj(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
 }
 fn n(v: f64) -> Raw {
     Raw::Num(v)
@@ -504,7 +674,10 @@ fn defaults() {
     assert_eq!(c.warn_before_ms, 2000);
     let c = config::parse(&obj(&[("server", obj(&[("url", s("/session"))]))])).unwrap();
     let sv = c.server.unwrap();
-    assert_eq!((sv.poll_interval_ms, sv.keepalive_interval_ms), (60_000, 60_000));
+    assert_eq!(
+        (sv.poll_interval_ms, sv.keepalive_interval_ms),
+        (60_000, 60_000)
+    );
     assert_eq!(sv.expires_header, "Session-Expires");
     assert_eq!(sv.credentials.as_str(), "same-origin");
 }
@@ -514,33 +687,153 @@ fn bad_options_name_the_option_and_value() {
     use ErrorClass::*;
     let cases: Vec<(Raw, ErrorClass, &str)> = vec![
         (n(5.0), Type, "options must be an object, got 5"),
-        (obj(&[("idleTimeoutMs", n(500.0))]), Range, "idleTimeoutMs (500)"),
-        (obj(&[("idleTimeoutMs", n(f64::NAN))]), Range, "idleTimeoutMs (NaN)"),
-        (obj(&[("idleTimeoutMs", n(f64::INFINITY))]), Range, "idleTimeoutMs (Infinity)"),
-        (obj(&[("idleTimeoutMs", n(86_400_001.0))]), Range, "idleTimeoutMs (86400001)"),
-        (obj(&[("idleTimeoutMs", s("900000"))]), Type, "idleTimeoutMs must be a number of milliseconds, got string \"900000\""),
-        (obj(&[("idleTimout", n(1000.0))]), Type, "unknown option idleTimout (given 1000)"),
-        (obj(&[("warnBeforeMs", n(900_000.0))]), Range, "warnBeforeMs (900000) must be less than idleTimeoutMs (900000)"),
-        (obj(&[("warnBeforeMs", n(-1.0))]), Range, "warnBeforeMs (-1)"),
-        (obj(&[("absoluteTimeoutMs", n(999.0))]), Range, "absoluteTimeoutMs (999)"),
-        (obj(&[("absoluteTimeoutMs", n(604_800_001.0))]), Range, "absoluteTimeoutMs (604800001)"),
-        (obj(&[("activityEvents", s("keydown"))]), Type, "activityEvents must be an array of strings"),
-        (obj(&[("activityEvents", Raw::Arr(vec![s("keydown"), n(1.0)]))]), Type, "activityEvents[1] must be a string, got number 1"),
-        (obj(&[("activityEvents", Raw::Arr(vec![s("clik")]))]), Range, "activityEvents[0] (\"clik\")"),
-        (obj(&[("requests", obj(&[("track", s("yes"))]))]), Type, "requests.track must be a boolean, got string \"yes\""),
-        (obj(&[("requests", obj(&[("ignor", Raw::Arr(vec![]))]))]), Type, "unknown option requests.ignor"),
-        (obj(&[("server", obj(&[("pollIntervalMs", n(5000.0))]))]), Type, "server.url is required"),
-        (obj(&[("server", s("/session"))]), Type, "server must be an object, got string \"/session\""),
-        (obj(&[("server", obj(&[("url", s("/s")), ("pollIntervalMs", n(10.0))]))]), Range, "server.pollIntervalMs (10)"),
-        (obj(&[("server", obj(&[("url", s("/s")), ("keepaliveIntervalMs", n(3_600_001.0))]))]), Range, "server.keepaliveIntervalMs (3600001)"),
-        (obj(&[("server", obj(&[("url", s("/s")), ("credentials", s("all"))]))]), Range, "server.credentials (\"all\")"),
-        (obj(&[("server", obj(&[("url", s("/s")), ("headers", obj(&[("X-A", n(1.0))]))]))]), Type, "server.headers.X-A must be a string"),
-        (obj(&[("lock", obj(&[("mode", s("fade"))]))]), Range, "lock.mode (\"fade\") must be one of \"blur\", \"hide\""),
-        (obj(&[("lock", obj(&[("overlay", n(0.0))]))]), Type, "lock.overlay must be a boolean, got number 0"),
-        (obj(&[("lock", obj(&[("target", s(""))]))]), Range, "lock.target (\"\") must not be empty"),
-        (obj(&[("lock", obj(&[("colour", s("red"))]))]), Type, "unknown option lock.colour (given \"red\")"),
-        (obj(&[("purge", obj(&[("localStorageKeys", s("token"))]))]), Type, "purge.localStorageKeys must be an array of strings"),
-        (obj(&[("crossTab", s("true"))]), Type, "crossTab must be a boolean, got string \"true\""),
+        (
+            obj(&[("idleTimeoutMs", n(500.0))]),
+            Range,
+            "idleTimeoutMs (500)",
+        ),
+        (
+            obj(&[("idleTimeoutMs", n(f64::NAN))]),
+            Range,
+            "idleTimeoutMs (NaN)",
+        ),
+        (
+            obj(&[("idleTimeoutMs", n(f64::INFINITY))]),
+            Range,
+            "idleTimeoutMs (Infinity)",
+        ),
+        (
+            obj(&[("idleTimeoutMs", n(86_400_001.0))]),
+            Range,
+            "idleTimeoutMs (86400001)",
+        ),
+        (
+            obj(&[("idleTimeoutMs", s("900000"))]),
+            Type,
+            "idleTimeoutMs must be a number of milliseconds, got string \"900000\"",
+        ),
+        (
+            obj(&[("idleTimout", n(1000.0))]),
+            Type,
+            "unknown option idleTimout (given 1000)",
+        ),
+        (
+            obj(&[("warnBeforeMs", n(900_000.0))]),
+            Range,
+            "warnBeforeMs (900000) must be less than idleTimeoutMs (900000)",
+        ),
+        (
+            obj(&[("warnBeforeMs", n(-1.0))]),
+            Range,
+            "warnBeforeMs (-1)",
+        ),
+        (
+            obj(&[("absoluteTimeoutMs", n(999.0))]),
+            Range,
+            "absoluteTimeoutMs (999)",
+        ),
+        (
+            obj(&[("absoluteTimeoutMs", n(604_800_001.0))]),
+            Range,
+            "absoluteTimeoutMs (604800001)",
+        ),
+        (
+            obj(&[("activityEvents", s("keydown"))]),
+            Type,
+            "activityEvents must be an array of strings",
+        ),
+        (
+            obj(&[("activityEvents", Raw::Arr(vec![s("keydown"), n(1.0)]))]),
+            Type,
+            "activityEvents[1] must be a string, got number 1",
+        ),
+        (
+            obj(&[("activityEvents", Raw::Arr(vec![s("clik")]))]),
+            Range,
+            "activityEvents[0] (\"clik\")",
+        ),
+        (
+            obj(&[("requests", obj(&[("track", s("yes"))]))]),
+            Type,
+            "requests.track must be a boolean, got string \"yes\"",
+        ),
+        (
+            obj(&[("requests", obj(&[("ignor", Raw::Arr(vec![]))]))]),
+            Type,
+            "unknown option requests.ignor",
+        ),
+        (
+            obj(&[("server", obj(&[("pollIntervalMs", n(5000.0))]))]),
+            Type,
+            "server.url is required",
+        ),
+        (
+            obj(&[("server", s("/session"))]),
+            Type,
+            "server must be an object, got string \"/session\"",
+        ),
+        (
+            obj(&[(
+                "server",
+                obj(&[("url", s("/s")), ("pollIntervalMs", n(10.0))]),
+            )]),
+            Range,
+            "server.pollIntervalMs (10)",
+        ),
+        (
+            obj(&[(
+                "server",
+                obj(&[("url", s("/s")), ("keepaliveIntervalMs", n(3_600_001.0))]),
+            )]),
+            Range,
+            "server.keepaliveIntervalMs (3600001)",
+        ),
+        (
+            obj(&[(
+                "server",
+                obj(&[("url", s("/s")), ("credentials", s("all"))]),
+            )]),
+            Range,
+            "server.credentials (\"all\")",
+        ),
+        (
+            obj(&[(
+                "server",
+                obj(&[("url", s("/s")), ("headers", obj(&[("X-A", n(1.0))]))]),
+            )]),
+            Type,
+            "server.headers.X-A must be a string",
+        ),
+        (
+            obj(&[("lock", obj(&[("mode", s("fade"))]))]),
+            Range,
+            "lock.mode (\"fade\") must be one of \"blur\", \"hide\"",
+        ),
+        (
+            obj(&[("lock", obj(&[("overlay", n(0.0))]))]),
+            Type,
+            "lock.overlay must be a boolean, got number 0",
+        ),
+        (
+            obj(&[("lock", obj(&[("target", s(""))]))]),
+            Range,
+            "lock.target (\"\") must not be empty",
+        ),
+        (
+            obj(&[("lock", obj(&[("colour", s("red"))]))]),
+            Type,
+            "unknown option lock.colour (given \"red\")",
+        ),
+        (
+            obj(&[("purge", obj(&[("localStorageKeys", s("token"))]))]),
+            Type,
+            "purge.localStorageKeys must be an array of strings",
+        ),
+        (
+            obj(&[("crossTab", s("true"))]),
+            Type,
+            "crossTab must be a boolean, got string \"true\"",
+        ),
         (obj(&[("audit", obj(&[]))]), Type, "audit.url is required"),
     ];
     for (raw, class, msg) in cases {
@@ -563,12 +856,31 @@ fn storage_key_patterns() {
 
 #[test]
 fn shared_state_round_trips_and_rejects_junk() {
-    let mut s = Sim::new(Timing { idle: HOUR, warn: 0, absolute: None, server: Some((MIN, MIN)) });
-    s.p.handle_server_answer(ServerAnswer::Live { expires_at: T0 + MIN, server_time: T0 }, T0, T0);
+    let mut s = Sim::new(Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+    });
+    s.p.handle_server_answer(
+        ServerAnswer::Live {
+            expires_at: T0 + MIN,
+            server_time: T0,
+        },
+        T0,
+        T0,
+    );
     s.p.handle_request_start(true, T0 + 5);
     let sh = s.p.shared();
     assert_eq!(Shared::decode(&sh.encode()), Some(sh));
-    for junk in ["", "1|2|3", "2|1|1|0|idle|1|-|1|-|1", "1|x|1|0|idle|1|-|1|-|1", "1|1|1|2|idle|1|-|1|-|1", "1|1|1|0|nap|1|-|1|-|1"] {
+    for junk in [
+        "",
+        "1|2|3",
+        "2|1|1|0|idle|1|-|1|-|1",
+        "1|x|1|0|idle|1|-|1|-|1",
+        "1|1|1|2|idle|1|-|1|-|1",
+        "1|1|1|0|nap|1|-|1|-|1",
+    ] {
         assert_eq!(Shared::decode(junk), None, "{junk}");
     }
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use super::storage;
 use super::util::{iso, obj, random_id};
 use crate::core::policy::{AuditKind, Ms};
+use crate::core::text::{cat, int};
 
 const SEQ_KEY: &str = "autologoff:seq";
 const QUEUE_PREFIX: &str = "autologoff:audit:";
@@ -35,8 +36,17 @@ pub struct Batch {
 
 impl AuditLog {
     pub fn new(url: Option<String>) -> AuditLog {
-        let mut log = AuditLog { url, tab: random_id(), seq: 0, pending: Vec::new(), in_flight: false, failures: 0 };
-        log.seq = storage::get(SEQ_KEY).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut log = AuditLog {
+            url,
+            tab: random_id(),
+            seq: 0,
+            pending: Vec::new(),
+            in_flight: false,
+            failures: 0,
+        };
+        log.seq = storage::get(SEQ_KEY)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         log
     }
 
@@ -45,15 +55,18 @@ impl AuditLog {
     }
 
     pub fn has_pending(&self) -> bool {
-        self.url.is_some() && (!self.pending.is_empty() || !orphans(&self.tab, ORPHAN_AFTER).is_empty())
+        self.url.is_some()
+            && (!self.pending.is_empty() || !orphans(&self.tab, ORPHAN_AFTER).is_empty())
     }
 
     /// A new record (as a JS object for the `audit` event), queued for delivery.
     pub fn make(&mut self, kind: AuditKind, reason: Option<&str>, now: Ms) -> JsValue {
         // Per-origin monotonic: the newest of ours and every tab's counter.
-        let stored: u64 = storage::get(SEQ_KEY).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let stored: u64 = storage::get(SEQ_KEY)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         self.seq = self.seq.max(stored) + 1;
-        storage::set(SEQ_KEY, &self.seq.to_string());
+        storage::set(SEQ_KEY, &int(self.seq as i64));
         let mut fields: Vec<(&str, JsValue)> = vec![
             ("seq", (self.seq as f64).into()),
             ("type", kind.as_str().into()),
@@ -78,15 +91,20 @@ impl AuditLog {
         if self.url.is_none() {
             return;
         }
-        let own: Vec<&str> = self.pending.iter().filter(|(t, _, _)| *t == self.tab).map(|(_, _, j)| j.as_str()).collect();
-        let key = format!("{QUEUE_PREFIX}{}", self.tab);
+        let own: Vec<&str> = self
+            .pending
+            .iter()
+            .filter(|(t, _, _)| *t == self.tab)
+            .map(|(_, _, j)| j.as_str())
+            .collect();
+        let key = cat(&[QUEUE_PREFIX, &self.tab]);
         if own.is_empty() {
             if let Some(s) = storage::local() {
                 let _ = s.remove_item(&key);
             }
         } else {
             let now = js_sys::Date::now() as Ms;
-            storage::set(&key, &format!("{now}\n[{}]", own.join(",")));
+            storage::set(&key, &cat(&[&int(now), "\n[", &own.join(","), "]"]));
         }
     }
 
@@ -109,7 +127,15 @@ impl AuditLog {
             return None;
         }
         let chunk: Vec<&(String, u64, String)> = self.pending.iter().take(BATCH).collect();
-        let body = format!("[{}]", chunk.iter().map(|(_, _, j)| j.as_str()).collect::<Vec<_>>().join(","));
+        let body = cat(&[
+            "[",
+            &chunk
+                .iter()
+                .map(|(_, _, j)| j.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            "]",
+        ]);
         let keys = chunk.iter().map(|(t, s, _)| (t.clone(), *s)).collect();
         self.in_flight = true;
         Some((url, body, Batch { keys, adopted }))
@@ -120,7 +146,8 @@ impl AuditLog {
         self.in_flight = false;
         if ok {
             self.failures = 0;
-            self.pending.retain(|(t, s, _)| !batch.keys.iter().any(|(bt, bs)| bt == t && bs == s));
+            self.pending
+                .retain(|(t, s, _)| !batch.keys.iter().any(|(bt, bs)| bt == t && bs == s));
             for key in &batch.adopted {
                 if let Some(st) = storage::local() {
                     let _ = st.remove_item(key);
@@ -138,24 +165,37 @@ impl AuditLog {
 
 /// localStorage keys of other tabs' queues not written for `age` ms.
 fn orphans(own_tab: &str, age: Ms) -> Vec<String> {
-    let Some(s) = storage::local() else { return Vec::new() };
+    let Some(s) = storage::local() else {
+        return Vec::new();
+    };
     let now = js_sys::Date::now() as Ms;
     let n = s.length().unwrap_or(0);
     (0..n)
         .filter_map(|i| s.key(i).ok().flatten())
-        .filter(|k| k.starts_with(QUEUE_PREFIX) && k[QUEUE_PREFIX.len()..] != *own_tab)
+        .filter(|k| k.starts_with(QUEUE_PREFIX) && k.strip_prefix(QUEUE_PREFIX) != Some(own_tab))
         .filter(|k| {
-            s.get_item(k).ok().flatten().and_then(|v| v.split('\n').next().and_then(|t| t.parse::<Ms>().ok()))
+            s.get_item(k)
+                .ok()
+                .flatten()
+                .and_then(|v| v.split('\n').next().and_then(|t| t.parse::<Ms>().ok()))
                 .is_none_or(|t| now - t >= age)
         })
         .collect()
 }
 
 fn read_queue(key: &str) -> Vec<(String, u64, String)> {
-    let Some(text) = storage::get(key) else { return Vec::new() };
-    let Some((_, arr)) = text.split_once('\n') else { return Vec::new() };
-    let Ok(v) = JSON::parse(arr) else { return Vec::new() };
-    let Ok(a) = v.dyn_into::<js_sys::Array>() else { return Vec::new() };
+    let Some(text) = storage::get(key) else {
+        return Vec::new();
+    };
+    let Some((_, arr)) = text.split_once('\n') else {
+        return Vec::new();
+    };
+    let Ok(v) = JSON::parse(arr) else {
+        return Vec::new();
+    };
+    let Ok(a) = v.dyn_into::<js_sys::Array>() else {
+        return Vec::new();
+    };
     a.iter()
         .filter_map(|r| {
             let tab = js_sys::Reflect::get(&r, &"tab".into()).ok()?.as_string()?;

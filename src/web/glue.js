@@ -1,4 +1,4 @@
-// Small JS helpers the Rust edge imports (bundled by wasm-bindgen as a snippet).
+// Small JS helpers the Rust edge imports (shipped as pkg/glue.js, shared with index.js).
 // They exist where doing the job in JS is both smaller and more transparent: the fetch
 // and XHR wrappers must pass every argument, `this`, result and error through untouched.
 
@@ -6,8 +6,30 @@ const G = globalThis;
 let origFetch = null;
 
 /** The page's fetch as it was before autologoff patched it (our own requests use it). */
-export function raw_fetch(url, init) {
+function raw_fetch(url, init) {
   return (origFetch || G.fetch).call(G, url, init);
+}
+
+/**
+ * One of the SDK's own requests (session protocol, audit batch): never counted as
+ * activity, `cache: no-store`, aborted after `timeoutMs`. Calls `done(status, body, err)`
+ * exactly once: status 0 when no answer came (err = the error's name); for a 200 with
+ * `json`, body is the parsed answer, or err = "SyntaxError" when it is not JSON.
+ */
+export function send(url, method, credentials, headers, body, keepalive, json, timeoutMs, done) {
+  const h = {};
+  for (let i = 0; i + 1 < headers.length; i += 2) h[headers[i]] = headers[i + 1];
+  const init = { method, credentials, headers: h, cache: "no-store", keepalive };
+  if (body != null) init.body = body;
+  try { init.signal = AbortSignal.timeout(timeoutMs); } catch (_) {}
+  let p;
+  try { p = raw_fetch(url, init); } catch (e) { p = Promise.reject(e); }
+  p.then(
+    (r) => json && r.status === 200
+      ? r.json().then((b) => [200, b, null], () => [200, undefined, "SyntaxError"])
+      : [r.status, undefined, null],
+    (e) => [0, undefined, String((e && e.name) || "Error")]
+  ).then(([s, b, e]) => done(s, b, e));
 }
 
 function urlOf(input) {

@@ -8,9 +8,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Element, HtmlDialogElement, HtmlElement, MutationObserver, MutationObserverInit,
-};
+use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver, MutationObserverInit};
 
 use super::util::{button, document, html, Listener};
 use crate::core::config::{LockCfg, LockMode};
@@ -64,9 +62,19 @@ pub struct DomLock {
 }
 
 impl DomLock {
-    pub fn new(cfg: LockCfg, on_signin: Rc<dyn Fn()>, on_tamper: Rc<dyn Fn()>) -> Rc<RefCell<DomLock>> {
+    pub fn new(
+        cfg: LockCfg,
+        on_signin: Rc<dyn Fn()>,
+        on_tamper: Rc<dyn Fn()>,
+    ) -> Rc<RefCell<DomLock>> {
         Rc::new_cyclic(|me| {
-            RefCell::new(DomLock { cfg, on_signin, on_tamper, covered: None, me: me.clone() })
+            RefCell::new(DomLock {
+                cfg,
+                on_signin,
+                on_tamper,
+                covered: None,
+                me: me.clone(),
+            })
         })
     }
 
@@ -113,7 +121,11 @@ impl DomLock {
             })
             .collect();
 
-        let overlay = if self.cfg.overlay { self.build_overlay() } else { None };
+        let overlay = if self.cfg.overlay {
+            self.build_overlay()
+        } else {
+            None
+        };
         let prev_title = doc.title();
         doc.set_title(&self.cfg.title);
 
@@ -155,14 +167,20 @@ impl DomLock {
         } else {
             let _ = style.set_property_with_priority(c.prop, &c.prev_value, &c.prev_priority);
         }
-        if !c.had_style_attr && c.target.get_attribute("style").is_some_and(|s| s.trim().is_empty()) {
+        if !c.had_style_attr
+            && c.target
+                .get_attribute("style")
+                .is_some_and(|s| s.trim().is_empty())
+        {
             let _ = c.target.remove_attribute("style");
         }
     }
 
     /// Re-apply whatever was undone while locked. Returns true when something was.
     pub fn heal(&mut self) -> bool {
-        let Some(c) = self.covered.as_mut() else { return false };
+        let Some(c) = self.covered.as_mut() else {
+            return false;
+        };
         let mut fixed = false;
         let style = c.target.style();
         if style.get_property_value(c.prop).unwrap_or_default() != c.value
@@ -230,20 +248,39 @@ impl DomLock {
         let _ = dialog.set_attribute("aria-describedby", "autologoff-overlay-text");
         let ds = dialog.style();
         for (k, v) in [
-            ("position", "fixed"), ("inset", "0"), ("width", "100vw"), ("height", "100vh"),
-            ("max-width", "none"), ("max-height", "none"), ("margin", "0"), ("padding", "0"),
-            ("border", "0"), ("background", "rgba(15,23,42,0.88)"), ("color", "#fff"),
-            ("display", "flex"), ("align-items", "center"), ("justify-content", "center"),
-            ("font", "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif"),
-            ("z-index", "2147483647"), ("filter", "none"), ("visibility", "visible"),
+            ("position", "fixed"),
+            ("inset", "0"),
+            ("width", "100vw"),
+            ("height", "100vh"),
+            ("max-width", "none"),
+            ("max-height", "none"),
+            ("margin", "0"),
+            ("padding", "0"),
+            ("border", "0"),
+            ("background", "rgba(15,23,42,0.88)"),
+            ("color", "#fff"),
+            ("display", "flex"),
+            ("align-items", "center"),
+            ("justify-content", "center"),
+            (
+                "font",
+                "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif",
+            ),
+            ("z-index", "2147483647"),
+            ("filter", "none"),
+            ("visibility", "visible"),
         ] {
             let _ = ds.set_property_with_priority(k, v, "important");
         }
         let card = html(&doc, "div")?;
         let cs = card.style();
         for (k, v) in [
-            ("background", "#fff"), ("color", "#0f172a"), ("padding", "28px 32px"),
-            ("border-radius", "12px"), ("max-width", "420px"), ("text-align", "center"),
+            ("background", "#fff"),
+            ("color", "#0f172a"),
+            ("padding", "28px 32px"),
+            ("border-radius", "12px"),
+            ("max-width", "420px"),
+            ("text-align", "center"),
             ("box-shadow", "0 20px 60px rgba(0,0,0,.4)"),
         ] {
             let _ = cs.set_property(k, v);
@@ -278,7 +315,11 @@ impl DomLock {
                 }
             }),
         ];
-        Some(Overlay { dialog, button, _listeners: listeners })
+        Some(Overlay {
+            dialog,
+            button,
+            _listeners: listeners,
+        })
     }
 
     fn observe(&self) -> Option<Observer> {

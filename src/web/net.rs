@@ -1,11 +1,12 @@
 //! Requests the SDK makes itself: the session protocol on `server.url` and audit delivery.
-//! They go through the page's original `fetch` so they are never counted as activity.
+//! They go through the page's original `fetch` (glue.js `send`) so they are never counted
+//! as activity; the answer is classified here, trusting none of it.
+//!
+//! Callbacks instead of futures: one `Closure::once_into_js` per request keeps the
+//! async executor (and ~5 KB of wasm) out of the bundle.
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, RequestCredentials, RequestInit, Response};
 
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
@@ -15,66 +16,96 @@ pub const SERVER_TIMEOUT_MS: u32 = 10_000;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn raw_fetch(url: &str, init: &RequestInit) -> Promise;
+    /// `fetch` with the page's original function; calls `done(status, body, errorName)` once:
+    /// status 0 = no answer; body = the parsed JSON of a 200 when `json` (undefined if not JSON).
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        url: &str,
+        method: &str,
+        credentials: &str,
+        headers: &Array,
+        body: Option<String>,
+        keepalive: bool,
+        json: bool,
+        timeout_ms: u32,
+        done: JsValue,
+    );
 }
 
-fn credentials(c: Credentials) -> RequestCredentials {
+type Done = Box<dyn FnOnce(u16, JsValue, Option<String>)>;
+
+#[allow(clippy::too_many_arguments)]
+fn request(
+    url: &str,
+    method: &str,
+    cred: &str,
+    headers: &Array,
+    body: Option<String>,
+    keepalive: bool,
+    json: bool,
+    done: Done,
+) {
+    let cb = Closure::once_into_js(move |status: u16, body: JsValue, err: Option<String>| {
+        done(status, body, err)
+    });
+    send(
+        url,
+        method,
+        cred,
+        headers,
+        body,
+        keepalive,
+        json,
+        SERVER_TIMEOUT_MS,
+        cb,
+    );
+}
+
+fn credentials(c: Credentials) -> &'static str {
     match c {
-        Credentials::Omit => RequestCredentials::Omit,
-        Credentials::SameOrigin => RequestCredentials::SameOrigin,
-        Credentials::Include => RequestCredentials::Include,
+        Credentials::Omit => "omit",
+        Credentials::SameOrigin => "same-origin",
+        Credentials::Include => "include",
     }
 }
 
-async fn send(url: &str, init: &RequestInit) -> Result<Response, JsValue> {
-    let r = JsFuture::from(raw_fetch(url, init)).await?;
-    r.dyn_into::<Response>()
+/// `method` on `server.url`; `keepalive` lets it outlive the page (lock at pagehide).
+pub fn session_call(
+    cfg: &ServerCfg,
+    method: &'static str,
+    keepalive: bool,
+    then: impl FnOnce(ServerAnswer) + 'static,
+) {
+    let headers = Array::of2(&"Accept".into(), &"application/json".into());
+    for (k, v) in &cfg.headers {
+        headers.push(&k.into());
+        headers.push(&v.into());
+    }
+    request(
+        &cfg.url,
+        method,
+        credentials(cfg.credentials),
+        &headers,
+        None,
+        keepalive,
+        true,
+        Box::new(move |status, body, err| then(classify(method, status, &body, err.as_deref()))),
+    );
 }
 
-/// `method` on `server.url`; classifies the answer without trusting any of it.
-pub async fn session_call(cfg: &ServerCfg, method: &str, keepalive: bool) -> ServerAnswer {
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(credentials(cfg.credentials));
-    init.set_cache(web_sys::RequestCache::NoStore);
-    if keepalive {
-        // Outlives the page (lock at pagehide, audit at unload).
-        let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-    }
-    if let Ok(h) = Headers::new() {
-        let _ = h.set("Accept", "application/json");
-        for (k, v) in &cfg.headers {
-            let _ = h.set(k, v);
-        }
-        init.set_headers(&h);
-    }
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(SERVER_TIMEOUT_MS)));
-    let resp = match send(&cfg.url, &init).await {
-        Ok(r) => r,
-        Err(e) => {
-            let timeout = Reflect::get(&e, &"name".into())
-                .ok()
-                .and_then(|n| n.as_string())
-                .is_some_and(|n| n == "TimeoutError" || n == "AbortError");
-            return ServerAnswer::Failed(if timeout { "server timeout" } else { "server unreachable" });
-        }
-    };
-    match resp.status() {
-        401 => ServerAnswer::Expired,
-        204 if method == "DELETE" => ServerAnswer::Expired,
-        200 => {
-            let body = match resp.json() {
-                Ok(p) => JsFuture::from(p).await,
-                Err(e) => Err(e),
-            };
-            match body {
-                Ok(v) => classify(&v),
-                Err(_) => ServerAnswer::Failed("server answer not JSON"),
-            }
-        }
-        s if s >= 500 => ServerAnswer::Failed("server error"),
-        _ => ServerAnswer::Failed("server unexpected status"),
-    }
+/// POST a JSON array of audit records; `then(true)` on a 2xx answer.
+pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
+    let headers = Array::of2(&"Content-Type".into(), &"application/json".into());
+    request(
+        url,
+        "POST",
+        "same-origin",
+        &headers,
+        Some(body),
+        true,
+        false,
+        Box::new(move |status, _, _| then((200..300).contains(&status))),
+    );
 }
 
 fn num(v: &JsValue, key: &str) -> Option<Ms> {
@@ -82,34 +113,26 @@ fn num(v: &JsValue, key: &str) -> Option<Ms> {
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 
-/// A `200` body: both fields must be plausible unix-ms numbers.
-fn classify(v: &JsValue) -> ServerAnswer {
-    if !v.is_object() {
-        return ServerAnswer::Failed("server answer malformed");
-    }
-    match (num(v, "expiresAt"), num(v, "serverTime")) {
-        (Some(expires_at), Some(server_time)) => ServerAnswer::Live { expires_at, server_time },
-        _ => ServerAnswer::Failed("server answer malformed"),
-    }
-}
-
-/// POST a JSON array of audit records; true on a 2xx answer.
-pub async fn post_audit(url: &str, body: &str, keepalive: bool) -> bool {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_body(&JsValue::from_str(body));
-    if keepalive {
-        // Outlives the page (lock at pagehide, audit at unload).
-        let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-    }
-    if let Ok(h) = Headers::new() {
-        let _ = h.set("Content-Type", "application/json");
-        init.set_headers(&h);
-    }
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(SERVER_TIMEOUT_MS)));
-    match send(url, &init).await {
-        Ok(r) => r.ok(),
-        Err(_) => false,
+/// What an answer means: 401 (and 204 to DELETE) end the session; a 200 must carry both
+/// plausible unix-ms numbers; anything else is a failure that changes no deadline.
+fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> ServerAnswer {
+    match status {
+        0 => ServerAnswer::Failed(match err {
+            Some("TimeoutError" | "AbortError") => "server timeout",
+            _ => "server unreachable",
+        }),
+        401 => ServerAnswer::Expired,
+        204 if method == "DELETE" => ServerAnswer::Expired,
+        200 if err.is_some() => ServerAnswer::Failed("server answer not JSON"),
+        200 if body.is_object() => match (num(body, "expiresAt"), num(body, "serverTime")) {
+            (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
+                expires_at,
+                server_time,
+            },
+            _ => ServerAnswer::Failed("server answer malformed"),
+        },
+        200 => ServerAnswer::Failed("server answer malformed"),
+        s if s >= 500 => ServerAnswer::Failed("server error"),
+        _ => ServerAnswer::Failed("server unexpected status"),
     }
 }

@@ -9,7 +9,9 @@ use gloo_timers::callback::Timeout;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, Event, KeyboardEvent, MessageEvent, PageTransitionEvent, StorageEvent};
+use web_sys::{
+    BroadcastChannel, Event, KeyboardEvent, MessageEvent, PageTransitionEvent, StorageEvent,
+};
 
 use super::audit::AuditLog;
 use super::lock::DomLock;
@@ -18,7 +20,9 @@ use super::storage;
 use super::util::{document, now, obj, window, Listener};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing};
+use crate::core::policy::{
+    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
+};
 
 const STATE_KEY: &str = "autologoff:state";
 const CHANNEL: &str = "autologoff";
@@ -101,12 +105,19 @@ pub struct Session {
 impl Session {
     pub fn start(cfg: Config, emit: Function) -> Rc<Session> {
         let t0 = now();
-        let shared = if cfg.cross_tab { storage::get(STATE_KEY).and_then(|s| Shared::decode(&s)) } else { None };
+        let shared = if cfg.cross_tab {
+            storage::get(STATE_KEY).and_then(|s| Shared::decode(&s))
+        } else {
+            None
+        };
         let timing = Timing {
             idle: cfg.idle_timeout_ms as Ms,
             warn: cfg.warn_before_ms as Ms,
             absolute: cfg.absolute_timeout_ms.map(|a| a as Ms),
-            server: cfg.server.as_ref().map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
+            server: cfg
+                .server
+                .as_ref()
+                .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
         };
         let mut policy = Policy::new(timing, t0, shared);
         let use_locks = cfg.cross_tab && has_web_locks();
@@ -215,36 +226,43 @@ impl Session {
     /// Resolves true once re-authentication is confirmed (by `GET server.url` if any).
     pub fn unlock(self: &Rc<Self>) -> Promise {
         let s = self.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if s.destroyed.get() {
-                return Ok(JsValue::FALSE);
+        Promise::new(&mut |resolve, _| {
+            let done = move |s: &Session| {
+                let _ = resolve.call1(
+                    &JsValue::NULL,
+                    &JsValue::from_bool(!s.destroyed.get() && s.state() != State::Locked),
+                );
+            };
+            if s.destroyed.get() || s.state() != State::Locked {
+                return done(&s);
             }
-            if s.state() != State::Locked {
-                return Ok(JsValue::TRUE);
-            }
-            if let Some(server) = s.cfg.server.clone() {
-                let sent = now();
-                let answer = net::session_call(&server, "GET", false).await;
-                if s.destroyed.get() {
-                    return Ok(JsValue::FALSE);
-                }
-                match answer {
-                    ServerAnswer::Live { expires_at, server_time } if expires_at > server_time => {
-                        let t = now();
-                        let mut p = s.policy.borrow_mut();
-                        p.handle_server_answer(answer, sent, t);
-                        p.handle_unlock_confirmed(t);
-                    }
-                    ServerAnswer::Failed(_) => {
-                        s.policy.borrow_mut().handle_server_answer(answer, sent, now());
-                    }
-                    _ => {}
-                }
-            } else {
+            let Some(server) = s.cfg.server.clone() else {
                 s.policy.borrow_mut().handle_unlock_confirmed(now());
-            }
-            s.pump();
-            Ok(JsValue::from_bool(s.state() != State::Locked))
+                s.pump();
+                return done(&s);
+            };
+            let sent = now();
+            let s = s.clone();
+            net::session_call(&server, "GET", false, move |answer| {
+                if !s.destroyed.get() {
+                    let t = now();
+                    let mut p = s.policy.borrow_mut();
+                    match answer {
+                        ServerAnswer::Live {
+                            expires_at,
+                            server_time,
+                        } if expires_at > server_time => {
+                            p.handle_server_answer(answer, sent, t);
+                            p.handle_unlock_confirmed(t);
+                        }
+                        ServerAnswer::Failed(_) => p.handle_server_answer(answer, sent, t),
+                        _ => {}
+                    }
+                    drop(p);
+                    s.pump();
+                }
+                done(&s)
+            });
         })
     }
 
@@ -328,7 +346,13 @@ impl Session {
                     self.server_request("DELETE");
                 }
                 // 6: events (the audit record follows as its own action)
-                self.queue("lock", obj(&[("reason", reason.as_str().into()), ("at", (t as f64).into())]));
+                self.queue(
+                    "lock",
+                    obj(&[
+                        ("reason", reason.as_str().into()),
+                        ("at", (t as f64).into()),
+                    ]),
+                );
                 let _ = removed;
                 self.pending_purge_audit.set(true);
             }
@@ -337,12 +361,22 @@ impl Session {
                 self.queue("unlock", obj(&[("at", (t as f64).into())]));
             }
             Action::Activity { source } => {
-                self.queue("activity", obj(&[("source", source.as_str().into()), ("at", (t as f64).into())]));
+                self.queue(
+                    "activity",
+                    obj(&[
+                        ("source", source.as_str().into()),
+                        ("at", (t as f64).into()),
+                    ]),
+                );
             }
             Action::Keepalive => self.server_request("POST"),
             Action::Poll => self.server_request("GET"),
             Action::Flush => self.flush_audit(false),
-            Action::Audit { kind, reason, detail } => {
+            Action::Audit {
+                kind,
+                reason,
+                detail,
+            } => {
                 let r = reason.map(|r| r.as_str()).or(detail);
                 self.record(kind, r);
                 if kind == AuditKind::Lock && self.pending_purge_audit.replace(false) {
@@ -413,7 +447,9 @@ impl Session {
                 break;
             }
             for (kind, detail) in batch {
-                let _ = self.emit.call2(&JsValue::NULL, &JsValue::from_str(kind), &detail);
+                let _ = self
+                    .emit
+                    .call2(&JsValue::NULL, &JsValue::from_str(kind), &detail);
             }
         }
     }
@@ -432,10 +468,11 @@ impl Session {
     }
 
     fn flush_audit(&self, unloading: bool) {
-        let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading) else { return };
+        let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading) else {
+            return;
+        };
         let me = self.me.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let ok = net::post_audit(&url, &body, true).await;
+        net::post_audit(&url, body, move |ok| {
             let Some(s) = me.upgrade() else { return };
             let retry = s.audit.borrow_mut().settle(batch, ok, now());
             if let Some(at) = retry {
@@ -450,11 +487,12 @@ impl Session {
     // ---------------- server ----------------
 
     fn server_request(&self, method: &'static str) {
-        let Some(server) = self.cfg.server.clone() else { return };
+        let Some(server) = self.cfg.server.clone() else {
+            return;
+        };
         let me = self.me.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let sent = now();
-            let answer = net::session_call(&server, method, method == "DELETE").await;
+        let sent = now();
+        net::session_call(&server, method, method == "DELETE", move |answer| {
             let Some(s) = me.upgrade() else { return };
             if s.destroyed.get() {
                 return;
@@ -465,7 +503,9 @@ impl Session {
                 s.share();
                 return;
             }
-            s.policy.borrow_mut().handle_server_answer(answer, sent, now());
+            s.policy
+                .borrow_mut()
+                .handle_server_answer(answer, sent, now());
             s.pump();
         });
     }
@@ -504,27 +544,40 @@ impl Session {
                 }
             });
             bc.set_onmessage(Some(cb.as_ref().unchecked_ref()));
-            *self.channel.borrow_mut() = Some(Channel { bc, _on_message: cb });
+            *self.channel.borrow_mut() = Some(Channel {
+                bc,
+                _on_message: cb,
+            });
         } else {
             // Fallback: the `storage` event carries the same text between tabs.
             let me = self.me.clone();
-            self.listeners.borrow_mut().push(Listener::new(&window(), "storage", false, true, move |e| {
-                let Some(s) = me.upgrade() else { return };
-                if let Ok(se) = e.dyn_into::<StorageEvent>() {
-                    if se.key().as_deref() == Some(STATE_KEY) {
-                        if let Some(v) = se.new_value() {
-                            s.on_remote(&v);
+            self.listeners.borrow_mut().push(Listener::new(
+                &window(),
+                "storage",
+                false,
+                true,
+                move |e| {
+                    let Some(s) = me.upgrade() else { return };
+                    if let Ok(se) = e.dyn_into::<StorageEvent>() {
+                        if se.key().as_deref() == Some(STATE_KEY) {
+                            if let Some(v) = se.new_value() {
+                                s.on_remote(&v);
+                            }
                         }
                     }
-                }
-            }));
+                },
+            ));
         }
     }
 
     fn request_leadership(&self) {
         let nav = window().navigator();
-        let Ok(locks) = js_sys::Reflect::get(&nav, &"locks".into()) else { return };
-        let Ok(request) = js_sys::Reflect::get(&locks, &"request".into()).and_then(|f| f.dyn_into::<Function>()) else {
+        let Ok(locks) = js_sys::Reflect::get(&nav, &"locks".into()) else {
+            return;
+        };
+        let Ok(request) =
+            js_sys::Reflect::get(&locks, &"request".into()).and_then(|f| f.dyn_into::<Function>())
+        else {
             return;
         };
         let release: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
@@ -541,17 +594,27 @@ impl Session {
             }
             held
         });
-        let Ok(abort) = web_sys::AbortController::new() else { return };
+        let Ok(abort) = web_sys::AbortController::new() else {
+            return;
+        };
         let opts = obj(&[("signal", abort.signal().into())]);
-        let p = request.call3(&locks, &JsValue::from_str(LEADER_LOCK), &opts, granted.as_ref());
+        let p = request.call3(
+            &locks,
+            &JsValue::from_str(LEADER_LOCK),
+            &opts,
+            granted.as_ref(),
+        );
         // An aborted request rejects: that is expected on destroy and pagehide.
         if let Ok(p) = p.and_then(|p| p.dyn_into::<Promise>()) {
             let noop = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
             let _ = p.catch(&noop);
             noop.forget(); // a few bytes, once per leadership request
-
         }
-        *self.leader.borrow_mut() = Some(Leader { release, abort, _granted: granted });
+        *self.leader.borrow_mut() = Some(Leader {
+            release,
+            abort,
+            _granted: granted,
+        });
     }
 
     // ---------------- browser events ----------------
@@ -567,7 +630,9 @@ impl Session {
             if self.pumping.get() {
                 return;
             }
-            self.policy.borrow_mut().handle_activity(Source::Input, t, t);
+            self.policy
+                .borrow_mut()
+                .handle_activity(Source::Input, t, t);
             self.pump();
         }
     }
@@ -575,14 +640,20 @@ impl Session {
     /// Presses inside the warning dialog act through its own button (no click-through).
     fn is_warning_control(&self, e: &Event) -> bool {
         let ty = e.type_();
-        let pressing = matches!(ty.as_str(), "pointerdown" | "mousedown" | "touchstart" | "pointerup" | "click")
-            || (ty == "keydown"
-                && e.dyn_ref::<KeyboardEvent>().is_some_and(|k| matches!(k.key().as_str(), "Enter" | " ")));
+        let pressing = matches!(
+            ty.as_str(),
+            "pointerdown" | "mousedown" | "touchstart" | "pointerup" | "click"
+        ) || (ty == "keydown"
+            && e.dyn_ref::<KeyboardEvent>()
+                .is_some_and(|k| matches!(k.key().as_str(), "Enter" | " ")));
         if !pressing {
             return false;
         }
         let node = e.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
-        self.warning.borrow().as_ref().is_some_and(|w| w.contains(node.as_ref()))
+        self.warning
+            .borrow()
+            .as_ref()
+            .is_some_and(|w| w.contains(node.as_ref()))
     }
 
     fn install_listeners(&self) {
@@ -607,9 +678,27 @@ impl Session {
                 }
             }
         };
-        ls.push(Listener::new(&doc, "visibilitychange", true, true, wake(self.me.clone())));
-        ls.push(Listener::new(&win, "focus", true, true, wake(self.me.clone())));
-        ls.push(Listener::new(&doc, "resume", true, true, wake(self.me.clone())));
+        ls.push(Listener::new(
+            &doc,
+            "visibilitychange",
+            true,
+            true,
+            wake(self.me.clone()),
+        ));
+        ls.push(Listener::new(
+            &win,
+            "focus",
+            true,
+            true,
+            wake(self.me.clone()),
+        ));
+        ls.push(Listener::new(
+            &doc,
+            "resume",
+            true,
+            true,
+            wake(self.me.clone()),
+        ));
         let me = self.me.clone();
         ls.push(Listener::new(&win, "pagehide", true, true, move |_e| {
             if let Some(s) = me.upgrade() {
@@ -617,12 +706,20 @@ impl Session {
             }
         }));
         let me = self.me.clone();
-        ls.push(Listener::new(&win, "pageshow", true, true, move |e: Event| {
-            let persisted = e.dyn_ref::<PageTransitionEvent>().is_some_and(|p| p.persisted());
-            if let Some(s) = me.upgrade() {
-                s.on_pageshow(persisted);
-            }
-        }));
+        ls.push(Listener::new(
+            &win,
+            "pageshow",
+            true,
+            true,
+            move |e: Event| {
+                let persisted = e
+                    .dyn_ref::<PageTransitionEvent>()
+                    .is_some_and(|p| p.persisted());
+                if let Some(s) = me.upgrade() {
+                    s.on_pageshow(persisted);
+                }
+            },
+        ));
         *self.listeners.borrow_mut() = ls;
     }
 
@@ -679,9 +776,21 @@ impl Session {
                 }
             },
         );
-        let header = self.cfg.server.as_ref().map_or("Session-Expires", |s| s.expires_header.as_str());
-        let undo = patch_requests(start.as_ref().unchecked_ref(), end.as_ref().unchecked_ref(), header);
-        *self.requests.borrow_mut() = Some(RequestPatch { undo, _start: start, _end: end });
+        let header = self
+            .cfg
+            .server
+            .as_ref()
+            .map_or("Session-Expires", |s| s.expires_header.as_str());
+        let undo = patch_requests(
+            start.as_ref().unchecked_ref(),
+            end.as_ref().unchecked_ref(),
+            header,
+        );
+        *self.requests.borrow_mut() = Some(RequestPatch {
+            undo,
+            _start: start,
+            _end: end,
+        });
     }
 
     /// 1 = observed only; 2 = the user's request (counts and holds the lock).
@@ -721,11 +830,21 @@ impl Session {
 
     fn ignored(&self, url: &str) -> bool {
         let abs = absolute(url);
-        let own = self.cfg.server.as_ref().map(|s| s.url.as_str()).into_iter()
+        let own = self
+            .cfg
+            .server
+            .as_ref()
+            .map(|s| s.url.as_str())
+            .into_iter()
             .chain(self.cfg.audit.as_ref().map(|a| a.url.as_str()));
-        own.chain(self.cfg.requests.ignore.iter().map(|s| s.as_str())).any(|p| {
-            url.starts_with(p) || abs.as_deref().zip(absolute(p).as_deref()).is_some_and(|(a, b)| a.starts_with(b))
-        })
+        own.chain(self.cfg.requests.ignore.iter().map(|s| s.as_str()))
+            .any(|p| {
+                url.starts_with(p)
+                    || abs
+                        .as_deref()
+                        .zip(absolute(p).as_deref())
+                        .is_some_and(|(a, b)| a.starts_with(b))
+            })
     }
 }
 
@@ -737,18 +856,26 @@ impl Drop for Session {
 
 fn absolute(url: &str) -> Option<String> {
     let base = window().location().href().ok()?;
-    web_sys::Url::new_with_base(url, &base).ok().map(|u| u.href())
+    web_sys::Url::new_with_base(url, &base)
+        .ok()
+        .map(|u| u.href())
 }
 
 fn same_origin(url: &str) -> bool {
     if url.is_empty() {
         return true;
     }
-    let Some(origin) = window().location().origin().ok() else { return false };
-    web_sys::Url::new(url).map(|u| u.origin() == origin).unwrap_or(false)
+    let Some(origin) = window().location().origin().ok() else {
+        return false;
+    };
+    web_sys::Url::new(url)
+        .map(|u| u.origin() == origin)
+        .unwrap_or(false)
 }
 
 fn has_web_locks() -> bool {
     let nav = window().navigator();
-    js_sys::Reflect::get(&nav, &"locks".into()).map(|v| !v.is_undefined() && !v.is_null()).unwrap_or(false)
+    js_sys::Reflect::get(&nav, &"locks".into())
+        .map(|v| !v.is_undefined() && !v.is_null())
+        .unwrap_or(false)
 }

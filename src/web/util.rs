@@ -45,7 +45,12 @@ impl Listener {
             cb.as_ref().unchecked_ref(),
             &opts,
         );
-        Listener { target: target.clone(), kind: kind.to_owned(), capture, cb }
+        Listener {
+            target: target.clone(),
+            kind: kind.to_owned(),
+            capture,
+            cb,
+        }
     }
 }
 
@@ -53,11 +58,13 @@ impl Drop for Listener {
     fn drop(&mut self) {
         let opts = EventListenerOptions::new();
         opts.set_capture(self.capture);
-        let _ = self.target.remove_event_listener_with_callback_and_event_listener_options(
-            &self.kind,
-            self.cb.as_ref().unchecked_ref(),
-            &opts,
-        );
+        let _ = self
+            .target
+            .remove_event_listener_with_callback_and_event_listener_options(
+                &self.kind,
+                self.cb.as_ref().unchecked_ref(),
+                &opts,
+            );
     }
 }
 
@@ -72,7 +79,9 @@ pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 
 /// ISO-8601 UTC text of a unix-ms instant.
 pub fn iso(ms: Ms) -> String {
-    js_sys::Date::new(&JsValue::from_f64(ms as f64)).to_iso_string().into()
+    js_sys::Date::new(&JsValue::from_f64(ms as f64))
+        .to_iso_string()
+        .into()
 }
 
 /// A random id (for tabs): 16 hex digits.
@@ -80,7 +89,7 @@ pub fn random_id() -> String {
     let mut s = String::with_capacity(16);
     for _ in 0..4 {
         let n = (js_sys::Math::random() * 65536.0) as u32;
-        s.push_str(&format!("{n:04x}"));
+        crate::core::text::push_hex(&mut s, n as u64, 4);
     }
     s
 }
@@ -106,8 +115,12 @@ pub fn button(doc: &web_sys::Document, label: &str) -> Option<web_sys::HtmlEleme
     styles(
         &b,
         &[
-            ("font", "inherit"), ("padding", "10px 20px"), ("border", "0"),
-            ("border-radius", "8px"), ("background", "#1d4ed8"), ("color", "#fff"),
+            ("font", "inherit"),
+            ("padding", "10px 20px"),
+            ("border", "0"),
+            ("border-radius", "8px"),
+            ("background", "#1d4ed8"),
+            ("color", "#fff"),
             ("cursor", "pointer"),
         ],
         false,

@@ -9,6 +9,7 @@ use web_sys::{HtmlDialogElement, HtmlElement};
 
 use super::util::{button, document, html, now, Listener};
 use crate::core::policy::Ms;
+use crate::core::text::push_uint;
 
 pub const WARNING_ID: &str = "autologoff-warning";
 
@@ -23,18 +24,25 @@ pub struct Warning {
 
 fn text(ms: Ms) -> String {
     let s = (ms.max(0) + 999) / 1000;
+    let mut t = String::new();
     if s >= 60 {
-        format!("{}:{:02}", s / 60, s % 60)
+        push_uint(&mut t, (s / 60) as u64, 1);
+        t.push(':');
+        push_uint(&mut t, (s % 60) as u64, 2);
     } else {
-        format!("{s} seconds")
+        push_uint(&mut t, s as u64, 1);
+        t.push_str(" seconds");
     }
+    t
 }
 
 impl Warning {
     pub fn show(deadline: Ms, on_stay: Rc<dyn Fn()>) -> Option<Warning> {
         let doc = document();
         let root = doc.document_element()?;
-        let prev_focus = doc.active_element().and_then(|e| e.dyn_into::<HtmlElement>().ok());
+        let prev_focus = doc
+            .active_element()
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         let dialog: HtmlDialogElement = doc.create_element("dialog").ok()?.dyn_into().ok()?;
         dialog.set_id(WARNING_ID);
         let _ = dialog.set_attribute("role", "alertdialog");
@@ -43,10 +51,18 @@ impl Warning {
         let _ = dialog.set_attribute("aria-describedby", "autologoff-warning-text");
         let ds = dialog.style();
         for (k, v) in [
-            ("border", "0"), ("border-radius", "12px"), ("padding", "24px 28px"),
-            ("max-width", "420px"), ("color", "#0f172a"), ("background", "#fff"),
-            ("font", "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif"),
-            ("box-shadow", "0 20px 60px rgba(0,0,0,.35)"), ("text-align", "center"),
+            ("border", "0"),
+            ("border-radius", "12px"),
+            ("padding", "24px 28px"),
+            ("max-width", "420px"),
+            ("color", "#0f172a"),
+            ("background", "#fff"),
+            (
+                "font",
+                "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif",
+            ),
+            ("box-shadow", "0 20px 60px rgba(0,0,0,.35)"),
+            ("text-align", "center"),
         ] {
             let _ = ds.set_property(k, v);
         }
@@ -94,7 +110,14 @@ impl Warning {
             }),
             Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
         ];
-        Some(Warning { dialog, count, deadline: dl, prev_focus, _tick: tick, _listeners: listeners })
+        Some(Warning {
+            dialog,
+            count,
+            deadline: dl,
+            prev_focus,
+            _tick: tick,
+            _listeners: listeners,
+        })
     }
 
     pub fn update(&self, deadline: Ms) {
