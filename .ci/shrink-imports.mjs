@@ -1,0 +1,75 @@
+// Build step: give the wasm's JS imports short names, in the .wasm and in the JS glue alike.
+// wasm-bindgen names each import `__wbg_<method>_<16 hex digits>`; ~150 of them cost ~8 KB raw
+// (hashes don't compress) in the import section and again as object keys in the glue.
+// usage: node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
+import { readFileSync, writeFileSync } from "node:fs";
+
+const [wasmPath, jsPath] = process.argv.slice(2);
+const b = readFileSync(wasmPath);
+let js = readFileSync(jsPath, "utf8");
+
+let p = 8;
+const leb = () => {
+  let r = 0, s = 0, x;
+  do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80);
+  return r;
+};
+const enc = (n) => {
+  const out = [];
+  do { let x = n & 0x7f; n = Math.floor(n / 128); if (n) x |= 0x80; out.push(x); } while (n);
+  return Buffer.from(out);
+};
+const str = (s) => { const t = Buffer.from(s, "utf8"); return Buffer.concat([enc(t.length), t]); };
+
+const out = [b.subarray(0, 8)];
+const renamed = new Map();
+let short = 0;
+const name = (i) => {
+  // a, b, …, z, A, …, Z, aa, ab, …: valid JS identifiers, never a reserved word of two letters or less
+  const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  let s = "";
+  do { s = abc[i % abc.length] + s; i = Math.floor(i / abc.length) - 1; } while (i >= 0);
+  return ["do", "if", "in"].includes(s) ? "_" + s : s;
+};
+while (p < b.length) {
+  const start = p;
+  const id = b[p++];
+  const size = leb();
+  const bodyStart = p;
+  const end = p + size;
+  if (id !== 2) { out.push(b.subarray(start, end)); p = end; continue; }
+  const n = leb();
+  const parts = [enc(n)];
+  for (let i = 0; i < n; i++) {
+    const ml = leb(); const mod = b.subarray(p, p + ml).toString(); p += ml;
+    const fl = leb(); const field = b.subarray(p, p + fl).toString(); p += fl;
+    const descStart = p;
+    const kind = b[p++];
+    if (kind === 0) leb();
+    else if (kind === 1) { p++; const f = b[p++]; leb(); if (f & 1) leb(); }
+    else if (kind === 2) { const f = b[p++]; leb(); if (f & 1) leb(); }
+    else if (kind === 3) { p += 2; }
+    else throw new Error("unknown import kind " + kind);
+    let f = field;
+    if (/^__wbg_|^__wbindgen_/.test(field) && mod.endsWith("_bg.js")) {
+      if (!renamed.has(field)) renamed.set(field, name(short++));
+      f = renamed.get(field);
+    }
+    parts.push(str(mod), str(f), b.subarray(descStart, p));
+  }
+  if (p !== end) throw new Error("import section parse mismatch");
+  const body = Buffer.concat(parts);
+  out.push(Buffer.from([2]), enc(body.length), body);
+  void bodyStart;
+}
+
+// Rename the keys in the glue: each old name must occur exactly once, as `name:` in the imports object.
+for (const [from, to] of renamed) {
+  const re = new RegExp(`\\b${from}\\b`, "g");
+  const hits = js.match(re)?.length ?? 0;
+  if (hits !== 1) throw new Error(`shrink-imports: ${from} occurs ${hits} times in ${jsPath}`);
+  js = js.replace(re, to);
+}
+writeFileSync(wasmPath, Buffer.concat(out));
+writeFileSync(jsPath, js);
+console.error(`shrink-imports: ${renamed.size} imports renamed`);
