@@ -1,74 +1,384 @@
-// npm run bench: prints numbers, asserts nothing. One Chromium run against the demo server.
-//   - main-thread cost of 10,000 trusted pointermove events, SDK vs no library (CDP TaskDuration)
-//   - init time to armed (wasm fetch + compile + arm)
-//   - delay from the deadline to the page being covered, visible tab
-import { startServer, launch, openHarness, sleep } from "../tests/e2e/lib.mjs";
+// npm run bench: one Chromium run, autologoff vs its peers; prints a table, asserts nothing, exits 0.
+//   1. what each library ships (min + gzip -9)
+//   2. main-thread cost of 10,000 trusted pointermove and 10,000 trusted keydown events (CDP Performance metrics)
+//   3. deadline → covered / idle callback: visible tab, and after an (emulated) hidden tab is shown again
+//   4. init → armed, cold
+//   5. memory after one simulated hour of activity (page.clock)
+// Env: AUTOLOGOFF_PKG (pkg dir served and measured, default pkg/), BENCH_N (events, default 10000),
+//      BENCH_RUNS (event-cost repetitions, median, default 3), BENCH_PROFILE=1 (always profile autologoff).
+import { join } from "node:path";
+import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
+import { buildPeers, version } from "./bundle.mjs";
+import { arm, waitIdle, hideTab, showTab } from "./page.mjs";
 
-const N = 10_000;
+const N = Number(process.env.BENCH_N || 10_000);
+const RUNS = Number(process.env.BENCH_RUNS || 3);
+const PKG = process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg");
+const LIBS = ["autologoff", "react-idle-timer", "ng-idle", "none"];
+const PEERS = LIBS.slice(0, 3);
+const KINDS = ["pointermove", "keydown"];
+const started = performance.now();
+const log = (...a) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s]`, ...a);
+
+const med = (a) => {
+  const s = a.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (!s.length) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const KB = (n) => (n / 1024).toFixed(1) + " KB";
+const ms = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) + " ms" : "—");
+
+log("bundling peers with esbuild");
+const sizes = await buildPeers(PKG);
 const server = await startServer();
 const browser = await launch();
-const rows = [];
+const chromiumVersion = browser.version();
 
-async function eventCost(withSdk) {
+/** A fresh context on the demo server's blank page; /bench/*.js are the esbuild bundles. */
+async function openPage({ clock = false } = {}) {
   const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  await page.goto(`${server.url}/fixtures/other.html`);
-  if (withSdk) {
-    await page.evaluate(async () => {
-      const { init } = await import("/pkg/index.js");
-      window.session = await init({ idleTimeoutMs: 3_600_000, crossTab: false });
-    });
-  }
-  const cdp = await ctx.newCDPSession(page);
-  await cdp.send("Performance.enable");
-  const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
-  const m0 = await metric();
-  const t0 = performance.now();
-  for (let i = 0; i < N; i++) {
-    await page.mouse.move(10 + (i % 300), 10 + (i % 200));
-  }
-  const wall = performance.now() - t0;
-  const m1 = await metric();
-  await ctx.close();
-  return { task: (m1.TaskDuration - m0.TaskDuration) * 1000, script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, wall };
-}
-
-const base = await eventCost(false);
-const sdk = await eventCost(true);
-rows.push(["10k trusted pointermove: main-thread task time (no library)", base.task.toFixed(1) + " ms"]);
-rows.push(["10k trusted pointermove: main-thread task time (autologoff)", sdk.task.toFixed(1) + " ms"]);
-rows.push(["  ratio autologoff / none", (sdk.task / base.task).toFixed(2) + "×"]);
-rows.push(["  script time (none → autologoff)", `${base.script.toFixed(1)} → ${sdk.script.toFixed(1)} ms`]);
-
-// init to armed, and deadline → covered latency in a visible tab
-const lat = [], inits = [];
-for (let i = 0; i < 5; i++) {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  await page.goto(`${server.url}/fixtures/other.html`);
-  const r = await page.evaluate(async () => {
-    const t0 = performance.now();
-    const { init } = await import("/pkg/index.js");
-    const s = await init({ idleTimeoutMs: 1000, warnBeforeMs: 0, crossTab: false });
-    const armed = performance.now() - t0;
-    const deadline = Date.now() + s.remainingMs();
-    return await new Promise((res) => {
-      const mo = new MutationObserver(() => {
-        if (document.body.hasAttribute("inert")) { mo.disconnect(); res({ armed, late: Date.now() - deadline }); }
-      });
-      mo.observe(document.body, { attributes: true });
-    });
+  await ctx.route(`${server.url}/bench/**`, (route) => {
+    const name = new URL(route.request().url()).pathname.slice("/bench/".length);
+    const body = sizes.served[name];
+    return body ? route.fulfill({ status: 200, contentType: "text/javascript", body }) : route.fulfill({ status: 404 });
   });
-  inits.push(r.armed);
-  lat.push(r.late);
+  if (clock) {
+    await ctx.addInitScript(() => {
+      window.__realNow = performance.now.bind(performance);
+      window.__RealDate = Date;
+      window.__realSetTimeout = setTimeout;
+    });
+  }
+  const page = await ctx.newPage();
+  if (clock) await page.clock.install();
+  await page.goto(`${server.url}/fixtures/other.html`);
+  const cdp = await ctx.newCDPSession(page);
+  return { ctx, page, cdp };
+}
+
+// ---- trusted input through CDP (what page.mouse.move / page.keyboard.press send) ----
+// Chromium dispatches mousemoves rAF-aligned and coalesces queued ones into one DOM event per
+// frame; awaiting each move (page.mouse.move) waits a frame, ~17 ms, so 10,000 would take ~3 min
+// per configuration. Consecutive moves with different modifiers cannot be coalesced, so moves are
+// sent in pipelined batches alternating Shift: every one is its own trusted pointermove (checked below).
+let moveSeq = 0;
+async function moves(cdp, n, batch = 1000) {
+  for (let done = 0; done < n; done += batch) {
+    const ps = [];
+    for (let i = 0; i < Math.min(batch, n - done); i++) {
+      const k = moveSeq++;
+      ps.push(cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 20 + (k % 400), y: 20 + ((k * 7) % 300), modifiers: k % 2 ? 8 : 0 }));
+    }
+    await Promise.all(ps);
+  }
+}
+const KEY = { key: "a", code: "KeyA", windowsVirtualKeyCode: 65, nativeVirtualKeyCode: 65 };
+async function keys(cdp, n, batch = 1000) {
+  for (let done = 0; done < n; done += batch) {
+    const ps = [];
+    for (let i = 0; i < Math.min(batch, n - done); i++) {
+      ps.push(cdp.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...KEY }));
+      ps.push(cdp.send("Input.dispatchKeyEvent", { type: "keyUp", ...KEY }));
+    }
+    await Promise.all(ps);
+  }
+}
+const send = (cdp, kind, n) => (kind === "pointermove" ? moves(cdp, n) : keys(cdp, n));
+
+async function metrics(cdp) {
+  return Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. event cost: per run, each library in a fresh context: N moves, then N key presses
+async function eventCost(lib) {
+  const { ctx, page, cdp } = await openPage();
+  await page.evaluate(arm, { lib, timeoutMs: 3_600_000 });
+  await cdp.send("Performance.enable");
+  const out = {};
+  for (const kind of KINDS) {
+    await send(cdp, kind, 200); // warm-up: first-event lazy paths, JIT
+    await page.evaluate(() => 0);
+    const m0 = await metrics(cdp);
+    const t0 = performance.now();
+    await send(cdp, kind, N);
+    await page.evaluate(() => 0);
+    const wall = performance.now() - t0;
+    const m1 = await metrics(cdp);
+    out[kind] = { task: (m1.TaskDuration - m0.TaskDuration) * 1000, script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, wall };
+  }
+  const active = await page.evaluate(() => window.__active());
+  await ctx.close();
+  for (const kind of KINDS) out[kind].active = active;
+  return out;
+}
+
+/** Every pointermove / keydown sent is its own trusted DOM event on a blank page. */
+async function deliveryCheck() {
+  const { ctx, page, cdp } = await openPage();
+  await page.evaluate(() => {
+    window.c = { pointermove: 0, mousemove: 0, keydown: 0, untrusted: 0 };
+    for (const t of ["pointermove", "mousemove", "keydown"]) {
+      document.addEventListener(t, (e) => { c[t]++; if (!e.isTrusted) c.untrusted++; });
+    }
+  });
+  await moves(cdp, 2000);
+  await keys(cdp, 2000);
+  const c = await page.evaluate(() => window.c);
+  await ctx.close();
+  return c;
+}
+
+log("delivery check");
+const delivered = await deliveryCheck();
+const cost = Object.fromEntries(KINDS.map((k) => [k, Object.fromEntries(LIBS.map((l) => [l, []]))])); // cost[kind][lib] = runs
+for (let r = 0; r < RUNS; r++) {
+  const order = LIBS.map((_, i) => LIBS[(i + r) % LIBS.length]); // rotate to spread drift
+  for (const lib of order) {
+    const c = await eventCost(lib);
+    for (const kind of KINDS) {
+      cost[kind][lib].push(c[kind]);
+      log(`run ${r + 1}/${RUNS} ${kind} ${lib}: task ${c[kind].task.toFixed(1)} ms, script ${c[kind].script.toFixed(1)} ms, wall ${(c[kind].wall / 1000).toFixed(1)} s${c[kind].active ? "" : " (went idle!)"}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3a. deadline → covered / idle callback, visible tab (1 s timeout, no warning)
+const visible = Object.fromEntries(PEERS.map((l) => [l, []]));
+for (let i = 0; i < 5; i++) {
+  // the three libraries wait for their deadlines at the same time, each in its own context
+  await Promise.all(PEERS.map(async (lib) => {
+    const { ctx, page } = await openPage();
+    await page.evaluate(arm, { lib, timeoutMs: 1000, warnMs: 0 });
+    const deadline = await page.evaluate(() => window.__deadline());
+    const sig = await page.evaluate(waitIdle, 4000);
+    visible[lib].push(sig ? sig.wall - deadline : NaN);
+    await ctx.close();
+  }));
+}
+log("visible-tab latency done");
+
+// 3b. the tab was hidden (emulated), the wall clock passed the deadline meanwhile (no timer ran,
+// like a throttled or frozen tab or a sleeping laptop), then the tab is shown again
+const hidden = Object.fromEntries(PEERS.map((l) => [l, []]));
+for (let i = 0; i < 3; i++) {
+  for (const lib of PEERS) {
+    const { ctx, page } = await openPage({ clock: true });
+    await page.evaluate(arm, { lib, timeoutMs: 60_000, warnMs: 0 });
+    await page.evaluate(hideTab);
+    const fakeNow = await page.evaluate(() => Date.now());
+    await page.clock.setSystemTime(fakeNow + 120_000); // 2 min hidden: past the 1 min deadline
+    const early = await page.evaluate(() => window.__idle);
+    const shown = await page.evaluate(showTab);
+    const sig = await page.evaluate(waitIdle, 3000);
+    const active = await page.evaluate(() => window.__active());
+    hidden[lib].push({ early: !!early, ...shown, lateMs: sig ? sig.real - shown.t0 : NaN, active });
+    await ctx.close();
+  }
+}
+log("hidden-tab latency done");
+
+// ---------------------------------------------------------------------------------------------
+// 4. init → armed, cold (fresh context: no HTTP or compiled-code cache)
+const inits = Object.fromEntries(PEERS.map((l) => [l, []]));
+for (let i = 0; i < 5; i++) {
+  for (const lib of PEERS) {
+    const { ctx, page } = await openPage();
+    inits[lib].push(await page.evaluate(arm, { lib, timeoutMs: 900_000 }));
+    await ctx.close();
+  }
+}
+log("init done");
+
+// ---------------------------------------------------------------------------------------------
+// 5. one simulated hour: 120 steps of 30 s, 30 trusted moves each (one per simulated second),
+// page.clock.runFor fires every timer due in between
+async function jsHeap(cdp) {
+  await cdp.send("HeapProfiler.collectGarbage");
+  return (await cdp.send("Runtime.getHeapUsage")).usedSize;
+}
+const wasmMemory = (page) => page.evaluate(async () => {
+  // the wasm-bindgen glue (same module instance as pkg/index.js imports) returns the live exports
+  const glue = await import("/pkg/autologoff.js");
+  const w = await glue.default();
+  return w.memory instanceof WebAssembly.Memory ? w.memory.buffer.byteLength : NaN;
+});
+const hour = {};
+for (const lib of LIBS) {
+  const { ctx, page, cdp } = await openPage({ clock: true });
+  await page.evaluate(arm, { lib, timeoutMs: 900_000 });
+  const heap0 = await jsHeap(cdp);
+  const wasm0 = lib === "autologoff" ? await wasmMemory(page) : NaN;
+  const t0 = performance.now();
+  for (let step = 0; step < 120; step++) {
+    await moves(cdp, 30, 30);
+    await page.clock.runFor(30_000);
+  }
+  const heap1 = await jsHeap(cdp);
+  const wasm1 = lib === "autologoff" ? await wasmMemory(page) : NaN;
+  const active = await page.evaluate(() => window.__active());
+  const simulated = await page.evaluate(() => performance.now());
+  hour[lib] = { heap0, heap1, wasm0, wasm1, active, wall: performance.now() - t0, simulated };
   await ctx.close();
 }
-const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-rows.push(["init → armed (median of 5, cold wasm each)", med(inits).toFixed(1) + " ms"]);
-rows.push(["deadline → page covered, visible tab (median of 5)", med(lat).toFixed(1) + " ms"]);
+log("simulated hour done");
+
+// ---------------------------------------------------------------------------------------------
+// profile autologoff when its per-event cost is high (BENCH_PROFILE=1 forces it, =0 skips it)
+const ratio = (kind, lib, key = "task") => med(cost[kind][lib].map((c) => c[key])) / med(cost[kind].none.map((c) => c[key]));
+const scriptPerEvent = (kind, lib) => med(cost[kind][lib].map((c) => c.script)) / N;
+const why = [];
+for (const kind of KINDS) {
+  const r = ratio(kind, "autologoff");
+  if (r > 1.5) why.push(`${kind} task time ${r.toFixed(2)}× the blank page`);
+  const peer = Math.min(scriptPerEvent(kind, "react-idle-timer"), scriptPerEvent(kind, "ng-idle"));
+  const al = scriptPerEvent(kind, "autologoff");
+  if (al > 2 * peer) why.push(`${kind} script time ${(al * 1000).toFixed(0)} µs/event, ${(al / peer).toFixed(1)}× the faster peer`);
+}
+if (process.env.BENCH_PROFILE === "1") why.push("BENCH_PROFILE=1");
+
+function summarise(p) {
+  const dt = new Map(); // node id → self µs
+  for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) || 0) + (p.timeDeltas[i] || 0));
+  const self = new Map(), byFile = new Map();
+  let total = 0;
+  for (const n of p.nodes) {
+    const us = dt.get(n.id) || 0;
+    const f = n.callFrame;
+    if (["(root)", "(idle)", "(program)", "(garbage collector)"].includes(f.functionName) || !us) continue;
+    const file = f.url ? f.url.replace(server.url, "") : "(native)";
+    const key = `${f.functionName || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? ":" + (f.lineNumber + 1) : ""}`;
+    self.set(key, (self.get(key) || 0) + us);
+    byFile.set(file, (byFile.get(file) || 0) + us);
+    total += us;
+  }
+  const gc = p.nodes.filter((n) => n.callFrame.functionName === "(garbage collector)").reduce((t, n) => t + (dt.get(n.id) || 0), 0);
+  return { total, gc, top: [...self].sort((a, b) => b[1] - a[1]).slice(0, 12), files: [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 6) };
+}
+async function profiled(cdp, fn) {
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
+  await cdp.send("Profiler.start");
+  await fn();
+  return summarise((await cdp.send("Profiler.stop")).profile);
+}
+let profiles = null;
+if (why.length && process.env.BENCH_PROFILE !== "0") {
+  log("profiling autologoff: " + why.join("; "));
+  profiles = [];
+  {
+    const { ctx, page, cdp } = await openPage();
+    await page.evaluate(arm, { lib: "autologoff", timeoutMs: 3_600_000 });
+    await send(cdp, "pointermove", 200);
+    await send(cdp, "keydown", 200);
+    const PN = Math.min(N, 3000);
+    profiles.push([`${PN.toLocaleString("en")} moves + ${PN.toLocaleString("en")} key presses`, await profiled(cdp, async () => { await moves(cdp, PN); await keys(cdp, PN); })]);
+    await ctx.close();
+  }
+  {
+    const { ctx, page, cdp } = await openPage();
+    await page.evaluate(arm, { lib: "autologoff", timeoutMs: 1000, warnMs: 0 });
+    profiles.push(["one idle lock (visible tab, from arm to covered)", await profiled(cdp, () => page.evaluate(waitIdle, 4000))]);
+    await ctx.close();
+  }
+}
 
 await browser.close();
 server.stop();
-const w = Math.max(...rows.map((r) => r[0].length));
-console.log("autologoff bench (Chromium " + (process.env.CHROME_PATH || "/usr/bin/chromium") + ")");
-for (const [k, v] of rows) console.log(k.padEnd(w + 2) + v);
+
+// ---------------------------------------------------------------------------------------------
+// the table
+const rows = [];
+const row = (metric, vals) => rows.push([metric, ...LIBS.map((l) => vals[l] ?? "—")]);
+const sep = () => rows.push(null);
+const a = sizes.autologoff;
+row("bundle: library's own code, min + gzip -9", {
+  autologoff: `${KB(a.wasmGz + a.jsMinGz)} (wasm ${KB(a.wasmGz)} + JS ${KB(a.jsMinGz)})`,
+  "react-idle-timer": `${KB(sizes.ritOwn.gz)} (React external)`,
+  "ng-idle": `${KB(sizes.ngOwn.gz)} (Angular, rxjs external)`,
+});
+row("bundle: what the bench page loads, min + gzip -9", {
+  autologoff: `${KB(a.gzSum)} (${a.files} pkg/ files as shipped, unminified JS)`,
+  "react-idle-timer": `${KB(sizes.rit.gz)} (+ react, react-dom)`,
+  "ng-idle": `${KB(sizes.ng.gz)} (+ @angular/core, common, rxjs)`,
+});
+row("bundle: raw bytes (min for the peers)", {
+  autologoff: `${KB(a.raw)} raw (wasm ${KB(a.wasmRaw)}); JS min ${KB(a.jsMin)}`,
+  "react-idle-timer": `${KB(sizes.ritOwn.min)} own / ${KB(sizes.rit.min)} with React`,
+  "ng-idle": `${KB(sizes.ngOwn.min)} own / ${KB(sizes.ng.min)} with Angular`,
+});
+sep();
+for (const kind of ["pointermove", "keydown"]) {
+  const label = `${N.toLocaleString("en")} trusted ${kind}`;
+  const tm = Object.fromEntries(LIBS.map((l) => [l, med(cost[kind][l].map((c) => c.task))]));
+  const sm = Object.fromEntries(LIBS.map((l) => [l, med(cost[kind][l].map((c) => c.script))]));
+  row(`${label}: main-thread task time`, Object.fromEntries(LIBS.map((l) => [l, ms(tm[l], 0)])));
+  row(`  ratio to no library`, Object.fromEntries(LIBS.map((l) => [l, (tm[l] / tm.none).toFixed(2) + "×"])));
+  row(`  added per event vs no library`, Object.fromEntries(PEERS.map((l) => [l, (((tm[l] - tm.none) / N) * 1000).toFixed(1) + " µs"])));
+  row(`  of which JS + wasm (script) time, per event`, Object.fromEntries(LIBS.map((l) => [l, `${ms(sm[l], 0)}, ${((sm[l] / N) * 1000).toFixed(1)} µs`])));
+  row(`  spread of task time over ${RUNS} runs`, Object.fromEntries(LIBS.map((l) => {
+    const v = cost[kind][l].map((c) => c.task);
+    return [l, `${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)} ms`];
+  })));
+  row(`  still active after the events`, Object.fromEntries(PEERS.map((l) => [l, cost[kind][l].every((c) => c.active) ? "yes" : "NO"])));
+}
+sep();
+row("deadline → covered / idle callback, visible tab (median of 5)", Object.fromEntries(PEERS.map((l) => [l, ms(med(visible[l]))])));
+row("  range", Object.fromEntries(PEERS.map((l) => [l, `${Math.min(...visible[l]).toFixed(0)}–${Math.max(...visible[l]).toFixed(0)} ms`])));
+const hid = (l) => {
+  const h = hidden[l];
+  if (h.some((x) => x.early)) return "fired while hidden?";
+  const sync = h.filter((x) => x.afterVis).length;
+  const syncF = h.filter((x) => !x.afterVis && x.afterFocus).length;
+  if (sync === h.length) return `same task (${ms(med(h.map((x) => x.visMs)), 2)} dispatch)`;
+  if (syncF === h.length) return `in the focus dispatch (${ms(med(h.map((x) => x.focusMs)), 2)})`;
+  const late = h.map((x) => x.lateMs);
+  if (late.every((x) => !Number.isFinite(x))) return h.every((x) => x.active) ? "never (within 3 s): stayed active" : "never";
+  return `${ms(med(late), 0)} later (${late.filter(Number.isFinite).length}/${h.length} runs)`;
+};
+row("shown again after deadline passed while hidden (median of 3)", Object.fromEntries(PEERS.map((l) => [l, hid(l)])));
+sep();
+row("init → armed, cold (median of 5)", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.totalMs)))])));
+row("  of which import (fetch + compile + evaluate)", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.importMs)))])));
+row("  of which init / construct + start", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.constructMs)))])));
+sep();
+row("1 simulated hour (3,600 moves): wasm linear memory", {
+  autologoff: `${KB(hour.autologoff.wasm0)} → ${KB(hour.autologoff.wasm1)}`,
+});
+row("  JS heap used after GC, start → end", Object.fromEntries(LIBS.map((l) => [l, `${KB(hour[l].heap0)} → ${KB(hour[l].heap1)}`])));
+row("  still active at the end", Object.fromEntries(PEERS.map((l) => [l, hour[l].active ? "yes" : "NO"])));
+
+const head = ["metric", "autologoff", "react-idle-timer", "@ng-idle/core", "none"];
+const w = head.map((h, i) => Math.max(h.length, ...rows.filter(Boolean).map((r) => String(r[i]).length)));
+const line = (cells) => "| " + cells.map((c, i) => String(c).padEnd(w[i])).join(" | ") + " |";
+const bar = "|" + w.map((x) => "-".repeat(x + 2)).join("|") + "|";
+const out = [];
+out.push(`autologoff bench — ${new Date().toISOString()}`);
+out.push(`Chromium ${chromiumVersion} (${process.env.CHROME_PATH || "/usr/bin/chromium"}, headless), Node ${process.version}, playwright-core ${version("playwright-core")}, esbuild ${version("esbuild")}`);
+out.push(`autologoff pkg: ${PKG}; peers: react-idle-timer ${version("react-idle-timer")} (react ${version("react")}), @ng-idle/core ${version("@ng-idle/core")} (@angular/core ${version("@angular/core")}, rxjs ${version("rxjs")})`);
+out.push(`event cost: median of ${RUNS} runs, each configuration in a fresh context; delivery check on a blank page: ${2000} moves → ${delivered.pointermove} pointermove, ${2000} key presses → ${delivered.keydown} keydown (${delivered.untrusted} untrusted)`);
+out.push("");
+out.push(line(head));
+out.push(bar);
+for (const r of rows) out.push(r ? line(r) : bar);
+out.push("");
+out.push("Notes:");
+out.push("- autologoff covers the page (inert + blur + dialog) at its deadline; the peers only call back (react-idle-timer onIdle, @ng-idle/core onIdleStart) and cover nothing: their latency is to the callback.");
+out.push("- Library options: autologoff defaults (crossTab, request tracking on) with idleTimeoutMs; react-idle-timer useIdleTimer defaults (eventsThrottle 200 ms) in a React root on a detached <div>; @ng-idle/core Idle + SimpleExpiry + DEFAULT_INTERRUPTSOURCES (500 ms throttle), built by hand outside Angular DI with a pass-through zone (no zone.js), its ɵɵngDeclare* DI metadata stripped (an Angular build links it AOT).");
+out.push("- react-idle-timer 5.x has no framework-free createIdleTimer; the page mounts its useIdleTimer hook. Its 'own code' size leaves React out, as an app already has React; @ng-idle/core's leaves Angular and rxjs out likewise (esbuild cannot tree-shake Angular the way the Angular CLI does, so the 'with Angular' figure overstates what ng-idle adds to an Angular app).");
+out.push("- Trusted input is sent through CDP Input.dispatchMouseEvent/dispatchKeyEvent (what page.mouse/page.keyboard use), pipelined; moves alternate the Shift modifier so that Chromium cannot coalesce them (checked above). Key presses are keydown+keyup without text.");
+out.push("- Task time = CDP Performance.getMetrics TaskDuration delta of the page's main thread (includes Chromium's own input handling, hence 'none' is not zero).");
+out.push("- Hidden tab: headless Chromium never hides a page, so visibilityState is overridden, untrusted visibilitychange/blur are dispatched, page.clock.setSystemTime jumps the wall clock 2 min past a 1 min deadline without running timers, then visibilitychange + focus are dispatched and timed on the real clock.");
+out.push("- One simulated hour: page.clock installed, 120 × (30 trusted moves + clock.runFor(30 s)), i.e. one move per simulated second. wasm memory is read from the wasm-bindgen glue (/pkg/autologoff.js default export returns the live exports).");
+if (profiles) {
+  out.push("");
+  out.push(`autologoff CPU profiles (why: ${why.join("; ")}), 50 µs sampling, self time:`);
+  for (const [what, p] of profiles) {
+    out.push(`  ${what}: ${(p.total / 1000).toFixed(1)} ms in JS/wasm + ${(p.gc / 1000).toFixed(1)} ms GC; by file: ` +
+      p.files.map(([f, us]) => `${f} ${((100 * us) / p.total).toFixed(0)}%`).join(", "));
+    for (const [k, us] of p.top) out.push(`    ${(us / 1000).toFixed(1).padStart(7)} ms ${((100 * us) / p.total).toFixed(1).padStart(5)}%  ${k}`);
+  }
+}
+out.push(`(bench wall time ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+console.log(out.join("\n"));

@@ -42,7 +42,11 @@ fn recorder() -> (Function, Log) {
 }
 
 fn kinds(log: &Log) -> Vec<String> {
-    log.borrow().iter().map(|(t, _)| t.clone()).filter(|t| t != "audit" && t != "activity").collect()
+    log.borrow()
+        .iter()
+        .map(|(t, _)| t.clone())
+        .filter(|t| t != "audit" && t != "activity")
+        .collect()
 }
 
 fn get(v: &JsValue, k: &str) -> JsValue {
@@ -80,22 +84,39 @@ fn snapshot() -> String {
     let d = doc();
     let body = d.body().unwrap();
     let names = body.get_attribute_names();
-    let mut attrs: Vec<String> = names.iter().map(|n| {
-        let n = n.as_string().unwrap();
-        format!("{}={:?}", n, body.get_attribute(&n))
-    }).collect();
+    let mut attrs: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let n = n.as_string().unwrap();
+            format!("{}={:?}", n, body.get_attribute(&n))
+        })
+        .collect();
     attrs.sort();
     let root = d.document_element().unwrap();
-    let kids: Vec<String> = (0..root.children().length()).map(|i| root.children().item(i).unwrap().tag_name()).collect();
-    format!("{attrs:?}|{}|{kids:?}|{}", d.get_element_by_id("app").unwrap().outer_html(), d.title())
+    let kids: Vec<String> = (0..root.children().length())
+        .map(|i| root.children().item(i).unwrap().tag_name())
+        .collect();
+    format!(
+        "{attrs:?}|{}|{kids:?}|{}",
+        d.get_element_by_id("app").unwrap().outer_html(),
+        d.title()
+    )
 }
 
 fn overlay() -> Option<web_sys::HtmlDialogElement> {
-    doc().get_element_by_id("autologoff-overlay").and_then(|e| e.dyn_into().ok())
+    doc()
+        .get_element_by_id("autologoff-overlay")
+        .and_then(|e| e.dyn_into().ok())
 }
 
 fn computed(el: &web_sys::Element, prop: &str) -> String {
-    web_sys::window().unwrap().get_computed_style(el).unwrap().unwrap().get_property_value(prop).unwrap()
+    web_sys::window()
+        .unwrap()
+        .get_computed_style(el)
+        .unwrap()
+        .unwrap()
+        .get_property_value(prop)
+        .unwrap()
 }
 
 #[wasm_bindgen_test]
@@ -105,28 +126,54 @@ async fn idle_timeout_warns_then_locks_and_covers_the_page() {
     assert_eq!(h.state(), "active");
     sleep(1200).await;
     assert_eq!(h.state(), "warning");
-    assert!(doc().get_element_by_id("autologoff-warning").is_some(), "warning dialog shown");
+    assert!(
+        doc().get_element_by_id("autologoff-warning").is_some(),
+        "warning dialog shown"
+    );
     sleep(600).await;
     assert_eq!(kinds(&log), vec!["warn", "lock"]);
-    let lock = log.borrow().iter().find(|(t, _)| t == "lock").unwrap().1.clone();
+    let lock = log
+        .borrow()
+        .iter()
+        .find(|(t, _)| t == "lock")
+        .unwrap()
+        .1
+        .clone();
     assert_eq!(get(&lock, "reason").as_string().unwrap(), "idle");
-    let warn = log.borrow().iter().find(|(t, _)| t == "warn").unwrap().1.clone();
+    let warn = log
+        .borrow()
+        .iter()
+        .find(|(t, _)| t == "warn")
+        .unwrap()
+        .1
+        .clone();
     let rem = get(&warn, "remainingMs").as_f64().unwrap();
     assert!((400.0..=500.0).contains(&rem), "remainingMs {rem}");
     assert_eq!(h.state(), "locked");
     assert_eq!(h.remaining_ms(), 0.0);
     // covered: blurred, inert, hidden from AT, overlay modal in the top layer with focus
     let body = doc().body().unwrap();
-    assert!(computed(&body, "filter").contains("blur"), "{}", computed(&body, "filter"));
+    assert!(
+        computed(&body, "filter").contains("blur"),
+        "{}",
+        computed(&body, "filter")
+    );
     assert!(body.has_attribute("inert"));
     assert_eq!(body.get_attribute("aria-hidden").as_deref(), Some("true"));
     let ov = overlay().expect("overlay");
     assert!(ov.open() && ov.matches(":modal").unwrap());
     assert!(ov.contains(doc().active_element().as_ref().map(|e| e.unchecked_ref())));
-    assert!(doc().get_element_by_id("autologoff-warning").is_none(), "warning gone");
+    assert!(
+        doc().get_element_by_id("autologoff-warning").is_none(),
+        "warning gone"
+    );
     assert_eq!(doc().title(), "Session locked");
-    let audits: Vec<String> = log.borrow().iter().filter(|(t, _)| t == "audit")
-        .map(|(_, d)| get(d, "type").as_string().unwrap()).collect();
+    let audits: Vec<String> = log
+        .borrow()
+        .iter()
+        .filter(|(t, _)| t == "audit")
+        .map(|(_, d)| get(d, "type").as_string().unwrap())
+        .collect();
     assert_eq!(audits, vec!["warn", "lock", "purge"]);
     h.destroy();
     assert!(overlay().is_none());
@@ -138,25 +185,97 @@ async fn bad_options_reject_with_the_right_class_and_message_and_install_nothing
     reset_page();
     let cases: &[(&str, &str, &str)] = &[
         (r#"5"#, "TypeError", "options must be an object, got 5"),
-        (r#""fast""#, "TypeError", "options must be an object, got string \"fast\""),
-        (r#"{"idleTimeoutMs":500}"#, "RangeError", "idleTimeoutMs (500)"),
-        (r#"{"idleTimeoutMs":86400001}"#, "RangeError", "idleTimeoutMs (86400001)"),
-        (r#"{"idleTimeoutMs":"900000"}"#, "TypeError", "idleTimeoutMs must be a number of milliseconds, got string \"900000\""),
-        (r#"{"idleTimout":1000}"#, "TypeError", "unknown option idleTimout (given 1000)"),
-        (r#"{"warnBeforeMs":900000}"#, "RangeError", "warnBeforeMs (900000) must be less than idleTimeoutMs (900000)"),
+        (
+            r#""fast""#,
+            "TypeError",
+            "options must be an object, got string \"fast\"",
+        ),
+        (
+            r#"{"idleTimeoutMs":500}"#,
+            "RangeError",
+            "idleTimeoutMs (500)",
+        ),
+        (
+            r#"{"idleTimeoutMs":86400001}"#,
+            "RangeError",
+            "idleTimeoutMs (86400001)",
+        ),
+        (
+            r#"{"idleTimeoutMs":"900000"}"#,
+            "TypeError",
+            "idleTimeoutMs must be a number of milliseconds, got string \"900000\"",
+        ),
+        (
+            r#"{"idleTimout":1000}"#,
+            "TypeError",
+            "unknown option idleTimout (given 1000)",
+        ),
+        (
+            r#"{"warnBeforeMs":900000}"#,
+            "RangeError",
+            "warnBeforeMs (900000) must be less than idleTimeoutMs (900000)",
+        ),
         (r#"{"warnBeforeMs":-5}"#, "RangeError", "warnBeforeMs (-5)"),
-        (r#"{"absoluteTimeoutMs":604800001}"#, "RangeError", "absoluteTimeoutMs (604800001)"),
-        (r#"{"activityEvents":"keydown"}"#, "TypeError", "activityEvents must be an array of strings, got string \"keydown\""),
-        (r#"{"activityEvents":["clik"]}"#, "RangeError", "activityEvents[0] (\"clik\")"),
-        (r#"{"requests":{"track":"yes"}}"#, "TypeError", "requests.track must be a boolean, got string \"yes\""),
-        (r#"{"server":{"pollIntervalMs":5000}}"#, "TypeError", "server.url is required"),
-        (r#"{"server":{"url":"/s","pollIntervalMs":10}}"#, "RangeError", "server.pollIntervalMs (10)"),
-        (r#"{"server":{"url":"/s","credentials":"all"}}"#, "RangeError", "server.credentials (\"all\")"),
-        (r#"{"lock":{"mode":"fade"}}"#, "RangeError", "lock.mode (\"fade\")"),
-        (r###"{"lock":{"target":"##bad"}}"###, "RangeError", "lock.target (\"##bad\") is not a valid CSS selector"),
-        (r#"{"lock":{"colour":"red"}}"#, "TypeError", "unknown option lock.colour (given \"red\")"),
-        (r#"{"purge":{"keepSessionKeys":[1]}}"#, "TypeError", "purge.keepSessionKeys[0] must be a string, got number 1"),
-        (r#"{"crossTab":1}"#, "TypeError", "crossTab must be a boolean, got number 1"),
+        (
+            r#"{"absoluteTimeoutMs":604800001}"#,
+            "RangeError",
+            "absoluteTimeoutMs (604800001)",
+        ),
+        (
+            r#"{"activityEvents":"keydown"}"#,
+            "TypeError",
+            "activityEvents must be an array of strings, got string \"keydown\"",
+        ),
+        (
+            r#"{"activityEvents":["clik"]}"#,
+            "RangeError",
+            "activityEvents[0] (\"clik\")",
+        ),
+        (
+            r#"{"requests":{"track":"yes"}}"#,
+            "TypeError",
+            "requests.track must be a boolean, got string \"yes\"",
+        ),
+        (
+            r#"{"server":{"pollIntervalMs":5000}}"#,
+            "TypeError",
+            "server.url is required",
+        ),
+        (
+            r#"{"server":{"url":"/s","pollIntervalMs":10}}"#,
+            "RangeError",
+            "server.pollIntervalMs (10)",
+        ),
+        (
+            r#"{"server":{"url":"/s","credentials":"all"}}"#,
+            "RangeError",
+            "server.credentials (\"all\")",
+        ),
+        (
+            r#"{"lock":{"mode":"fade"}}"#,
+            "RangeError",
+            "lock.mode (\"fade\")",
+        ),
+        (
+            r###"{"lock":{"target":"##bad"}}"###,
+            "RangeError",
+            "lock.target (\"##bad\") is not a valid CSS selector",
+        ),
+        (
+            r#"{"lock":{"colour":"red"}}"#,
+            "TypeError",
+            "unknown option lock.colour (given \"red\")",
+        ),
+        (
+            r#"{"purge":{"keepSessionKeys":[1]}}"#,
+            "TypeError",
+            "purge.keepSessionKeys[0] must be a string, got number 1",
+        ),
+        (
+            r#"{"crossTab":1}"#,
+            "TypeError",
+            "crossTab must be a boolean, got number 1",
+        ),
         (r#"{"audit":{}}"#, "TypeError", "audit.url is required"),
     ];
     let html_before = snapshot();
@@ -179,15 +298,26 @@ async fn bad_options_reject_with_the_right_class_and_message_and_install_nothing
         let (emit, _log) = recorder();
         let err = start(o.into(), emit).err().expect("rejected");
         assert_eq!(get(&err, "name").as_string().unwrap(), "RangeError");
-        assert!(get(&err, "message").as_string().unwrap().contains(&format!("idleTimeoutMs ({shown})")));
+        assert!(get(&err, "message")
+            .as_string()
+            .unwrap()
+            .contains(&format!("idleTimeoutMs ({shown})")));
     }
     // a function value is refused with its path
     let o = opts(r#"{"lock":{}}"#);
-    Reflect::set(&get(&o, "lock"), &"target".into(), &Function::new_no_args("")).unwrap();
+    Reflect::set(
+        &get(&o, "lock"),
+        &"target".into(),
+        &Function::new_no_args(""),
+    )
+    .unwrap();
     let (emit, _log) = recorder();
     let err = start(o, emit).err().expect("rejected");
     assert_eq!(get(&err, "name").as_string().unwrap(), "TypeError");
-    assert!(get(&err, "message").as_string().unwrap().contains("lock.target must be"));
+    assert!(get(&err, "message")
+        .as_string()
+        .unwrap()
+        .contains("lock.target must be"));
     // nothing was installed: the DOM is untouched and a valid init still works
     assert_eq!(snapshot(), html_before);
     let (mut h, _) = arm(r#"{"crossTab":false}"#);
@@ -201,8 +331,13 @@ async fn null_and_undefined_mean_defaults_and_a_second_init_rejects() {
     let mut h = start(JsValue::UNDEFINED, emit).unwrap();
     assert!((899_000.0..=900_000.0).contains(&h.remaining_ms()));
     let (emit, _l) = recorder();
-    let err = start(JsValue::NULL, emit).err().expect("second init must reject");
-    assert!(get(&err, "message").as_string().unwrap().contains("already live"));
+    let err = start(JsValue::NULL, emit)
+        .err()
+        .expect("second init must reject");
+    assert!(get(&err, "message")
+        .as_string()
+        .unwrap()
+        .contains("already live"));
     h.destroy();
     let (emit, _l) = recorder();
     let mut h = start(JsValue::NULL, emit).expect("after destroy a new init works");
@@ -224,20 +359,31 @@ async fn lock_purges_storage_except_kept_keys_and_restores_everything_at_unlock(
     // prior attribute values that must come back exactly
     let body = doc().body().unwrap();
     body.set_attribute("aria-hidden", "false").unwrap();
-    let _restore_body = Defer(|| { let b = doc().body().unwrap(); b.remove_attribute("aria-hidden").unwrap(); });
+    let _restore_body = Defer(|| {
+        let b = doc().body().unwrap();
+        b.remove_attribute("aria-hidden").unwrap();
+    });
     let app = doc().get_element_by_id("app").unwrap();
     app.set_attribute("inert", "").unwrap();
     let before = snapshot();
-    let (mut h, log) = arm(r#"{"crossTab":false,"purge":{"keepSessionKeys":["csrf","ui:*"],"localStorageKeys":["draft:*"]}}"#);
+    let (mut h, log) = arm(
+        r#"{"crossTab":false,"purge":{"keepSessionKeys":["csrf","ui:*"],"localStorageKeys":["draft:*"]}}"#,
+    );
     h.lock(JsValue::UNDEFINED).unwrap();
     h.lock("manual".into()).unwrap(); // twice = once
     assert_eq!(ss.length().unwrap(), 2);
     assert!(ss.get_item("patient").unwrap().is_none());
     assert_eq!(ss.get_item("csrf").unwrap().as_deref(), Some("keep-me"));
-    assert!(ls.get_item("draft:note").unwrap().is_none() && ls.get_item("draft:other").unwrap().is_none());
+    assert!(
+        ls.get_item("draft:note").unwrap().is_none()
+            && ls.get_item("draft:other").unwrap().is_none()
+    );
     assert_eq!(ls.get_item("prefs").unwrap().as_deref(), Some("kept"));
     assert_eq!(body.get_attribute("aria-hidden").as_deref(), Some("true"));
-    assert!(h.lock("sleepy".into()).is_err(), "unknown reason is a RangeError");
+    assert!(
+        h.lock("sleepy".into()).is_err(),
+        "unknown reason is a RangeError"
+    );
     let ok = JsFuture::from(h.unlock()).await.unwrap();
     assert_eq!(ok, JsValue::TRUE);
     sleep(10).await;
@@ -263,8 +409,15 @@ async fn tampering_is_undone_and_audited() {
     assert_eq!(computed(&app, "visibility"), "hidden");
     overlay().unwrap().close();
     sleep(0).await;
-    assert!(overlay().is_some_and(|o| o.open() && o.matches(":modal").unwrap()), "close() undone");
-    let tampers = log.borrow().iter().filter(|(t, d)| t == "audit" && get(d, "type").as_string().unwrap() == "tamper").count();
+    assert!(
+        overlay().is_some_and(|o| o.open() && o.matches(":modal").unwrap()),
+        "close() undone"
+    );
+    let tampers = log
+        .borrow()
+        .iter()
+        .filter(|(t, d)| t == "audit" && get(d, "type").as_string().unwrap() == "tamper")
+        .count();
     assert!(tampers >= 2, "{tampers} tamper records");
     h.destroy();
     assert_eq!(computed(&app, "visibility"), "visible");
@@ -279,7 +432,9 @@ async fn synthetic_events_never_count_as_activity() {
     for _ in 0..20 {
         sleep(50).await;
         for ty in ["pointermove", "keydown", "pointerdown"] {
-            target.dispatch_event(&web_sys::Event::new(ty).unwrap()).unwrap();
+            target
+                .dispatch_event(&web_sys::Event::new(ty).unwrap())
+                .unwrap();
         }
     }
     sleep(200).await;
@@ -300,7 +455,10 @@ async fn extend_ends_the_warning_and_moves_the_deadline() {
     assert!(h.remaining_ms() > 1100.0);
     assert!(doc().get_element_by_id("autologoff-warning").is_none());
     sleep(10).await;
-    assert!(log.borrow().iter().any(|(t, d)| t == "audit" && get(d, "type").as_string().unwrap() == "extend"));
+    assert!(log
+        .borrow()
+        .iter()
+        .any(|(t, d)| t == "audit" && get(d, "type").as_string().unwrap() == "extend"));
     h.destroy();
 }
 
@@ -328,7 +486,14 @@ async fn destroy_leaves_the_page_as_before_init() {
 
 async fn js(body: &str) -> JsValue {
     let f = Function::new_no_args(&format!("return (async () => {{ {body} }})()"));
-    JsFuture::from(f.call0(&JsValue::NULL).unwrap().dyn_into::<js_sys::Promise>().unwrap()).await.unwrap()
+    JsFuture::from(
+        f.call0(&JsValue::NULL)
+            .unwrap()
+            .dyn_into::<js_sys::Promise>()
+            .unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 #[wasm_bindgen_test]

@@ -230,10 +230,13 @@ impl Policy {
             p.remote_hold = s.hold_until;
             p.keepalive_at = s.keepalive_at;
             if s.locked {
+                // The origin was locked by another tab or an earlier load: this page locks
+                // too, as a remote lock (the backend was already told; a DELETE now could
+                // end a session the user has just signed in to on another page).
                 p.state = State::Locked;
                 p.reason = s.reason;
-                p.actions.push_back(Action::Lock { reason: s.reason });
-                p.audit(AuditKind::Lock, Some(s.reason), None);
+                p.actions.push_back(Action::Lock { reason: Reason::Remote });
+                p.audit(AuditKind::Lock, Some(Reason::Remote), None);
             }
         }
         if let Some((poll, _)) = t.server {

@@ -575,8 +575,17 @@ fn a_load_after_the_deadline_starts_locked_and_a_reload_keeps_the_clock() {
     let mut locked = saved;
     locked.locked = true;
     locked.reason = Reason::Manual;
-    let p = Policy::new(t, T0 + 5 * MIN, Some(locked));
+    let mut p = Policy::new(t, T0 + 5 * MIN, Some(locked));
     assert_eq!(p.state(), State::Locked);
+    // ... as a remote lock: the tab that locked already told the server (no second DELETE)
+    assert_eq!(
+        p.poll_action(),
+        Some(Action::Lock {
+            reason: Reason::Remote
+        })
+    );
+    // and the shared state keeps the original reason for the next load
+    assert_eq!(p.shared().reason, Reason::Manual);
 }
 
 #[test]

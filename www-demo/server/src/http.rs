@@ -38,7 +38,10 @@ pub struct RequestHead {
 
 impl RequestHead {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Value of cookie `name` from all `Cookie` headers.
@@ -58,7 +61,9 @@ impl RequestHead {
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(k).as_deref() == Some(name)).then(|| form_decode(v)).flatten()
+            (form_decode(k).as_deref() == Some(name))
+                .then(|| form_decode(v))
+                .flatten()
         })
     }
 }
@@ -86,23 +91,30 @@ pub fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses a complete request head (request line + headers, blank line optional).
 pub fn parse_head(head: &[u8]) -> Result<RequestHead, HttpError> {
-    let text = std::str::from_utf8(head).map_err(|_| HttpError::new(400, "request head is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(head).map_err(|_| HttpError::new(400, "request head is not UTF-8"))?;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let request_line = lines.next().unwrap_or("");
     let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(HttpError::new(400, "malformed request line"));
     };
     if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(HttpError::new(400, "malformed method"));
     }
-    if !target.starts_with('/') || target.len() > 8192 || !target.bytes().all(|b| b.is_ascii_graphic()) {
+    if !target.starts_with('/')
+        || target.len() > 8192
+        || !target.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(HttpError::new(400, "malformed request target"));
     }
     match version {
         "HTTP/1.1" | "HTTP/1.0" => {}
-        v if v.starts_with("HTTP/") => return Err(HttpError::new(505, "HTTP version not supported")),
+        v if v.starts_with("HTTP/") => {
+            return Err(HttpError::new(505, "HTTP version not supported"))
+        }
         _ => return Err(HttpError::new(400, "malformed HTTP version")),
     }
 
@@ -130,7 +142,10 @@ pub fn parse_head(head: &[u8]) -> Result<RequestHead, HttpError> {
     }
 
     if headers.iter().any(|(k, _)| k == "transfer-encoding") {
-        return Err(HttpError::new(411, "chunked/transfer-encoded bodies are not supported; send Content-Length"));
+        return Err(HttpError::new(
+            411,
+            "chunked/transfer-encoded bodies are not supported; send Content-Length",
+        ));
     }
     let mut content_length: Option<u64> = None;
     for (_, v) in headers.iter().filter(|(k, _)| k == "content-length") {
@@ -140,7 +155,9 @@ pub fn parse_head(head: &[u8]) -> Result<RequestHead, HttpError> {
             if item.is_empty() || item.len() > 15 || !item.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(HttpError::new(400, "malformed Content-Length"));
             }
-            let n: u64 = item.parse().map_err(|_| HttpError::new(400, "malformed Content-Length"))?;
+            let n: u64 = item
+                .parse()
+                .map_err(|_| HttpError::new(400, "malformed Content-Length"))?;
             if content_length.is_some_and(|c| c != n) {
                 return Err(HttpError::new(400, "conflicting Content-Length"));
             }
@@ -240,7 +257,12 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16) -> Self {
-        Response { status, headers: Vec::new(), body: Vec::new(), head_only: false }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            head_only: false,
+        }
     }
 
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -267,7 +289,11 @@ impl Response {
     }
 
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status));
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            self.status,
+            reason_phrase(self.status)
+        );
         for (k, v) in &self.headers {
             head.push_str(k);
             head.push_str(": ");
@@ -309,7 +335,12 @@ pub fn read_head(r: &mut impl Read) -> Result<(RequestHead, Vec<u8>), HttpError>
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(HttpError::new(408, "timed out reading request"))
             }
             Err(_) => return Err(HttpError::new(0, "read error")),
@@ -330,7 +361,11 @@ impl<'a, R: Read> Body<'a, R> {
         let mut prefix = prefix;
         prefix.truncate(head.content_length.min(usize::MAX as u64) as usize);
         let remaining = head.content_length - prefix.len() as u64;
-        Body { remaining, prefix, stream }
+        Body {
+            remaining,
+            prefix,
+            stream,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -411,7 +446,12 @@ mod tests {
     fn accepts_bare_lf_and_content_length() {
         let h = head("POST /audit HTTP/1.0\nContent-Length: 12\n\n").unwrap();
         assert_eq!(h.content_length, 12);
-        assert_eq!(head("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n").unwrap().content_length, 5);
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n")
+                .unwrap()
+                .content_length,
+            5
+        );
     }
 
     #[test]
@@ -431,14 +471,23 @@ mod tests {
             ("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
-            ("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-            ("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                400,
+            ),
             ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
         ];
         for (raw, status) in cases {
             assert_eq!(head(raw).map_err(|e| e.status), Err(*status), "{raw:?}");
         }
-        assert_eq!(parse_head(b"GET /\xff HTTP/1.1\r\n\r\n").map_err(|e| e.status), Err(400));
+        assert_eq!(
+            parse_head(b"GET /\xff HTTP/1.1\r\n\r\n").map_err(|e| e.status),
+            Err(400)
+        );
     }
 
     #[test]
@@ -458,12 +507,22 @@ mod tests {
 
         let mut cur = std::io::Cursor::new(&raw[..]);
         let (h, rest) = read_head(&mut cur).unwrap();
-        assert_eq!(Body::new(&h, rest, &mut cur).read_all(5).map_err(|e| e.status), Err(413));
+        assert_eq!(
+            Body::new(&h, rest, &mut cur)
+                .read_all(5)
+                .map_err(|e| e.status),
+            Err(413)
+        );
 
         let short = b"POST /x HTTP/1.1\r\nContent-Length: 50\r\n\r\nabc";
         let mut cur = std::io::Cursor::new(&short[..]);
         let (h, rest) = read_head(&mut cur).unwrap();
-        assert_eq!(Body::new(&h, rest, &mut cur).read_all(100).map_err(|e| e.status), Err(400));
+        assert_eq!(
+            Body::new(&h, rest, &mut cur)
+                .read_all(100)
+                .map_err(|e| e.status),
+            Err(400)
+        );
 
         let mut cur = std::io::Cursor::new(&b"GET / HTTP/1.1\r\n"[..]);
         assert_eq!(read_head(&mut cur).map_err(|e| e.status), Err(400));

@@ -38,7 +38,9 @@ impl Json {
     pub fn as_i64(&self) -> Option<i64> {
         match *self {
             Json::Int(i) => Some(i),
-            Json::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 => {
+            Json::Float(f)
+                if f.is_finite() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 =>
+            {
                 Some(f as i64)
             }
             _ => None,
@@ -296,7 +298,8 @@ impl<'a> Parser<'a> {
             }
         }
         // The slice is ASCII by construction.
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
+        let text =
+            std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
         if is_int {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(Json::Int(i));
@@ -401,20 +404,32 @@ mod tests {
         assert_eq!(parse_str("1e3").unwrap(), Json::Float(1000.0));
         assert_eq!(parse_str("1e3").unwrap().as_i64(), Some(1000));
         assert_eq!(parse_str("1.5").unwrap().as_i64(), None);
-        assert_eq!(parse_str("99999999999999999999").unwrap(), Json::Float(1e20));
+        assert_eq!(
+            parse_str("99999999999999999999").unwrap(),
+            Json::Float(1e20)
+        );
     }
 
     #[test]
     fn parses_strings_and_escapes() {
-        assert_eq!(parse_str(r#""a\"b\\c\/\n\u00e9""#).unwrap(), Json::Str("a\"b\\c/\né".into()));
-        assert_eq!(parse_str(r#""\ud83d\ude00""#).unwrap(), Json::Str("😀".into()));
+        assert_eq!(
+            parse_str(r#""a\"b\\c\/\n\u00e9""#).unwrap(),
+            Json::Str("a\"b\\c/\né".into())
+        );
+        assert_eq!(
+            parse_str(r#""\ud83d\ude00""#).unwrap(),
+            Json::Str("😀".into())
+        );
         assert_eq!(parse_str("\"héllo\"").unwrap(), Json::Str("héllo".into()));
     }
 
     #[test]
     fn parses_nested() {
-        let v = parse_str(r#"[{"seq":1,"tab":"t","type":"lock","at":"x","reason":null},[]]"#).unwrap();
-        let Json::Arr(items) = &v else { panic!("not array") };
+        let v =
+            parse_str(r#"[{"seq":1,"tab":"t","type":"lock","at":"x","reason":null},[]]"#).unwrap();
+        let Json::Arr(items) = &v else {
+            panic!("not array")
+        };
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].get("seq").and_then(Json::as_i64), Some(1));
         assert_eq!(items[0].get("tab").and_then(Json::as_str), Some("t"));
@@ -425,9 +440,29 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "", " ", "nul", "tru", "[1,]", "{\"a\":1,}", "{a:1}", "[1 2]", "01", "-", "1.", "1e",
-            "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "not json{", "{\"a\" 1}", "[1]]",
-            "\"a\u{1}b\"", "NaN", "Infinity", "1e999",
+            "",
+            " ",
+            "nul",
+            "tru",
+            "[1,]",
+            "{\"a\":1,}",
+            "{a:1}",
+            "[1 2]",
+            "01",
+            "-",
+            "1.",
+            "1e",
+            "\"abc",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "not json{",
+            "{\"a\" 1}",
+            "[1]]",
+            "\"a\u{1}b\"",
+            "NaN",
+            "Infinity",
+            "1e999",
         ] {
             assert!(parse_str(bad).is_err(), "accepted {bad:?}");
         }
@@ -450,10 +485,16 @@ mod tests {
             ("f".into(), Json::Float(2.0)),
             ("g".into(), Json::Float(0.25)),
             ("n".into(), Json::Null),
-            ("a".into(), Json::Arr(vec![Json::Bool(true), Json::Bool(false)])),
+            (
+                "a".into(),
+                Json::Arr(vec![Json::Bool(true), Json::Bool(false)]),
+            ),
         ]);
         let s = v.to_string_compact();
-        assert_eq!(s, r#"{"seq":3,"type":"lo\"ck\n\u0001\u2028","f":2,"g":0.25,"n":null,"a":[true,false]}"#);
+        assert_eq!(
+            s,
+            r#"{"seq":3,"type":"lo\"ck\n\u0001\u2028","f":2,"g":0.25,"n":null,"a":[true,false]}"#
+        );
         let back = parse_str(&s).unwrap();
         assert_eq!(back.get("type"), v.get("type"));
         assert_eq!(quote("a\\b"), r#""a\\b""#);

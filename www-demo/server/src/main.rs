@@ -32,7 +32,10 @@ fn main() {
         Ok(n) if n > 0 => eprintln!("loaded {n} audit records from {}", cfg.audit_file.display()),
         Ok(_) => {}
         Err(e) => {
-            eprintln!("error: cannot read audit file {}: {e}", cfg.audit_file.display());
+            eprintln!(
+                "error: cannot read audit file {}: {e}",
+                cfg.audit_file.display()
+            );
             std::process::exit(1);
         }
     }
@@ -45,7 +48,11 @@ fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.port);
-    let host = if cfg.host.contains(':') { format!("[{}]", cfg.host) } else { cfg.host.clone() };
+    let host = if cfg.host.contains(':') {
+        format!("[{}]", cfg.host)
+    } else {
+        cfg.host.clone()
+    };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{host}:{port}/");
@@ -55,12 +62,17 @@ fn main() {
         eprintln!("test hooks enabled (/__test/*)");
     }
 
-    let ctx = Arc::new(Ctx { cfg, state: Mutex::new(st) });
+    let ctx = Arc::new(Ctx {
+        cfg,
+        state: Mutex::new(st),
+    });
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
                 let ctx = Arc::clone(&ctx);
-                if let Err(e) = std::thread::Builder::new().spawn(move || server::handle_connection(stream, ctx)) {
+                if let Err(e) = std::thread::Builder::new()
+                    .spawn(move || server::handle_connection(stream, ctx))
+                {
                     eprintln!("error: cannot spawn connection thread: {e}");
                 }
             }

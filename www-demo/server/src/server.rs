@@ -47,7 +47,8 @@ impl Default for Config {
     }
 }
 
-pub const USAGE: &str = "usage: autologoff-demo-server [--host 127.0.0.1] [--port 8080] [--root www-demo] [--pkg pkg]
+pub const USAGE: &str =
+    "usage: autologoff-demo-server [--host 127.0.0.1] [--port 8080] [--root www-demo] [--pkg pkg]
        [--idle-secs 900] [--absolute-secs 43200] [--audit-file www-demo/audit.jsonl]
        [--clear-site-data '\"cache\", \"storage\"'] [--test-hooks]";
 
@@ -73,7 +74,13 @@ impl Config {
                 return Err(String::new());
             }
             let known = [
-                "--host", "--port", "--root", "--pkg", "--idle-secs", "--absolute-secs", "--audit-file",
+                "--host",
+                "--port",
+                "--root",
+                "--pkg",
+                "--idle-secs",
+                "--absolute-secs",
+                "--audit-file",
                 "--clear-site-data",
             ];
             if !known.contains(&flag.as_str()) {
@@ -83,10 +90,17 @@ impl Config {
                 Some(v) => v,
                 None => it.next().ok_or_else(|| format!("{flag} needs a value"))?,
             };
-            let num = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag}: not a number: {v:?}"));
+            let num = |v: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{flag}: not a number: {v:?}"))
+            };
             match flag.as_str() {
                 "--host" => cfg.host = value,
-                "--port" => cfg.port = value.parse().map_err(|_| format!("--port: invalid port {value:?}"))?,
+                "--port" => {
+                    cfg.port = value
+                        .parse()
+                        .map_err(|_| format!("--port: invalid port {value:?}"))?
+                }
                 "--root" => cfg.root = PathBuf::from(value),
                 "--pkg" => cfg.pkg = PathBuf::from(value),
                 "--idle-secs" => cfg.idle_secs = num(&value)?,
@@ -115,7 +129,10 @@ impl Ctx {
 }
 
 pub fn real_now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// 32 random bytes from /dev/urandom, hex-encoded.
@@ -144,7 +161,11 @@ pub fn load_audit(state: &mut State, path: &Path) -> std::io::Result<usize> {
         }
         match crate::state::AuditRecord::from_line(line) {
             Some(r) => records.push(r),
-            None => eprintln!("warning: {}:{}: skipping unreadable audit line", path.display(), n + 1),
+            None => eprintln!(
+                "warning: {}:{}: skipping unreadable audit line",
+                path.display(),
+                n + 1
+            ),
         }
     }
     Ok(state.audit_commit(records))
@@ -169,7 +190,10 @@ impl From<HttpError> for Response {
 }
 
 fn log_path(path: &str) -> String {
-    path.chars().take(200).map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect()
+    path.chars()
+        .take(200)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
 }
 
 fn graceful_close(stream: &mut TcpStream) {
@@ -220,7 +244,9 @@ pub fn handle_connection(mut stream: TcpStream, ctx: Arc<Ctx>) {
 }
 
 fn method_not_allowed(allow: &str) -> Outcome {
-    Response::text(405, "method not allowed").header("Allow", allow).into()
+    Response::text(405, "method not allowed")
+        .header("Allow", allow)
+        .into()
 }
 
 fn route<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>) -> Outcome {
@@ -266,7 +292,12 @@ fn valid_user(u: &str) -> bool {
     u.chars().count() <= 64 && !u.chars().any(char::is_control)
 }
 
-fn login<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, old: Option<&str>) -> Response {
+fn login<R: Read>(
+    ctx: &Ctx,
+    head: &RequestHead,
+    body: &mut Body<R>,
+    old: Option<&str>,
+) -> Response {
     let bytes = match body.read_all(SMALL_BODY_LIMIT) {
         Ok(b) => b,
         Err(e) => return e.into(),
@@ -275,8 +306,12 @@ fn login<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, old: Option
         Ok(t) => t.trim(),
         Err(_) => return Response::json_error(400, "body is not UTF-8"),
     };
-    let ct = head.header("content-type").unwrap_or("").to_ascii_lowercase();
-    let is_json = !ct.contains("x-www-form-urlencoded") && (ct.contains("json") || text.starts_with('{'));
+    let ct = head
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_json =
+        !ct.contains("x-www-form-urlencoded") && (ct.contains("json") || text.starts_with('{'));
     let user: Option<String> = if text.is_empty() {
         None
     } else if is_json {
@@ -302,9 +337,14 @@ fn login<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, old: Option
         }
         user
     };
-    let user = user.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "clinician".to_string());
+    let user = user
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "clinician".to_string());
     if !valid_user(&user) {
-        return Response::json_error(400, "user must be at most 64 characters without control characters");
+        return Response::json_error(
+            400,
+            "user must be at most 64 characters without control characters",
+        );
     }
     let token = match random_token() {
         Ok(t) => t,
@@ -312,8 +352,10 @@ fn login<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, old: Option
     };
     let now = ctx.lock().clock(real_now_ms());
     let info = ctx.lock().login(old, token.clone(), user, now);
-    Response::json(200, info.to_json(true))
-        .header("Set-Cookie", format!("sid={token}; HttpOnly; SameSite=Strict; Path=/"))
+    Response::json(200, info.to_json(true)).header(
+        "Set-Cookie",
+        format!("sid={token}; HttpOnly; SameSite=Strict; Path=/"),
+    )
 }
 
 fn session<R: Read>(ctx: &Ctx, method: &str, body: &mut Body<R>, token: Option<&str>) -> Outcome {
@@ -338,11 +380,19 @@ fn session<R: Read>(ctx: &Ctx, method: &str, body: &mut Body<R>, token: Option<&
                     return r.into();
                 }
                 Mode::Hang => return Outcome::Hang,
-                Mode::Error500 => return Response::json_error(500, "internal server error (test mode)").into(),
-                Mode::BadJsonFields => return Response::json(200, "{\"expiresAt\":\"soon\"}".into()).into(),
+                Mode::Error500 => {
+                    return Response::json_error(500, "internal server error (test mode)").into()
+                }
+                Mode::BadJsonFields => {
+                    return Response::json(200, "{\"expiresAt\":\"soon\"}".into()).into()
+                }
             }
             let now = st.clock(real_now_ms());
-            let info = if method == "GET" { st.status(token, now) } else { st.keepalive(token, now) };
+            let info = if method == "GET" {
+                st.status(token, now)
+            } else {
+                st.keepalive(token, now)
+            };
             match info {
                 Some(i) => Response::json(200, i.to_json(false)).into(),
                 None => Response::json_error(401, "no session").into(),
@@ -358,7 +408,10 @@ fn session<R: Read>(ctx: &Ctx, method: &str, body: &mut Body<R>, token: Option<&
             }
             let mut r = Response::new(204)
                 .header("Cache-Control", "no-store")
-                .header("Set-Cookie", "sid=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/");
+                .header(
+                    "Set-Cookie",
+                    "sid=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/",
+                );
             if !ctx.cfg.clear_site_data.is_empty() {
                 r = r.header("Clear-Site-Data", ctx.cfg.clear_site_data.clone());
             }
@@ -371,7 +424,9 @@ fn session<R: Read>(ctx: &Ctx, method: &str, body: &mut Body<R>, token: Option<&
 fn post_audit<R: Read>(ctx: &Ctx, body: &mut Body<R>) -> Response {
     let bytes = match body.read_all(AUDIT_BODY_LIMIT) {
         Ok(b) => b,
-        Err(e) if e.status == 413 => return Response::json_error(413, "audit body larger than 1 MB"),
+        Err(e) if e.status == 413 => {
+            return Response::json_error(413, "audit body larger than 1 MB")
+        }
         Err(e) => return e.into(),
     };
     let mut st = ctx.lock();
@@ -402,13 +457,20 @@ fn post_audit<R: Read>(ctx: &Ctx, body: &mut Body<R>) -> Response {
         }
     }
     let accepted = st.audit_commit(fresh);
-    Response::json(200, format!("{{\"accepted\":{accepted},\"duplicates\":{dups}}}"))
+    Response::json(
+        200,
+        format!("{{\"accepted\":{accepted},\"duplicates\":{dups}}}"),
+    )
 }
 
 // ---------------------------------------------------------------- synthetic API
 
 const PATIENTS: u32 = 12;
-const WARDS: [&str; 3] = ["Ward A (synthetic)", "Ward B (synthetic)", "ICU (synthetic)"];
+const WARDS: [&str; 3] = [
+    "Ward A (synthetic)",
+    "Ward B (synthetic)",
+    "ICU (synthetic)",
+];
 
 fn patient_json(id: u32) -> String {
     format!(
@@ -434,7 +496,10 @@ struct Rng(u64);
 
 impl Rng {
     fn new() -> Rng {
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         Rng(seed | 1)
     }
     fn next(&mut self) -> u64 {
@@ -463,7 +528,12 @@ fn vitals_json(patient: u32, at: u64) -> String {
     )
 }
 
-fn api<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, token: Option<&str>) -> Response {
+fn api<R: Read>(
+    ctx: &Ctx,
+    head: &RequestHead,
+    body: &mut Body<R>,
+    token: Option<&str>,
+) -> Response {
     let m = head.method.as_str();
     let p = head.path.as_str();
     let touch = |ctx: &Ctx| {
@@ -478,7 +548,8 @@ fn api<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, token: Option
         }
         return Response::json_error(401, "session expired");
     };
-    let with_expiry = |r: Response, expires_at: u64| r.header("Session-Expires", expires_at.to_string());
+    let with_expiry =
+        |r: Response, expires_at: u64| r.header("Session-Expires", expires_at.to_string());
 
     let resp = match (m, p) {
         ("GET", "/api/patients") => {
@@ -488,20 +559,30 @@ fn api<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, token: Option
         ("GET", _) if p.starts_with("/api/patients/") => {
             let id = &p["/api/patients/".len()..];
             match id.parse::<u32>() {
-                Ok(n) if (1..=PATIENTS).contains(&n) && !id.starts_with('0') && !id.starts_with('+') => {
+                Ok(n)
+                    if (1..=PATIENTS).contains(&n)
+                        && !id.starts_with('0')
+                        && !id.starts_with('+') =>
+                {
                     Response::json(200, patient_detail_json(n))
                 }
                 _ => Response::json_error(404, "no such patient"),
             }
         }
         ("GET", "/api/vitals") => {
-            let patient = head.query_param("patient").and_then(|v| v.parse::<u32>().ok()).unwrap_or(1);
+            let patient = head
+                .query_param("patient")
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(1);
             Response::json(200, vitals_json(patient.clamp(1, PATIENTS), now))
         }
         ("POST", "/api/notes") => match body.read_all(AUDIT_BODY_LIMIT) {
             Err(e) => Response::json_error(e.status, e.reason),
             Ok(bytes) => match json::parse(&bytes) {
-                Ok(_) => Response::json(200, format!("{{\"stored\":true,\"length\":{}}}", bytes.len())),
+                Ok(_) => Response::json(
+                    200,
+                    format!("{{\"stored\":true,\"length\":{}}}", bytes.len()),
+                ),
                 Err(e) => Response::json_error(400, &e.to_string()),
             },
         },
@@ -510,12 +591,20 @@ fn api<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, token: Option
                 None => 1000,
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) => n.min(SLOW_CAP_MS),
-                    Err(_) => return with_expiry(Response::json_error(400, "ms must be an integer"), info.expires_at),
+                    Err(_) => {
+                        return with_expiry(
+                            Response::json_error(400, "ms must be an integer"),
+                            info.expires_at,
+                        )
+                    }
                 },
             };
             std::thread::sleep(Duration::from_millis(ms));
             return match touch(ctx) {
-                Some((end, _)) => with_expiry(Response::json(200, format!("{{\"sleptMs\":{ms}}}")), end.expires_at),
+                Some((end, _)) => with_expiry(
+                    Response::json(200, format!("{{\"sleptMs\":{ms}}}")),
+                    end.expires_at,
+                ),
                 None => Response::json(200, format!("{{\"sleptMs\":{ms}}}")),
             };
         }
@@ -534,8 +623,12 @@ fn api<R: Read>(ctx: &Ctx, head: &RequestHead, body: &mut Body<R>, token: Option
         (_, "/api/patients" | "/api/vitals" | "/api/slow") => {
             Response::json_error(405, "method not allowed").header("Allow", "GET")
         }
-        (_, "/api/notes" | "/api/upload") => Response::json_error(405, "method not allowed").header("Allow", "POST"),
-        _ if p.starts_with("/api/patients/") => Response::json_error(405, "method not allowed").header("Allow", "GET"),
+        (_, "/api/notes" | "/api/upload") => {
+            Response::json_error(405, "method not allowed").header("Allow", "POST")
+        }
+        _ if p.starts_with("/api/patients/") => {
+            Response::json_error(405, "method not allowed").header("Allow", "GET")
+        }
         _ => Response::json_error(404, "no such endpoint"),
     };
     with_expiry(resp, info.expires_at)
@@ -555,7 +648,10 @@ fn test_hook<R: Read>(ctx: &Ctx, m: &str, p: &str, body: &mut Body<R>) -> Respon
                     ctx.lock().mode = mode;
                     Response::json(200, format!("{{\"mode\":{}}}", quote(mode.name())))
                 }
-                None => Response::json_error(400, "mode must be one of normal, garbage, hang, 500, badjson-fields"),
+                None => Response::json_error(
+                    400,
+                    "mode must be one of normal, garbage, hang, 500, badjson-fields",
+                ),
             }
         }
         ("POST", "/__test/clock") => {
@@ -570,7 +666,9 @@ fn test_hook<R: Read>(ctx: &Ctx, m: &str, p: &str, body: &mut Body<R>) -> Respon
                     let now = st.clock(real_now_ms());
                     Response::json(200, format!("{{\"offsetMs\":{off},\"serverTime\":{now}}}"))
                 }
-                _ => Response::json_error(400, "offsetMs must be an integer (|offset| <= 10 years)"),
+                _ => {
+                    Response::json_error(400, "offsetMs must be an integer (|offset| <= 10 years)")
+                }
             }
         }
         ("GET", "/__test/stats") => {
@@ -597,7 +695,11 @@ fn test_hook<R: Read>(ctx: &Ctx, m: &str, p: &str, body: &mut Body<R>) -> Respon
 // ---------------------------------------------------------------- static files
 
 pub fn mime_type(path: &Path) -> &'static str {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -618,7 +720,8 @@ pub fn resolve_static(cfg: &Config, raw_path: &str) -> Result<PathBuf, Response>
     if raw_path.starts_with("//") {
         return Err(Response::text(400, "bad path"));
     }
-    let decoded = http::percent_decode(raw_path).ok_or_else(|| Response::text(400, "bad percent-encoding in path"))?;
+    let decoded = http::percent_decode(raw_path)
+        .ok_or_else(|| Response::text(400, "bad percent-encoding in path"))?;
     if decoded.contains('\0') || decoded.contains('\\') {
         return Err(Response::text(400, "bad path"));
     }
@@ -663,7 +766,9 @@ fn serve_static(cfg: &Config, head: &RequestHead) -> Response {
     let mime = mime_type(&path);
     let mut r = Response::new(200).header("Content-Type", mime);
     if mime.starts_with("text/html") {
-        r = r.header("Cache-Control", "no-store").header("Content-Security-Policy", CSP);
+        r = r
+            .header("Cache-Control", "no-store")
+            .header("Content-Security-Policy", CSP);
     } else {
         r = r.header("Cache-Control", "no-cache");
     }
@@ -682,15 +787,47 @@ mod tests {
     #[test]
     fn parses_cli() {
         let c = Config::from_args(args(&[])).unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.idle_secs, c.absolute_secs, c.test_hooks), ("127.0.0.1", 8080, 900, 43200, false));
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.idle_secs,
+                c.absolute_secs,
+                c.test_hooks
+            ),
+            ("127.0.0.1", 8080, 900, 43200, false)
+        );
         assert_eq!(c.audit_file, PathBuf::from("www-demo/audit.jsonl"));
         let c = Config::from_args(args(&[
-            "--port", "0", "--host=0.0.0.0", "--root", "r", "--pkg", "p", "--idle-secs", "5", "--absolute-secs=60",
-            "--audit-file", "a.jsonl", "--test-hooks",
+            "--port",
+            "0",
+            "--host=0.0.0.0",
+            "--root",
+            "r",
+            "--pkg",
+            "p",
+            "--idle-secs",
+            "5",
+            "--absolute-secs=60",
+            "--audit-file",
+            "a.jsonl",
+            "--test-hooks",
         ]))
         .unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.idle_secs, c.absolute_secs, c.test_hooks), ("0.0.0.0", 0, 5, 60, true));
-        assert_eq!((c.root, c.pkg, c.audit_file), ("r".into(), "p".into(), "a.jsonl".into()));
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.idle_secs,
+                c.absolute_secs,
+                c.test_hooks
+            ),
+            ("0.0.0.0", 0, 5, 60, true)
+        );
+        assert_eq!(
+            (c.root, c.pkg, c.audit_file),
+            ("r".into(), "p".into(), "a.jsonl".into())
+        );
         assert!(Config::from_args(args(&["--port"])).is_err());
         assert!(Config::from_args(args(&["--port", "x"])).is_err());
         assert!(Config::from_args(args(&["--port", "70000"])).is_err());
@@ -706,21 +843,48 @@ mod tests {
         std::fs::write(dir.join("root/index.html"), "<p>hi</p>").unwrap();
         std::fs::write(dir.join("root/sub/index.html"), "sub").unwrap();
         std::fs::write(dir.join("pkg/a.wasm"), "w").unwrap();
-        let cfg = Config { root: dir.join("root"), pkg: dir.join("pkg"), ..Config::default() };
+        let cfg = Config {
+            root: dir.join("root"),
+            pkg: dir.join("pkg"),
+            ..Config::default()
+        };
 
-        assert_eq!(resolve_static(&cfg, "/").unwrap(), dir.join("root/index.html"));
-        assert_eq!(resolve_static(&cfg, "/index.html").unwrap(), dir.join("root/index.html"));
-        assert_eq!(resolve_static(&cfg, "/sub/").unwrap(), dir.join("root/sub/index.html"));
-        assert_eq!(resolve_static(&cfg, "/pkg/a.wasm").unwrap(), dir.join("pkg/a.wasm"));
+        assert_eq!(
+            resolve_static(&cfg, "/").unwrap(),
+            dir.join("root/index.html")
+        );
+        assert_eq!(
+            resolve_static(&cfg, "/index.html").unwrap(),
+            dir.join("root/index.html")
+        );
+        assert_eq!(
+            resolve_static(&cfg, "/sub/").unwrap(),
+            dir.join("root/sub/index.html")
+        );
+        assert_eq!(
+            resolve_static(&cfg, "/pkg/a.wasm").unwrap(),
+            dir.join("pkg/a.wasm")
+        );
         assert_eq!(resolve_static(&cfg, "/sub").unwrap_err().status, 301);
         assert_eq!(resolve_static(&cfg, "/pkg").unwrap_err().status, 301);
         assert_eq!(resolve_static(&cfg, "/../x").unwrap_err().status, 400);
         assert_eq!(resolve_static(&cfg, "/%2e%2e/x").unwrap_err().status, 400);
-        assert_eq!(resolve_static(&cfg, "/pkg/../../etc/passwd").unwrap_err().status, 400);
+        assert_eq!(
+            resolve_static(&cfg, "/pkg/../../etc/passwd")
+                .unwrap_err()
+                .status,
+            400
+        );
         assert_eq!(resolve_static(&cfg, "/a%5c..%5cb").unwrap_err().status, 400);
-        assert_eq!(resolve_static(&cfg, "//evil.example/").unwrap_err().status, 400);
+        assert_eq!(
+            resolve_static(&cfg, "//evil.example/").unwrap_err().status,
+            400
+        );
         assert_eq!(resolve_static(&cfg, "/%zz").unwrap_err().status, 400);
-        assert_eq!(resolve_static(&cfg, "/.git/config").unwrap_err().status, 404);
+        assert_eq!(
+            resolve_static(&cfg, "/.git/config").unwrap_err().status,
+            404
+        );
         assert_eq!(resolve_static(&cfg, "/missing.js").unwrap_err().status, 404);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -758,9 +922,18 @@ mod tests {
         for id in 1..=PATIENTS {
             assert!(json::parse_str(&patient_json(id)).is_ok());
             let d = json::parse_str(&patient_detail_json(id)).unwrap();
-            assert_eq!(d.get("mrn").and_then(Json::as_str), Some(format!("SYN-{id:04}").as_str()));
+            assert_eq!(
+                d.get("mrn").and_then(Json::as_str),
+                Some(format!("SYN-{id:04}").as_str())
+            );
             assert!(json::parse_str(&vitals_json(id, 1)).is_ok());
         }
-        assert_eq!(json::parse_str(&patient_json(1)).unwrap().get("name").and_then(Json::as_str), Some("Test Patient 01"));
+        assert_eq!(
+            json::parse_str(&patient_json(1))
+                .unwrap()
+                .get("name")
+                .and_then(Json::as_str),
+            Some("Test Patient 01")
+        );
     }
 }

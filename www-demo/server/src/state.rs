@@ -80,7 +80,10 @@ impl SessionInfo {
                 quote(&self.user)
             )
         } else {
-            format!("{{\"expiresAt\":{},\"serverTime\":{}}}", self.expires_at, self.server_time)
+            format!(
+                "{{\"expiresAt\":{},\"serverTime\":{}}}",
+                self.expires_at, self.server_time
+            )
         }
     }
 }
@@ -108,21 +111,42 @@ impl AuditRecord {
         };
         let kind = match v.get("type") {
             None => return Err("audit record missing type".into()),
-            Some(t) => t.as_str().ok_or("audit record type is not a string")?.to_string(),
+            Some(t) => t
+                .as_str()
+                .ok_or("audit record type is not a string")?
+                .to_string(),
         };
         let tab = match v.get("tab") {
             None => return Err("audit record missing tab".into()),
-            Some(t) => t.as_str().ok_or("audit record tab is not a string")?.to_string(),
+            Some(t) => t
+                .as_str()
+                .ok_or("audit record tab is not a string")?
+                .to_string(),
         };
         let at = match v.get("at") {
             None | Some(Json::Null) => None,
-            Some(a) => Some(a.as_str().ok_or("audit record at is not a string")?.to_string()),
+            Some(a) => Some(
+                a.as_str()
+                    .ok_or("audit record at is not a string")?
+                    .to_string(),
+            ),
         };
         let reason = match v.get("reason") {
             None | Some(Json::Null) => None,
-            Some(r) => Some(r.as_str().ok_or("audit record reason is not a string")?.to_string()),
+            Some(r) => Some(
+                r.as_str()
+                    .ok_or("audit record reason is not a string")?
+                    .to_string(),
+            ),
         };
-        Ok(AuditRecord { seq, kind, at, reason, tab, received_at })
+        Ok(AuditRecord {
+            seq,
+            kind,
+            at,
+            reason,
+            tab,
+            received_at,
+        })
     }
 
     /// One stored line: keys in the order seq,type,at,reason,tab,receivedAt;
@@ -137,14 +161,22 @@ impl AuditRecord {
             s.push_str(",\"reason\":");
             s.push_str(&quote(r));
         }
-        s.push_str(&format!(",\"tab\":{},\"receivedAt\":{}}}", quote(&self.tab), self.received_at));
+        s.push_str(&format!(
+            ",\"tab\":{},\"receivedAt\":{}}}",
+            quote(&self.tab),
+            self.received_at
+        ));
         s
     }
 
     /// Reads a stored line back (received_at kept from the file).
     pub fn from_line(line: &str) -> Option<AuditRecord> {
         let v = crate::json::parse_str(line).ok()?;
-        let received = v.get("receivedAt").and_then(Json::as_i64).unwrap_or(0).max(0) as u64;
+        let received = v
+            .get("receivedAt")
+            .and_then(Json::as_i64)
+            .unwrap_or(0)
+            .max(0) as u64;
         AuditRecord::from_json(&v, received).ok()
     }
 }
@@ -158,7 +190,9 @@ pub fn parse_audit_body(body: &[u8], now_ms: u64) -> Result<Vec<AuditRecord>, St
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| AuditRecord::from_json(item, now_ms).map_err(|e| format!("record {i}: {e}")))
+        .map(|(i, item)| {
+            AuditRecord::from_json(item, now_ms).map_err(|e| format!("record {i}: {e}"))
+        })
         .collect()
 }
 
@@ -224,7 +258,10 @@ impl State {
             return None;
         }
         let (idle, abs) = (self.idle_ms, self.absolute_ms);
-        let i = self.sessions.iter().position(|s| s.live && s.token == token)?;
+        let i = self
+            .sessions
+            .iter()
+            .position(|s| s.live && s.token == token)?;
         if now_ms >= self.sessions[i].expires_at(idle, abs) {
             self.sessions[i].live = false;
             return None;
@@ -234,7 +271,13 @@ impl State {
 
     /// `POST /login`: ends the session of `old_token` (no fixation) and
     /// creates a new one for `new_token`.
-    pub fn login(&mut self, old_token: Option<&str>, new_token: String, user: String, now_ms: u64) -> SessionInfo {
+    pub fn login(
+        &mut self,
+        old_token: Option<&str>,
+        new_token: String,
+        user: String,
+        now_ms: u64,
+    ) -> SessionInfo {
         if let Some(old) = old_token {
             self.end(old);
         }
@@ -277,7 +320,11 @@ impl State {
     /// `DELETE /session`: the token can never be used again.
     pub fn end(&mut self, token: &str) -> bool {
         let mut found = false;
-        for s in self.sessions.iter_mut().filter(|s| s.live && s.token == token) {
+        for s in self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.live && s.token == token)
+        {
             s.live = false;
             found = true;
         }
@@ -479,7 +526,10 @@ mod tests {
         st.reset();
         assert_eq!(st.mode, Mode::Normal);
         assert_eq!(st.clock(100), 100);
-        assert_eq!(st.stats_json(0), "{\"keepalives\":0,\"gets\":0,\"deletes\":0,\"sessions\":[]}");
+        assert_eq!(
+            st.stats_json(0),
+            "{\"keepalives\":0,\"gets\":0,\"deletes\":0,\"sessions\":[]}"
+        );
     }
 
     #[test]
@@ -494,7 +544,13 @@ mod tests {
 
     #[test]
     fn mode_names_round_trip() {
-        for m in [Mode::Normal, Mode::Garbage, Mode::Hang, Mode::Error500, Mode::BadJsonFields] {
+        for m in [
+            Mode::Normal,
+            Mode::Garbage,
+            Mode::Hang,
+            Mode::Error500,
+            Mode::BadJsonFields,
+        ] {
             assert_eq!(Mode::parse(m.name()), Some(m));
         }
         assert_eq!(Mode::parse("other"), None);
@@ -523,8 +579,14 @@ mod tests {
             ok[0].to_json(),
             r#"{"seq":1,"type":"lock","at":"2024-01-01T00:00:00.000Z","reason":"idle","tab":"t1","receivedAt":7}"#
         );
-        assert_eq!(ok[1].to_json(), r#"{"seq":2,"type":"warn","at":"x","tab":"t1","receivedAt":7}"#);
-        assert_eq!(AuditRecord::from_line(&ok[0].to_json()), Some(ok[0].clone()));
+        assert_eq!(
+            ok[1].to_json(),
+            r#"{"seq":2,"type":"warn","at":"x","tab":"t1","receivedAt":7}"#
+        );
+        assert_eq!(
+            AuditRecord::from_line(&ok[0].to_json()),
+            Some(ok[0].clone())
+        );
         assert_eq!(parse_audit_body(b"[]", 0).unwrap().len(), 0);
 
         for bad in [
@@ -540,7 +602,11 @@ mod tests {
             br#"[{"seq":1,"type":"lock","tab":"t","at":5}]"#,
             br#"[1]"#,
         ] {
-            assert!(parse_audit_body(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_audit_body(bad, 0).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -559,9 +625,22 @@ mod tests {
         let Json::Arr(items) = all else { panic!() };
         let keys: Vec<(i64, String)> = items
             .iter()
-            .map(|r| (r.get("seq").and_then(Json::as_i64).unwrap(), r.get("tab").and_then(Json::as_str).unwrap().to_string()))
+            .map(|r| {
+                (
+                    r.get("seq").and_then(Json::as_i64).unwrap(),
+                    r.get("tab").and_then(Json::as_str).unwrap().to_string(),
+                )
+            })
             .collect();
-        assert_eq!(keys, vec![(1, "b".into()), (2, "a".into()), (2, "b".into()), (3, "b".into())]);
+        assert_eq!(
+            keys,
+            vec![
+                (1, "b".into()),
+                (2, "a".into()),
+                (2, "b".into()),
+                (3, "b".into())
+            ]
+        );
         st.reset();
         assert_eq!(st.audit_json(), "[]");
     }
