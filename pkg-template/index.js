@@ -1,7 +1,7 @@
 // autologoff: HIPAA automatic logoff for clinical single-page apps.
 // Importing this module touches no window or document (SSR-safe); only init() does.
 import wasmInit, { start } from "./autologoff.js";
-import { fail_closed } from "./glue.js";
+import { fail_closed, failed } from "./glue.js";
 
 let loading = null;
 
@@ -28,7 +28,7 @@ class AutologoffSession extends EventTarget {
   }
 
   #call(f, fallback) {
-    if (this.#broken) return fallback;
+    if (this.#broken || failed()) return fallback;
     try {
       return f(this.#h);
     } catch (e) {

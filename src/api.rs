@@ -39,6 +39,15 @@ fn install_panic_hook() {
     });
 }
 
+/// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic
+/// hook covers the page and the wrapper then reports every session as locked; nothing
+/// here can uncover a page, so it is safe to ship.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = "__panicForTest")]
+pub fn panic_for_test() {
+    panic!("autologoff self-test")
+}
+
 /// Validate `options` and arm a session; `emit(type, detail)` dispatches its events.
 #[wasm_bindgen]
 pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue> {

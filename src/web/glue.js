@@ -112,7 +112,15 @@ export function patch_requests(start, end, headerName) {
  * Last line of defence when the wasm side cannot be trusted (panic, trap, failed load):
  * cover the page with plain DOM, make it inert and drop sessionStorage.
  */
+let failedWhy = null;
+
+/** True once the page failed closed: the wasm side is not trusted again until a reload. */
+export function failed() {
+  return failedWhy !== null;
+}
+
 export function fail_closed(why) {
+  failedWhy = String(why || "error");
   try {
     const d = G.document;
     if (!d || !d.documentElement) return;

@@ -184,6 +184,39 @@ test("works under a strict CSP, and importing the package touches no window (SSR
   await ctx.close();
 });
 
+test("a Rust panic inside the wasm leaves the page covered, storage empty and the session locked", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await gotoHarness(page, server.url, { idleTimeoutMs: 600_000, crossTab: false });
+  await page.evaluate(() => sessionStorage.setItem("chart", "Test Patient 07"));
+  assert.equal(await page.evaluate(() => window.session.state), "active");
+  const r = await page.evaluate(async () => {
+    const glue = await import("/pkg/autologoff.js");
+    let thrown = "none";
+    try { glue.__panicForTest(); } catch (e) { thrown = e.constructor.name; }
+    return {
+      thrown,
+      cover: !!document.getElementById("autologoff-failsafe"),
+      inert: document.body.inert,
+      storage: sessionStorage.length,
+      state: window.session.state,
+      remaining: window.session.remainingMs(),
+      unlocked: await window.session.unlock(),
+    };
+  });
+  assert.equal(r.thrown, "RuntimeError", "panic=abort ends in a wasm trap");
+  assert.equal(r.cover, true, "the page is covered with plain DOM");
+  assert.equal(r.inert, true);
+  assert.equal(r.storage, 0, "sessionStorage erased");
+  assert.equal(r.state, "locked");
+  assert.equal(r.remaining, 0);
+  assert.equal(r.unlocked, false, "unlock() cannot open a page that failed closed");
+  // Input after the failure does not bring the page back.
+  await page.mouse.move(40, 40);
+  assert.equal(await page.evaluate(() => !!document.getElementById("autologoff-failsafe") && document.body.inert), true);
+  await ctx.close();
+});
+
 test("a failed wasm load covers the page and rejects", async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
