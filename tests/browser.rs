@@ -470,10 +470,35 @@ async fn destroy_leaves_the_page_as_before_init() {
     let xhr_send_before = get(&get(&get(&w, "XMLHttpRequest"), "prototype"), "send");
     let html_before = snapshot();
     let title_before = doc().title();
+    // Count live listeners on every EventTarget (window, document, body, the overlay, ...).
+    js(r#"
+        const add = EventTarget.prototype.addEventListener, rem = EventTarget.prototype.removeEventListener;
+        const live = (window.__live = []);
+        const cap = (o) => (typeof o === "boolean" ? o : !!(o && o.capture));
+        const at = (t, ty, f, o) => live.findIndex((e) => e[0] === t && e[1] === ty && e[2] === f && e[3] === cap(o));
+        window.__undoCount = () => { EventTarget.prototype.addEventListener = add; EventTarget.prototype.removeEventListener = rem; };
+        EventTarget.prototype.addEventListener = function (ty, f, o) {
+            if (f && at(this, ty, f, o) < 0) live.push([this, ty, f, cap(o)]);
+            return add.call(this, ty, f, o);
+        };
+        EventTarget.prototype.removeEventListener = function (ty, f, o) {
+            const i = at(this, ty, f, o);
+            if (i >= 0) live.splice(i, 1);
+            return rem.call(this, ty, f, o);
+        };
+    "#)
+    .await;
+    let listeners = || async { js("return window.__live.length").await.as_f64().unwrap() };
+    let before = listeners().await;
     let (mut h, log) = arm(r#"{"idleTimeoutMs":1000,"warnBeforeMs":500}"#);
     assert!(get(&w, "fetch") != fetch_before, "fetch patched while live");
     h.lock("manual".into()).unwrap();
+    let while_locked = listeners().await;
+    assert!(while_locked >= before + 10.0, "activity, lifecycle and overlay listeners are live ({while_locked})");
     h.destroy();
+    let after = listeners().await;
+    js("window.__undoCount()").await;
+    assert_eq!(after, before, "every listener added by init was removed by destroy");
     assert_eq!(snapshot(), html_before);
     assert_eq!(doc().title(), title_before);
     assert!(get(&w, "fetch") == fetch_before, "fetch restored");
