@@ -235,7 +235,9 @@ impl Policy {
                 // end a session the user has just signed in to on another page).
                 p.state = State::Locked;
                 p.reason = s.reason;
-                p.actions.push_back(Action::Lock { reason: Reason::Remote });
+                p.actions.push_back(Action::Lock {
+                    reason: Reason::Remote,
+                });
                 p.audit(AuditKind::Lock, Some(Reason::Remote), None);
             }
         }

@@ -45,7 +45,7 @@ function urlOf(input) {
 
 /**
  * Wraps fetch and XMLHttpRequest. `start(url) -> token` is called synchronously when a
- * request starts; `end(token, status, expiresHeaderValue, responseUrl)` when its response
+ * request starts; `end([token, status, expiresHeaderValue, responseUrl])` when its response
  * headers arrived (or it failed: status 0). Returns an `undo` function.
  */
 export function patch_requests(start, end, headerName) {
@@ -60,12 +60,12 @@ export function patch_requests(start, end, headerName) {
       try {
         p = orig.apply(this, arguments);
       } catch (e) {
-        try { end(tok, 0, null, ""); } catch (_) {}
+        try { end([tok, 0, null, ""]); } catch (_) {}
         throw e;
       }
       p.then(
-        (r) => { try { end(tok, r.status, r.headers.get(headerName), r.url || ""); } catch (_) {} },
-        () => { try { end(tok, 0, null, ""); } catch (_) {} }
+        (r) => { try { end([tok, r.status, r.headers.get(headerName), r.url || ""]); } catch (_) {} },
+        () => { try { end([tok, 0, null, ""]); } catch (_) {} }
       );
       return p;
     };
@@ -93,7 +93,7 @@ export function patch_requests(start, end, headerName) {
         xhr.removeEventListener("loadend", done);
         let h = null;
         try { h = xhr.getResponseHeader(headerName); } catch (_) {}
-        try { end(tok, xhr.status, h, xhr.responseURL || ""); } catch (_) {}
+        try { end([tok, xhr.status, h, xhr.responseURL || ""]); } catch (_) {}
       };
       xhr.addEventListener("loadend", done);
       return send.apply(this, arguments);

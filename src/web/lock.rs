@@ -8,9 +8,9 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver, MutationObserverInit};
+use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver};
 
-use super::util::{button, document, html, Listener};
+use super::util::{button, callback, document, html, obj, Callback, Listener};
 use crate::core::config::{LockCfg, LockMode};
 
 pub const OVERLAY_ID: &str = "autologoff-overlay";
@@ -44,7 +44,7 @@ struct Overlay {
 
 struct Observer {
     mo: MutationObserver,
-    _cb: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
+    _cb: Callback,
 }
 
 impl Drop for Observer {
@@ -324,26 +324,26 @@ impl DomLock {
 
     fn observe(&self) -> Option<Observer> {
         let me = self.me.clone();
-        let cb = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
-            move |_records: js_sys::Array, _mo: MutationObserver| {
-                if let Some(me) = me.upgrade() {
-                    heal_and_report(&me);
-                }
-            },
-        );
+        let cb = callback(move |_records| {
+            if let Some(me) = me.upgrade() {
+                heal_and_report(&me);
+            }
+            JsValue::UNDEFINED
+        });
         let mo = MutationObserver::new(cb.as_ref().unchecked_ref()).ok()?;
-        let init = MutationObserverInit::new();
-        init.set_subtree(true);
-        init.set_child_list(true);
-        init.set_attributes(true);
-        init.set_character_data(true);
         let filter = js_sys::Array::new();
         for a in ["style", "inert", "aria-hidden", "open", "class"] {
             filter.push(&JsValue::from_str(a));
         }
-        init.set_attribute_filter(&filter);
+        let init = obj(&[
+            ("subtree", true.into()),
+            ("childList", true.into()),
+            ("attributes", true.into()),
+            ("characterData", true.into()),
+            ("attributeFilter", filter.into()),
+        ]);
         let root = document().document_element()?;
-        mo.observe_with_options(&root, &init).ok()?;
+        mo.observe_with_options(&root, init.unchecked_ref()).ok()?;
         Some(Observer { mo, _cb: cb })
     }
 }

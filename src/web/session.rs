@@ -5,7 +5,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,7 +16,7 @@ use super::audit::AuditLog;
 use super::lock::DomLock;
 use super::net;
 use super::storage;
-use super::util::{document, now, obj, window, Listener};
+use super::util::{callback, document, now, obj, window, Callback, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
@@ -39,8 +38,8 @@ extern "C" {
 /// Restores fetch and XMLHttpRequest when dropped.
 struct RequestPatch {
     undo: Function,
-    _start: Closure<dyn FnMut(String) -> u32>,
-    _end: Closure<dyn FnMut(u32, u16, Option<String>, String)>,
+    _start: Callback,
+    _end: Callback,
 }
 
 impl Drop for RequestPatch {
@@ -52,12 +51,11 @@ impl Drop for RequestPatch {
 /// The BroadcastChannel, closed when dropped.
 struct Channel {
     bc: BroadcastChannel,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_message: Listener,
 }
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        self.bc.set_onmessage(None);
         self.bc.close();
     }
 }
@@ -66,7 +64,7 @@ impl Drop for Channel {
 struct Leader {
     release: Rc<RefCell<Option<Function>>>,
     abort: web_sys::AbortController,
-    _granted: Closure<dyn FnMut(JsValue) -> Promise>,
+    _granted: Callback,
 }
 
 impl Drop for Leader {
@@ -85,7 +83,7 @@ pub struct Session {
     policy: RefCell<Policy>,
     dom: Rc<RefCell<DomLock>>,
     warning: RefCell<Option<Warning>>,
-    timer: RefCell<Option<Timeout>>,
+    timer: RefCell<Option<Timer>>,
     timer_at: Cell<Option<Ms>>,
     last_input: Cell<Ms>,
     forwarded: Cell<Ms>,
@@ -185,13 +183,12 @@ impl Session {
         }
         // Events from arming reach listeners the app adds right after `await init()`.
         let me = s.me.clone();
-        Timeout::new(0, move || {
+        std::mem::forget(Timer::once(0, move || {
             if let Some(s) = me.upgrade() {
                 s.defer_events.set(false);
                 s.dispatch();
             }
-        })
-        .forget();
+        }));
         s
     }
 
@@ -403,7 +400,7 @@ impl Session {
         };
         let delay = (at - now()).clamp(0, i32::MAX as Ms) as u32;
         let me = self.me.clone();
-        *self.timer.borrow_mut() = Some(Timeout::new(delay, move || {
+        *self.timer.borrow_mut() = Some(Timer::once(delay, move || {
             if let Some(s) = me.upgrade() {
                 s.timer.borrow_mut().take();
                 s.timer_at.set(None);
@@ -538,15 +535,15 @@ impl Session {
     fn install_channel(&self) {
         if let Ok(bc) = BroadcastChannel::new(CHANNEL) {
             let me = self.me.clone();
-            let cb = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let on_message = Listener::new(&bc, "message", false, true, move |e| {
+                let e: &MessageEvent = e.unchecked_ref();
                 if let (Some(s), Some(text)) = (me.upgrade(), e.data().as_string()) {
                     s.on_remote(&text);
                 }
             });
-            bc.set_onmessage(Some(cb.as_ref().unchecked_ref()));
             *self.channel.borrow_mut() = Some(Channel {
                 bc,
-                _on_message: cb,
+                _on_message: on_message,
             });
         } else {
             // Fallback: the `storage` event carries the same text between tabs.
@@ -582,7 +579,7 @@ impl Session {
         };
         let release: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
         let (me, rel) = (self.me.clone(), release.clone());
-        let granted = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock: JsValue| {
+        let granted = callback(move |_lock| {
             let mut resolve_slot = None;
             let held = Promise::new(&mut |resolve, _| resolve_slot = Some(resolve));
             *rel.borrow_mut() = resolve_slot;
@@ -592,7 +589,7 @@ impl Session {
                     s.pump();
                 }
             }
-            held
+            held.into()
         });
         let Ok(abort) = web_sys::AbortController::new() else {
             return;
@@ -605,9 +602,11 @@ impl Session {
             granted.as_ref(),
         );
         // An aborted request rejects: that is expected on destroy and pagehide.
-        if let Ok(p) = p.and_then(|p| p.dyn_into::<Promise>()) {
-            let noop = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
-            let _ = p.catch(&noop);
+        if let Ok(p) = p {
+            let noop = callback(|_| JsValue::UNDEFINED);
+            if let Ok(catch) = js_sys::Reflect::get(&p, &"catch".into()) {
+                let _ = catch.unchecked_into::<Function>().call1(&p, noop.as_ref());
+            }
             noop.forget(); // a few bytes, once per leadership request
         }
         *self.leader.borrow_mut() = Some(Leader {
@@ -766,16 +765,25 @@ impl Session {
 
     fn install_request_patch(&self) {
         let (m1, m2) = (self.me.clone(), self.me.clone());
-        let start = Closure::<dyn FnMut(String) -> u32>::new(move |url: String| {
-            m1.upgrade().map_or(0, |s| s.on_request_start(&url))
+        let start = callback(move |url| {
+            let url = url.as_string().unwrap_or_default();
+            JsValue::from(m1.upgrade().map_or(0, |s| s.on_request_start(&url)))
         });
-        let end = Closure::<dyn FnMut(u32, u16, Option<String>, String)>::new(
-            move |tok: u32, status: u16, header: Option<String>, resp_url: String| {
-                if let Some(s) = m2.upgrade() {
-                    s.on_request_end(tok, status, header, &resp_url);
-                }
-            },
-        );
+        // glue.js passes [token, status, expires header or null, response URL].
+        let end = callback(move |a| {
+            let a: &js_sys::Array = a.unchecked_ref();
+            if let Some(s) = m2.upgrade() {
+                let tok = a.get(0).as_f64().unwrap_or(0.0) as u32;
+                let status = a.get(1).as_f64().unwrap_or(0.0) as u16;
+                s.on_request_end(
+                    tok,
+                    status,
+                    a.get(2).as_string(),
+                    &a.get(3).as_string().unwrap_or_default(),
+                );
+            }
+            JsValue::UNDEFINED
+        });
         let header = self
             .cfg
             .server

@@ -3,7 +3,7 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AddEventListenerOptions, Event, EventListenerOptions, EventTarget};
+use web_sys::{Event, EventTarget};
 
 use crate::core::policy::Ms;
 
@@ -19,13 +19,22 @@ pub fn document() -> web_sys::Document {
     window().document().expect("autologoff needs a document")
 }
 
+/// The one closure shape the edge hands to JS: one value in, one value out. Every
+/// listener, observer, timer and callback shares it, so the wasm and its glue carry a
+/// single invoke shim instead of one per signature.
+pub type Callback = Closure<dyn FnMut(JsValue) -> JsValue>;
+
+pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
+    Closure::new(f)
+}
+
 /// An event listener that removes itself when dropped (gloo's pattern).
 #[must_use = "the listener is removed when this guard is dropped"]
 pub struct Listener {
     target: EventTarget,
     kind: String,
     capture: bool,
-    cb: Closure<dyn FnMut(Event)>,
+    cb: Callback,
 }
 
 impl Listener {
@@ -34,16 +43,17 @@ impl Listener {
         kind: &str,
         capture: bool,
         passive: bool,
-        f: impl FnMut(Event) + 'static,
+        mut f: impl FnMut(Event) + 'static,
     ) -> Listener {
-        let cb = Closure::<dyn FnMut(Event)>::new(f);
-        let opts = AddEventListenerOptions::new();
-        opts.set_capture(capture);
-        opts.set_passive(passive);
+        let cb = callback(move |e| {
+            f(e.unchecked_into());
+            JsValue::UNDEFINED
+        });
+        let opts = obj(&[("capture", capture.into()), ("passive", passive.into())]);
         let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
             kind,
             cb.as_ref().unchecked_ref(),
-            &opts,
+            opts.unchecked_ref(),
         );
         Listener {
             target: target.clone(),
@@ -56,15 +66,62 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let opts = EventListenerOptions::new();
-        opts.set_capture(self.capture);
-        let _ = self
-            .target
-            .remove_event_listener_with_callback_and_event_listener_options(
-                &self.kind,
-                self.cb.as_ref().unchecked_ref(),
-                &opts,
-            );
+        let _ = self.target.remove_event_listener_with_callback_and_bool(
+            &self.kind,
+            self.cb.as_ref().unchecked_ref(),
+            self.capture,
+        );
+    }
+}
+
+/// A `setTimeout` (or `setInterval`) that is cleared when dropped.
+#[must_use = "the timer is cleared when this guard is dropped"]
+pub struct Timer {
+    id: i32,
+    repeat: bool,
+    _cb: Callback,
+}
+
+impl Timer {
+    /// Calls `f` once after `ms`.
+    pub fn once(ms: u32, f: impl FnMut() + 'static) -> Timer {
+        Timer::new(ms, false, f)
+    }
+
+    /// Calls `f` every `ms`.
+    pub fn every(ms: u32, f: impl FnMut() + 'static) -> Timer {
+        Timer::new(ms, true, f)
+    }
+
+    fn new(ms: u32, repeat: bool, mut f: impl FnMut() + 'static) -> Timer {
+        let cb = callback(move |_| {
+            f();
+            JsValue::UNDEFINED
+        });
+        let w = window();
+        let func = cb.as_ref().unchecked_ref();
+        let ms = ms.min(i32::MAX as u32) as i32;
+        let id = if repeat {
+            w.set_interval_with_callback_and_timeout_and_arguments_0(func, ms)
+        } else {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(func, ms)
+        };
+        Timer {
+            id: id.unwrap_or(0),
+            repeat,
+            _cb: cb,
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let w = window();
+        if self.repeat {
+            w.clear_interval_with_handle(self.id);
+        } else {
+            w.clear_timeout_with_handle(self.id);
+        }
     }
 }
 

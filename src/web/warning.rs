@@ -3,11 +3,10 @@
 
 use std::rc::Rc;
 
-use gloo_timers::callback::Interval;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
 
-use super::util::{button, document, html, now, Listener};
+use super::util::{button, document, html, now, Listener, Timer};
 use crate::core::policy::Ms;
 use crate::core::text::push_uint;
 
@@ -18,7 +17,7 @@ pub struct Warning {
     count: HtmlElement,
     deadline: Rc<std::cell::Cell<Ms>>,
     prev_focus: Option<HtmlElement>,
-    _tick: Interval,
+    _tick: Timer,
     _listeners: Vec<Listener>,
 }
 
@@ -92,7 +91,7 @@ impl Warning {
         let dl = Rc::new(std::cell::Cell::new(deadline));
         let (dl2, count2) = (dl.clone(), count.clone());
         // UI-only countdown, alive only while the warning is shown.
-        let tick = Interval::new(1000, move || {
+        let tick = Timer::every(1000, move || {
             count2.set_text_content(Some(&text(dl2.get() - now())));
         });
         let stay = on_stay.clone();
