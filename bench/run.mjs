@@ -8,7 +8,7 @@
 //      BENCH_RUNS (event-cost repetitions, median, default 3), BENCH_PROFILE=1 (always profile autologoff).
 import { join } from "node:path";
 import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
-import { buildPeers, version } from "./bundle.mjs";
+import { buildPeers, version, wasmFunctionNames } from "./bundle.mjs";
 import { arm, waitIdle, hideTab, showTab } from "./page.mjs";
 
 const N = Number(process.env.BENCH_N || 10_000);
@@ -163,7 +163,7 @@ log("visible-tab latency done");
 // like a throttled or frozen tab or a sleeping laptop), then the tab is shown again
 const hidden = Object.fromEntries(PEERS.map((l) => [l, []]));
 for (let i = 0; i < 3; i++) {
-  for (const lib of PEERS) {
+  await Promise.all(PEERS.map(async (lib) => {
     const { ctx, page } = await openPage({ clock: true });
     await page.evaluate(arm, { lib, timeoutMs: 60_000, warnMs: 0 });
     await page.evaluate(hideTab);
@@ -175,7 +175,7 @@ for (let i = 0; i < 3; i++) {
     const active = await page.evaluate(() => window.__active());
     hidden[lib].push({ early: !!early, ...shown, lateMs: sig ? sig.real - shown.t0 : NaN, active });
     await ctx.close();
-  }
+  }));
 }
 log("hidden-tab latency done");
 
@@ -227,17 +227,14 @@ log("simulated hour done");
 // ---------------------------------------------------------------------------------------------
 // profile autologoff when its per-event cost is high (BENCH_PROFILE=1 forces it, =0 skips it)
 const ratio = (kind, lib, key = "task") => med(cost[kind][lib].map((c) => c[key])) / med(cost[kind].none.map((c) => c[key]));
-const scriptPerEvent = (kind, lib) => med(cost[kind][lib].map((c) => c.script)) / N;
 const why = [];
 for (const kind of KINDS) {
   const r = ratio(kind, "autologoff");
   if (r > 1.5) why.push(`${kind} task time ${r.toFixed(2)}× the blank page`);
-  const peer = Math.min(scriptPerEvent(kind, "react-idle-timer"), scriptPerEvent(kind, "ng-idle"));
-  const al = scriptPerEvent(kind, "autologoff");
-  if (al > 2 * peer) why.push(`${kind} script time ${(al * 1000).toFixed(0)} µs/event, ${(al / peer).toFixed(1)}× the faster peer`);
 }
 if (process.env.BENCH_PROFILE === "1") why.push("BENCH_PROFILE=1");
 
+const wasmNames = wasmFunctionNames(join(PKG, "autologoff_bg.wasm"));
 function summarise(p) {
   const dt = new Map(); // node id → self µs
   for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) || 0) + (p.timeDeltas[i] || 0));
@@ -248,7 +245,9 @@ function summarise(p) {
     const f = n.callFrame;
     if (["(root)", "(idle)", "(program)", "(garbage collector)"].includes(f.functionName) || !us) continue;
     const file = f.url ? f.url.replace(server.url, "") : "(native)";
-    const key = `${f.functionName || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? ":" + (f.lineNumber + 1) : ""}`;
+    const wasmIdx = /^(?:wasm-function|\$func)\[?(\d+)\]?$/.exec(f.functionName);
+    const fname = wasmIdx && wasmNames.has(+wasmIdx[1]) ? `${f.functionName} (${wasmNames.get(+wasmIdx[1])})` : f.functionName;
+    const key = `${fname || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? ":" + (f.lineNumber + 1) : ""}`;
     self.set(key, (self.get(key) || 0) + us);
     byFile.set(file, (byFile.get(file) || 0) + us);
     total += us;
@@ -340,8 +339,8 @@ const hid = (l) => {
 row("shown again after deadline passed while hidden (median of 3)", Object.fromEntries(PEERS.map((l) => [l, hid(l)])));
 sep();
 row("init → armed, cold (median of 5)", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.totalMs)))])));
-row("  of which import (fetch + compile + evaluate)", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.importMs)))])));
-row("  of which init / construct + start", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.constructMs)))])));
+row("  of which import() of the JS module", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.importMs)))])));
+row("  of which init() / construct + start (autologoff: + wasm fetch, compile, instantiate)", Object.fromEntries(PEERS.map((l) => [l, ms(med(inits[l].map((x) => x.constructMs)))])));
 sep();
 row("1 simulated hour (3,600 moves): wasm linear memory", {
   autologoff: `${KB(hour.autologoff.wasm0)} → ${KB(hour.autologoff.wasm1)}`,

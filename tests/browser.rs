@@ -494,11 +494,17 @@ async fn destroy_leaves_the_page_as_before_init() {
     assert!(get(&w, "fetch") != fetch_before, "fetch patched while live");
     h.lock("manual".into()).unwrap();
     let while_locked = listeners().await;
-    assert!(while_locked >= before + 10.0, "activity, lifecycle and overlay listeners are live ({while_locked})");
+    assert!(
+        while_locked >= before + 10.0,
+        "activity, lifecycle and overlay listeners are live ({while_locked})"
+    );
     h.destroy();
     let after = listeners().await;
     js("window.__undoCount()").await;
-    assert_eq!(after, before, "every listener added by init was removed by destroy");
+    assert_eq!(
+        after, before,
+        "every listener added by init was removed by destroy"
+    );
     assert_eq!(snapshot(), html_before);
     assert_eq!(doc().title(), title_before);
     assert!(get(&w, "fetch") == fetch_before, "fetch restored");
