@@ -10,11 +10,18 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver};
 
-use super::util::{button, callback, document, html, obj, Callback, Listener};
+use super::util::{callback, dialog, document, obj, Callback, Dialog, Listener};
 use crate::core::config::{LockCfg, LockMode};
 
 pub const OVERLAY_ID: &str = "autologoff-overlay";
 const BLUR: &str = "blur(24px)";
+const LOCKED_TEXT: &str =
+    "Your session was locked to protect patient information. Sign in again to continue.";
+/// The overlay fills the viewport above everything; `!important` so page CSS cannot undo it.
+const OVERLAY_CSS: &str = "position:fixed!important;inset:0!important;width:100vw!important;height:100vh!important;\
+max-width:none!important;max-height:none!important;margin:0!important;padding:0!important;border:0!important;\
+background:rgba(15,23,42,.88)!important;display:flex!important;align-items:center!important;\
+justify-content:center!important;z-index:2147483647!important;filter:none!important;visibility:visible!important";
 
 /// Attributes of one element as they were before the lock.
 struct Saved {
@@ -238,67 +245,14 @@ impl DomLock {
     }
 
     fn build_overlay(&self) -> Option<Overlay> {
-        let doc = document();
-        let root = doc.document_element()?;
-        let dialog: HtmlDialogElement = doc.create_element("dialog").ok()?.dyn_into().ok()?;
-        dialog.set_id(OVERLAY_ID);
-        let _ = dialog.set_attribute("role", "alertdialog");
-        let _ = dialog.set_attribute("aria-modal", "true");
-        let _ = dialog.set_attribute("aria-labelledby", "autologoff-overlay-title");
-        let _ = dialog.set_attribute("aria-describedby", "autologoff-overlay-text");
-        let ds = dialog.style();
-        for (k, v) in [
-            ("position", "fixed"),
-            ("inset", "0"),
-            ("width", "100vw"),
-            ("height", "100vh"),
-            ("max-width", "none"),
-            ("max-height", "none"),
-            ("margin", "0"),
-            ("padding", "0"),
-            ("border", "0"),
-            ("background", "rgba(15,23,42,0.88)"),
-            ("color", "#fff"),
-            ("display", "flex"),
-            ("align-items", "center"),
-            ("justify-content", "center"),
-            (
-                "font",
-                "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif",
-            ),
-            ("z-index", "2147483647"),
-            ("filter", "none"),
-            ("visibility", "visible"),
-        ] {
-            let _ = ds.set_property_with_priority(k, v, "important");
-        }
-        let card = html(&doc, "div")?;
-        let cs = card.style();
-        for (k, v) in [
-            ("background", "#fff"),
-            ("color", "#0f172a"),
-            ("padding", "28px 32px"),
-            ("border-radius", "12px"),
-            ("max-width", "420px"),
-            ("text-align", "center"),
-            ("box-shadow", "0 20px 60px rgba(0,0,0,.4)"),
-        ] {
-            let _ = cs.set_property(k, v);
-        }
-        let h = html(&doc, "h2")?;
-        h.set_id("autologoff-overlay-title");
-        h.set_text_content(Some(&self.cfg.title));
-        let _ = h.style().set_property("margin", "0 0 8px");
-        let p = html(&doc, "p")?;
-        p.set_id("autologoff-overlay-text");
-        p.set_text_content(Some(
-            "Your session was locked to protect patient information. Sign in again to continue.",
-        ));
-        let button = button(&doc, "Sign in again")?;
-        let _ = card.append_child(&h);
-        let _ = card.append_child(&p);
-        let _ = card.append_child(&button);
-        let _ = dialog.append_child(&card);
+        let root = document().document_element()?;
+        let Dialog { dialog, button, .. } = dialog(
+            OVERLAY_ID,
+            OVERLAY_CSS,
+            &self.cfg.title,
+            LOCKED_TEXT,
+            "Sign in again",
+        )?;
         let _ = root.append_child(&dialog);
         let _ = dialog.show_modal();
         let _ = button.focus();

@@ -151,36 +151,70 @@ pub fn random_id() -> String {
     s
 }
 
-/// A new HTML element of `tag`.
-pub fn html(doc: &web_sys::Document, tag: &str) -> Option<web_sys::HtmlElement> {
-    doc.create_element(tag).ok()?.dyn_into().ok()
-}
-
-/// Set inline styles through the CSSOM (allowed under `style-src 'self'`).
-pub fn styles(el: &web_sys::HtmlElement, pairs: &[(&str, &str)], important: bool) {
-    let s = el.style();
-    for (k, v) in pairs {
-        let _ = s.set_property_with_priority(k, v, if important { "important" } else { "" });
+/// A new HTML element of `tag` with an optional id, inline CSS (through the CSSOM,
+/// allowed under `style-src 'self'`) and text.
+pub fn html(
+    doc: &web_sys::Document,
+    tag: &str,
+    id: &str,
+    css: &str,
+    text: Option<&str>,
+) -> Option<web_sys::HtmlElement> {
+    let e: web_sys::HtmlElement = doc.create_element(tag).ok()?.unchecked_into();
+    if !id.is_empty() {
+        e.set_id(id);
     }
+    e.style().set_css_text(css);
+    e.set_text_content(text);
+    Some(e)
 }
 
-/// The SDK's one button look, used by the warning and the lock overlay.
-pub fn button(doc: &web_sys::Document, label: &str) -> Option<web_sys::HtmlElement> {
-    let b = html(doc, "button")?;
-    let _ = b.set_attribute("type", "button");
-    b.set_text_content(Some(label));
-    styles(
-        &b,
-        &[
-            ("font", "inherit"),
-            ("padding", "10px 20px"),
-            ("border", "0"),
-            ("border-radius", "8px"),
-            ("background", "#1d4ed8"),
-            ("color", "#fff"),
-            ("cursor", "pointer"),
-        ],
-        false,
+const CARD_CSS: &str = "background:#fff;color:#0f172a;padding:24px 28px;border-radius:12px;max-width:420px;\
+text-align:center;box-shadow:0 20px 60px rgba(0,0,0,.4);font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif";
+const BUTTON_CSS: &str =
+    "font:inherit;padding:10px 20px;border:0;border-radius:8px;background:#1d4ed8;color:#fff;cursor:pointer";
+
+/// One of the SDK's two dialogs (warning, lock): an `alertdialog` labelled by its heading and
+/// described by its text, holding a card with the heading, the text and one button.
+pub struct Dialog {
+    pub dialog: web_sys::HtmlDialogElement,
+    pub text: web_sys::HtmlElement,
+    pub button: web_sys::HtmlElement,
+}
+
+pub fn dialog(id: &str, css: &str, title: &str, text: &str, label: &str) -> Option<Dialog> {
+    let doc = document();
+    let d = html(&doc, "dialog", id, css, None)?;
+    let (tid, xid) = (
+        crate::core::text::cat(&[id, "-title"]),
+        crate::core::text::cat(&[id, "-text"]),
     );
-    Some(b)
+    for (k, v) in [
+        ("role", "alertdialog"),
+        ("aria-modal", "true"),
+        ("aria-labelledby", &tid),
+        ("aria-describedby", &xid),
+    ] {
+        let _ = d.set_attribute(k, v);
+    }
+    let card = html(&doc, "div", "", CARD_CSS, None)?;
+    let h = html(
+        &doc,
+        "h2",
+        &tid,
+        "margin:0 0 8px;font-size:1.4em",
+        Some(title),
+    )?;
+    let p = html(&doc, "p", &xid, "", Some(text))?;
+    let b = html(&doc, "button", "", BUTTON_CSS, Some(label))?;
+    let _ = b.set_attribute("type", "button");
+    for c in [&h, &p, &b] {
+        let _ = card.append_child(c);
+    }
+    let _ = d.append_child(&card);
+    Some(Dialog {
+        dialog: d.unchecked_into(),
+        text: p,
+        button: b,
+    })
 }

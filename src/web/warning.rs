@@ -6,7 +6,7 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
 
-use super::util::{button, document, html, now, Listener, Timer};
+use super::util::{dialog, document, html, now, Dialog, Listener, Timer};
 use crate::core::policy::Ms;
 use crate::core::text::push_uint;
 
@@ -42,48 +42,22 @@ impl Warning {
         let prev_focus = doc
             .active_element()
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-        let dialog: HtmlDialogElement = doc.create_element("dialog").ok()?.dyn_into().ok()?;
-        dialog.set_id(WARNING_ID);
-        let _ = dialog.set_attribute("role", "alertdialog");
-        let _ = dialog.set_attribute("aria-modal", "true");
-        let _ = dialog.set_attribute("aria-labelledby", "autologoff-warning-title");
-        let _ = dialog.set_attribute("aria-describedby", "autologoff-warning-text");
-        let ds = dialog.style();
-        for (k, v) in [
-            ("border", "0"),
-            ("border-radius", "12px"),
-            ("padding", "24px 28px"),
-            ("max-width", "420px"),
-            ("color", "#0f172a"),
-            ("background", "#fff"),
-            (
-                "font",
-                "16px/1.5 system-ui, -apple-system, Segoe UI, sans-serif",
-            ),
-            ("box-shadow", "0 20px 60px rgba(0,0,0,.35)"),
-            ("text-align", "center"),
-        ] {
-            let _ = ds.set_property(k, v);
-        }
-        let h = html(&doc, "h2")?;
-        h.set_id("autologoff-warning-title");
-        h.set_text_content(Some("Are you still there?"));
-        let _ = h.style().set_property("margin", "0 0 8px");
-        let p = html(&doc, "p")?;
-        p.set_id("autologoff-warning-text");
+        let Dialog {
+            dialog,
+            text: p,
+            button,
+        } = dialog(
+            WARNING_ID,
+            "border:0;padding:0;background:transparent",
+            "Are you still there?",
+            "To protect patient information this session locks in ",
+            "Stay signed in",
+        )?;
         let _ = p.set_attribute("aria-live", "polite");
         let _ = p.set_attribute("aria-atomic", "true");
-        let lead = doc.create_text_node("To protect patient information this session locks in ");
-        let count = html(&doc, "strong")?;
-        count.set_text_content(Some(&text(deadline - now())));
-        let tail = doc.create_text_node(".");
-        let _ = p.append_child(&lead);
+        let count = html(&doc, "strong", "", "", Some(&text(deadline - now())))?;
         let _ = p.append_child(&count);
-        let _ = p.append_child(&tail);
-        let button = button(&doc, "Stay signed in")?;
-        let _ = dialog.append_child(&h);
-        let _ = dialog.append_child(&p);
-        let _ = dialog.append_child(&button);
+        let _ = p.append_with_str_1(".");
         let _ = root.append_child(&dialog);
         let _ = dialog.show_modal();
         let _ = button.focus();
