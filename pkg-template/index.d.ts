@@ -86,5 +86,11 @@ export interface AutologoffSession extends EventTarget {
   ): void;
 }
 
+/** The class behind every session, for `instanceof`; sessions come from `init()` only. */
+export declare const AutologoffSession: {
+  readonly prototype: AutologoffSession;
+  new (...args: never[]): AutologoffSession;
+};
+
 /** Validate the options and arm the session. Rejects with TypeError / RangeError on bad options. */
 export function init(options?: AutologoffOptions | null): Promise<AutologoffSession>;

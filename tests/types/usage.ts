@@ -1,6 +1,6 @@
 // Type tests of pkg/index.d.ts, compiled with `tsc --strict`. Each @ts-expect-error line
 // is misuse that must NOT compile; if it ever did, tsc reports the unused directive.
-import { init, type AutologoffSession, type AuditRecord, type LockReason } from "autologoff";
+import { init, AutologoffSession, type AuditRecord, type LockReason } from "autologoff";
 
 export async function good(): Promise<void> {
   const s: AutologoffSession = await init({
@@ -59,5 +59,6 @@ export async function bad(s: AutologoffSession): Promise<void> {
   const m: number = s.remainingMs;
   // @ts-expect-error purge keys are strings
   await init({ purge: { localStorageKeys: [1] } });
-  void n; void m;
+  const isSession: boolean = s instanceof AutologoffSession;
+  void n; void m; void isSession;
 }
