@@ -73,15 +73,15 @@ async function moves(cdp, n, batch = 1000) {
   }
 }
 const KEY = { key: "a", code: "KeyA", windowsVirtualKeyCode: 65, nativeVirtualKeyCode: 65 };
+// keydowns only (no library here listens to keyup; a keyup after each would only add the same
+// baseline work to every configuration and double the time), released once at the end
 async function keys(cdp, n, batch = 1000) {
   for (let done = 0; done < n; done += batch) {
     const ps = [];
-    for (let i = 0; i < Math.min(batch, n - done); i++) {
-      ps.push(cdp.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...KEY }));
-      ps.push(cdp.send("Input.dispatchKeyEvent", { type: "keyUp", ...KEY }));
-    }
+    for (let i = 0; i < Math.min(batch, n - done); i++) ps.push(cdp.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...KEY }));
     await Promise.all(ps);
   }
+  await cdp.send("Input.dispatchKeyEvent", { type: "keyUp", ...KEY });
 }
 const send = (cdp, kind, n) => (kind === "pointermove" ? moves(cdp, n) : keys(cdp, n));
 
@@ -122,8 +122,8 @@ async function deliveryCheck() {
       document.addEventListener(t, (e) => { c[t]++; if (!e.isTrusted) c.untrusted++; });
     }
   });
-  await moves(cdp, 2000);
-  await keys(cdp, 2000);
+  await moves(cdp, 1000);
+  await keys(cdp, 1000);
   const c = await page.evaluate(() => window.c);
   await ctx.close();
   return c;
@@ -150,10 +150,10 @@ for (let i = 0; i < 5; i++) {
   // the three libraries wait for their deadlines at the same time, each in its own context
   await Promise.all(PEERS.map(async (lib) => {
     const { ctx, page } = await openPage();
-    await page.evaluate(arm, { lib, timeoutMs: 1000, warnMs: 0 });
+    await page.evaluate(arm, { lib, timeoutMs: 1000, warnMs: 0, traceTimers: true });
     const deadline = await page.evaluate(() => window.__deadline());
     const sig = await page.evaluate(waitIdle, 4000);
-    visible[lib].push(sig ? sig.wall - deadline : NaN);
+    visible[lib].push(sig ? { late: sig.wall - deadline, timer: sig.timerAt - deadline, work: sig.wall - sig.timerAt } : { late: NaN, timer: NaN, work: NaN });
     await ctx.close();
   }));
 }
@@ -192,8 +192,8 @@ for (let i = 0; i < 5; i++) {
 log("init done");
 
 // ---------------------------------------------------------------------------------------------
-// 5. one simulated hour: 120 steps of 30 s, 30 trusted moves each (one per simulated second),
-// page.clock.runFor fires every timer due in between
+// 5. one simulated hour: 60 × (60 trusted moves, then page.clock.runFor(60 s), which fires every
+// timer due in between)
 async function jsHeap(cdp) {
   await cdp.send("HeapProfiler.collectGarbage");
   return (await cdp.send("Runtime.getHeapUsage")).usedSize;
@@ -211,9 +211,9 @@ for (const lib of LIBS) {
   const heap0 = await jsHeap(cdp);
   const wasm0 = lib === "autologoff" ? await wasmMemory(page) : NaN;
   const t0 = performance.now();
-  for (let step = 0; step < 120; step++) {
-    await moves(cdp, 30, 30);
-    await page.clock.runFor(30_000);
+  for (let step = 0; step < 60; step++) {
+    await moves(cdp, 60, 60);
+    await page.clock.runFor(60_000);
   }
   const heap1 = await jsHeap(cdp);
   const wasm1 = lib === "autologoff" ? await wasmMemory(page) : NaN;
@@ -272,7 +272,7 @@ if (why.length && process.env.BENCH_PROFILE !== "0") {
     await send(cdp, "pointermove", 200);
     await send(cdp, "keydown", 200);
     const PN = Math.min(N, 3000);
-    profiles.push([`${PN.toLocaleString("en")} moves + ${PN.toLocaleString("en")} key presses`, await profiled(cdp, async () => { await moves(cdp, PN); await keys(cdp, PN); })]);
+    profiles.push([`${PN.toLocaleString("en")} moves + ${PN.toLocaleString("en")} keydowns`, await profiled(cdp, async () => { await moves(cdp, PN); await keys(cdp, PN); })]);
     await ctx.close();
   }
   {
@@ -323,8 +323,13 @@ for (const kind of ["pointermove", "keydown"]) {
   row(`  still active after the events`, Object.fromEntries(PEERS.map((l) => [l, cost[kind][l].every((c) => c.active) ? "yes" : "NO"])));
 }
 sep();
-row("deadline → covered / idle callback, visible tab (median of 5)", Object.fromEntries(PEERS.map((l) => [l, ms(med(visible[l]))])));
-row("  range", Object.fromEntries(PEERS.map((l) => [l, `${Math.min(...visible[l]).toFixed(0)}–${Math.max(...visible[l]).toFixed(0)} ms`])));
+row("deadline → covered / idle callback, visible tab (median of 5)", Object.fromEntries(PEERS.map((l) => [l, ms(med(visible[l].map((v) => v.late)))])));
+row("  range", Object.fromEntries(PEERS.map((l) => {
+  const v = visible[l].map((x) => x.late);
+  return [l, `${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)} ms`];
+})));
+row("  of which deadline → timer callback starts", Object.fromEntries(PEERS.map((l) => [l, ms(med(visible[l].map((v) => v.timer)))])));
+row("  of which timer callback → covered / callback", Object.fromEntries(PEERS.map((l) => [l, ms(med(visible[l].map((v) => v.work)))])));
 const hid = (l) => {
   const h = hidden[l];
   if (h.some((x) => x.early)) return "fired while hidden?";
@@ -356,7 +361,7 @@ const out = [];
 out.push(`autologoff bench — ${new Date().toISOString()}`);
 out.push(`Chromium ${chromiumVersion} (${process.env.CHROME_PATH || "/usr/bin/chromium"}, headless), Node ${process.version}, playwright-core ${version("playwright-core")}, esbuild ${version("esbuild")}`);
 out.push(`autologoff pkg: ${PKG}; peers: react-idle-timer ${version("react-idle-timer")} (react ${version("react")}), @ng-idle/core ${version("@ng-idle/core")} (@angular/core ${version("@angular/core")}, rxjs ${version("rxjs")})`);
-out.push(`event cost: median of ${RUNS} runs, each configuration in a fresh context; delivery check on a blank page: ${2000} moves → ${delivered.pointermove} pointermove, ${2000} key presses → ${delivered.keydown} keydown (${delivered.untrusted} untrusted)`);
+out.push(`event cost: median of ${RUNS} runs, each configuration in a fresh context; delivery check on a blank page: 1000 moves → ${delivered.pointermove} pointermove, 1000 keydowns → ${delivered.keydown} keydown events (${delivered.untrusted} untrusted)`);
 out.push("");
 out.push(line(head));
 out.push(bar);
@@ -366,10 +371,10 @@ out.push("Notes:");
 out.push("- autologoff covers the page (inert + blur + dialog) at its deadline; the peers only call back (react-idle-timer onIdle, @ng-idle/core onIdleStart) and cover nothing: their latency is to the callback.");
 out.push("- Library options: autologoff defaults (crossTab, request tracking on) with idleTimeoutMs; react-idle-timer useIdleTimer defaults (eventsThrottle 200 ms) in a React root on a detached <div>; @ng-idle/core Idle + SimpleExpiry + DEFAULT_INTERRUPTSOURCES (500 ms throttle), built by hand outside Angular DI with a pass-through zone (no zone.js), its ɵɵngDeclare* DI metadata stripped (an Angular build links it AOT).");
 out.push("- react-idle-timer 5.x has no framework-free createIdleTimer; the page mounts its useIdleTimer hook. Its 'own code' size leaves React out, as an app already has React; @ng-idle/core's leaves Angular and rxjs out likewise (esbuild cannot tree-shake Angular the way the Angular CLI does, so the 'with Angular' figure overstates what ng-idle adds to an Angular app).");
-out.push("- Trusted input is sent through CDP Input.dispatchMouseEvent/dispatchKeyEvent (what page.mouse/page.keyboard use), pipelined; moves alternate the Shift modifier so that Chromium cannot coalesce them (checked above). Key presses are keydown+keyup without text.");
+out.push("- Trusted input is sent through CDP Input.dispatchMouseEvent/dispatchKeyEvent (what page.mouse/page.keyboard use), pipelined; moves alternate the Shift modifier so that Chromium cannot coalesce them (checked above). Keys: rawKeyDown of "a" (no text, so no keypress), one keyUp at the end.");
 out.push("- Task time = CDP Performance.getMetrics TaskDuration delta of the page's main thread (includes Chromium's own input handling, hence 'none' is not zero).");
 out.push("- Hidden tab: headless Chromium never hides a page, so visibilityState is overridden, untrusted visibilitychange/blur are dispatched, page.clock.setSystemTime jumps the wall clock 2 min past a 1 min deadline without running timers, then visibilitychange + focus are dispatched and timed on the real clock.");
-out.push("- One simulated hour: page.clock installed, 120 × (30 trusted moves + clock.runFor(30 s)), i.e. one move per simulated second. wasm memory is read from the wasm-bindgen glue (/pkg/autologoff.js default export returns the live exports).");
+out.push("- One simulated hour: page.clock installed, 60 × (60 trusted moves, then clock.runFor(60 s): the user is active every simulated minute). wasm memory is read from the wasm-bindgen glue (/pkg/autologoff.js default export returns the live exports).");
 if (profiles) {
   out.push("");
   out.push(`autologoff CPU profiles (why: ${why.join("; ")}), 50 µs sampling, self time:`);
