@@ -453,7 +453,7 @@ impl Policy {
         self.state = State::Active;
         self.last_activity = now;
         self.started = now;
-        self.lock_changed_at = now;
+        self.lock_changed_at = now.max(self.lock_changed_at + 1);
         self.inflight = 0;
         self.remote_hold = None;
         self.warned_deadline = None;
@@ -471,7 +471,7 @@ impl Policy {
         if s.lock_changed_at > self.lock_changed_at {
             self.lock_changed_at = s.lock_changed_at;
             if s.locked && self.state != State::Locked {
-                self.lock(Reason::Remote, now);
+                self.enter_locked(Reason::Remote, now);
                 return;
             }
             if !s.locked && self.state == State::Locked {
@@ -564,20 +564,28 @@ impl Policy {
         }
     }
 
+    /// This tab locks: a new, strictly later stamp, published to the other tabs.
     fn lock(&mut self, reason: Reason, now: Ms) {
         if self.state == State::Locked {
             return;
         }
+        self.lock_changed_at = now.max(self.lock_changed_at + 1);
+        self.enter_locked(reason, now);
+        self.actions.push_back(Action::Share);
+    }
+
+    /// The lock itself, without a stamp or a share: for another tab's lock (it already
+    /// published it, under its own stamp; re-stamping would let a late copy of it
+    /// overrule that tab's later unlock).
+    fn enter_locked(&mut self, reason: Reason, now: Ms) {
         self.state = State::Locked;
         self.reason = reason;
-        self.lock_changed_at = now.max(self.lock_changed_at + 1);
         self.warned_deadline = None;
         self.keepalive_pending = false;
         self.server_expires = None;
         self.server_at = now;
         self.actions.push_back(Action::Lock { reason });
         self.audit(AuditKind::Lock, Some(reason), None);
-        self.actions.push_back(Action::Share);
     }
 
     fn evaluate(&mut self, now: Ms) {

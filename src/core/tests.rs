@@ -553,6 +553,45 @@ fn remote_lock_unlock_and_activity() {
 }
 
 #[test]
+fn a_late_copy_of_a_lock_never_overrules_the_unlock_that_followed_it() {
+    // A locks and unlocks within 50 ms while B is busy; B reads the lock at 500 ms.
+    let t = timing(10 * MIN, MIN);
+    let mut a = Sim::new(t);
+    let mut b = Sim::new(t);
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.p.handle_lock(Reason::Manual, a.now);
+    let locked = a.p.shared();
+    a.p.handle_unlock_confirmed(a.now + 50);
+    let unlocked = a.p.shared();
+    a.drain();
+    assert!(unlocked.lock_changed_at > locked.lock_changed_at);
+    b.now += 500;
+    b.p.handle_remote(locked, b.now);
+    b.drain();
+    assert_eq!(b.p.state(), State::Locked);
+    // B locks under A's stamp and does not publish a lock of its own ...
+    assert_eq!(b.p.shared().lock_changed_at, locked.lock_changed_at);
+    assert!(
+        !b.log.iter().any(|(_, a)| *a == Action::Share),
+        "{:?}",
+        b.log
+    );
+    // ... so B's state cannot re-lock A, and A's unlock still unlocks B.
+    a.p.handle_remote(b.p.shared(), b.now);
+    assert_eq!(a.p.state(), State::Active);
+    b.p.handle_remote(unlocked, b.now + 1);
+    assert_eq!(b.p.state(), State::Active);
+    // An unlock in the same millisecond as the lock still comes after it.
+    let mut c = Sim::new(t);
+    c.run_to(MIN);
+    c.p.handle_lock(Reason::Manual, c.now);
+    let l = c.p.shared().lock_changed_at;
+    c.p.handle_unlock_confirmed(c.now);
+    assert!(c.p.shared().lock_changed_at > l);
+}
+
+#[test]
 fn a_load_after_the_deadline_starts_locked_and_a_reload_keeps_the_clock() {
     let t = timing(10 * MIN, MIN);
     let mut a = Sim::new(t);

@@ -32,6 +32,19 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
   ).then(([s, b, e]) => done(s, b, e));
 }
 
+/**
+ * setTimeout / setInterval, with the id handed back as the JS value it is: fake timers
+ * (Playwright, Jest, Vitest) number their ids from 10^12, past any 32-bit integer.
+ */
+export function timer(cb, ms, repeat) {
+  return repeat ? G.setInterval(cb, ms) : G.setTimeout(cb, ms);
+}
+
+export function untimer(id, repeat) {
+  if (repeat) G.clearInterval(id);
+  else G.clearTimeout(id);
+}
+
 function urlOf(input) {
   try {
     if (typeof input === "string") return input;

@@ -74,10 +74,16 @@ impl Drop for Listener {
     }
 }
 
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn timer(cb: &JsValue, ms: u32, repeat: bool) -> JsValue;
+    fn untimer(id: &JsValue, repeat: bool);
+}
+
 /// A `setTimeout` (or `setInterval`) that is cleared when dropped.
 #[must_use = "the timer is cleared when this guard is dropped"]
 pub struct Timer {
-    id: i32,
+    id: JsValue,
     repeat: bool,
     _cb: Callback,
 }
@@ -98,16 +104,9 @@ impl Timer {
             f();
             JsValue::UNDEFINED
         });
-        let w = window();
-        let func = cb.as_ref().unchecked_ref();
-        let ms = ms.min(i32::MAX as u32) as i32;
-        let id = if repeat {
-            w.set_interval_with_callback_and_timeout_and_arguments_0(func, ms)
-        } else {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(func, ms)
-        };
+        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32), repeat);
         Timer {
-            id: id.unwrap_or(0),
+            id,
             repeat,
             _cb: cb,
         }
@@ -116,12 +115,7 @@ impl Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        let w = window();
-        if self.repeat {
-            w.clear_interval_with_handle(self.id);
-        } else {
-            w.clear_timeout_with_handle(self.id);
-        }
+        untimer(&self.id, self.repeat);
     }
 }
 

@@ -72,19 +72,8 @@ test("with 5 tabs open for 5 simulated minutes the server sees no more keepalive
     // One fake clock for every page of the context (installed before any page opens).
     // BroadcastChannel, localStorage, Web Locks and the fetches to the server stay real.
     await ctx.clock.install();
-    // Playwright's fake timers (like @sinonjs/fake-timers) number their ids from 1e12, while
-    // WebIDL makes setTimeout return a `long`, which the SDK keeps as an i32 (web-sys): the
-    // truncated id then clears nothing, and a dropped timer fires into a freed closure.
-    // Hand out ids in the browser's range (this script runs after the clock's own).
-    await ctx.addInitScript(() => {
-      const big = new Map();
-      let next = 1;
-      for (const [set, clear] of [["setTimeout", "clearTimeout"], ["setInterval", "clearInterval"]]) {
-        const s = window[set], c = window[clear];
-        window[set] = function (...a) { const id = next++; big.set(id, s.apply(this, a)); return id; };
-        window[clear] = function (id) { const b = big.get(id); big.delete(id); return b === undefined ? undefined : c.call(this, b); };
-      }
-    });
+    // Its timer ids start at 10^12: the SDK must keep them as JS numbers (it once cut them
+    // to 32 bits, cleared nothing, and a dropped timer fired into a freed closure).
     assert.ok((await ctx.request.post(s.url + "/login", { data: "{}" })).ok());
     const KEEP = 30_000, POLL = 60_000, SIM = 5 * 60_000, STEP = 1000, INPUT_EVERY = 10_000;
     const o = { idleTimeoutMs: 60_000, warnBeforeMs: 0, server: { url: "/session", keepaliveIntervalMs: KEEP, pollIntervalMs: POLL } };
