@@ -7,6 +7,8 @@
 // Env: AUTOLOGOFF_PKG (pkg dir served and measured, default pkg/), BENCH_N (events, default 10000),
 //      BENCH_RUNS (event-cost repetitions, median, default 3), BENCH_PROFILE=1 (always profile autologoff).
 import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
 import { buildPeers, version, wasmFunctionNames } from "./bundle.mjs";
 import { arm, waitIdle, hideTab, showTab } from "./page.mjs";
@@ -28,6 +30,12 @@ const med = (a) => {
 const KB = (n) => (n / 1024).toFixed(1) + " KB";
 const ms = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) + " ms" : "—");
 
+// the reference server the e2e tier uses; `npm test` and `npm run demo` build it, a fresh clone may not have it
+if (!existsSync(join(ROOT, "target/debug/autologoff-demo-server"))) {
+  log("building the demo server (cargo build -p autologoff-demo-server)");
+  const r = spawnSync("cargo", ["build", "-q", "-p", "autologoff-demo-server"], { cwd: ROOT, stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status || 1);
+}
 log("bundling peers with esbuild");
 const sizes = await buildPeers(PKG);
 const server = await startServer();
@@ -227,14 +235,26 @@ log("simulated hour done");
 // ---------------------------------------------------------------------------------------------
 // profile autologoff when its per-event cost is high (BENCH_PROFILE=1 forces it, =0 skips it)
 const ratio = (kind, lib, key = "task") => med(cost[kind][lib].map((c) => c[key])) / med(cost[kind].none.map((c) => c[key]));
-const why = [];
+const why = [], whyLock = [];
 for (const kind of KINDS) {
   const r = ratio(kind, "autologoff");
   if (r > 1.5) why.push(`${kind} task time ${r.toFixed(2)}× the blank page`);
 }
-if (process.env.BENCH_PROFILE === "1") why.push("BENCH_PROFILE=1");
+const lockWork = med(visible.autologoff.map((v) => v.work));
+if (lockWork > 16) whyLock.push(`the lock task took ${lockWork.toFixed(0)} ms (> one 60 Hz frame)`);
+if (process.env.BENCH_PROFILE === "1") { why.push("BENCH_PROFILE=1"); whyLock.push("BENCH_PROFILE=1"); }
+if (process.env.BENCH_PROFILE === "0") { why.length = 0; whyLock.length = 0; }
 
 const wasmNames = wasmFunctionNames(join(PKG, "autologoff_bg.wasm"));
+// wasm-bindgen's import shims are anonymous functions in autologoff.js: name them by their key
+const glueLines = readFileSync(join(PKG, "autologoff.js"), "utf8").split("\n");
+const glueName = (line) => {
+  for (let l = line; l >= Math.max(0, line - 2); l--) {
+    const m = /(__wbg_\w+?)_[0-9a-f]{16}\s*:/.exec(glueLines[l] || "");
+    if (m) return m[1];
+  }
+  return null;
+};
 function summarise(p) {
   const dt = new Map(); // node id → self µs
   for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) || 0) + (p.timeDeltas[i] || 0));
@@ -246,7 +266,8 @@ function summarise(p) {
     if (["(root)", "(idle)", "(program)", "(garbage collector)"].includes(f.functionName) || !us) continue;
     const file = f.url ? f.url.replace(server.url, "") : "(native)";
     const wasmIdx = /^(?:wasm-function|\$func)\[?(\d+)\]?$/.exec(f.functionName);
-    const fname = wasmIdx && wasmNames.has(+wasmIdx[1]) ? `${f.functionName} (${wasmNames.get(+wasmIdx[1])})` : f.functionName;
+    let fname = wasmIdx && wasmNames.has(+wasmIdx[1]) ? `${f.functionName} (${wasmNames.get(+wasmIdx[1])})` : f.functionName;
+    if (!fname && f.url.endsWith("/autologoff.js")) fname = glueName(f.lineNumber) ? `(${glueName(f.lineNumber)})` : "";
     const key = `${fname || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? ":" + (f.lineNumber + 1) : ""}`;
     self.set(key, (self.get(key) || 0) + us);
     byFile.set(file, (byFile.get(file) || 0) + us);
@@ -262,25 +283,23 @@ async function profiled(cdp, fn) {
   await fn();
   return summarise((await cdp.send("Profiler.stop")).profile);
 }
-let profiles = null;
-if (why.length && process.env.BENCH_PROFILE !== "0") {
-  log("profiling autologoff: " + why.join("; "));
-  profiles = [];
-  {
-    const { ctx, page, cdp } = await openPage();
-    await page.evaluate(arm, { lib: "autologoff", timeoutMs: 3_600_000 });
-    await send(cdp, "pointermove", 200);
-    await send(cdp, "keydown", 200);
-    const PN = Math.min(N, 3000);
-    profiles.push([`${PN.toLocaleString("en")} moves + ${PN.toLocaleString("en")} keydowns`, await profiled(cdp, async () => { await moves(cdp, PN); await keys(cdp, PN); })]);
-    await ctx.close();
-  }
-  {
-    const { ctx, page, cdp } = await openPage();
-    await page.evaluate(arm, { lib: "autologoff", timeoutMs: 1000, warnMs: 0 });
-    profiles.push(["one idle lock (visible tab, from arm to covered)", await profiled(cdp, () => page.evaluate(waitIdle, 4000))]);
-    await ctx.close();
-  }
+const profiles = [];
+if (why.length) {
+  log("profiling autologoff's input handling: " + why.join("; "));
+  const { ctx, page, cdp } = await openPage();
+  await page.evaluate(arm, { lib: "autologoff", timeoutMs: 3_600_000 });
+  await send(cdp, "pointermove", 200);
+  await send(cdp, "keydown", 200);
+  const PN = Math.min(N, 3000);
+  profiles.push([`${PN.toLocaleString("en")} moves + ${PN.toLocaleString("en")} keydowns (${why.join("; ")})`, await profiled(cdp, async () => { await moves(cdp, PN); await keys(cdp, PN); })]);
+  await ctx.close();
+}
+if (whyLock.length) {
+  log("profiling autologoff's lock: " + whyLock.join("; "));
+  const { ctx, page, cdp } = await openPage();
+  await page.evaluate(arm, { lib: "autologoff", timeoutMs: 1000, warnMs: 0 });
+  profiles.push([`one idle lock, visible tab, from arm to covered (${whyLock.join("; ")})`, await profiled(cdp, () => page.evaluate(waitIdle, 4000))]);
+  await ctx.close();
 }
 
 await browser.close();
@@ -375,11 +394,11 @@ out.push("- Trusted input is sent through CDP Input.dispatchMouseEvent/dispatchK
 out.push("- Task time = CDP Performance.getMetrics TaskDuration delta of the page's main thread (includes Chromium's own input handling, hence 'none' is not zero).");
 out.push("- Hidden tab: headless Chromium never hides a page, so visibilityState is overridden, untrusted visibilitychange/blur are dispatched, page.clock.setSystemTime jumps the wall clock 2 min past a 1 min deadline without running timers, then visibilitychange + focus are dispatched and timed on the real clock.");
 out.push("- One simulated hour: page.clock installed, 60 × (60 trusted moves, then clock.runFor(60 s): the user is active every simulated minute). wasm memory is read from the wasm-bindgen glue (/pkg/autologoff.js default export returns the live exports).");
-if (profiles) {
+if (profiles.length) {
   out.push("");
-  out.push(`autologoff CPU profiles (why: ${why.join("; ")}), 50 µs sampling, self time:`);
+  out.push("autologoff CPU profiles (50 µs sampling; self time; wasm functions named from the binary's exports/imports where it can tell):");
   for (const [what, p] of profiles) {
-    out.push(`  ${what}: ${(p.total / 1000).toFixed(1)} ms in JS/wasm + ${(p.gc / 1000).toFixed(1)} ms GC; by file: ` +
+    out.push(`  ${what}: ${(p.total / 1000).toFixed(1)} ms in JS/wasm/DOM calls + ${(p.gc / 1000).toFixed(1)} ms GC; by file: ` +
       p.files.map(([f, us]) => `${f} ${((100 * us) / p.total).toFixed(0)}%`).join(", "));
     for (const [k, us] of p.top) out.push(`    ${(us / 1000).toFixed(1).padStart(7)} ms ${((100 * us) / p.total).toFixed(1).padStart(5)}%  ${k}`);
   }
