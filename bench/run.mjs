@@ -246,15 +246,28 @@ if (process.env.BENCH_PROFILE === "1") { why.push("BENCH_PROFILE=1"); whyLock.pu
 if (process.env.BENCH_PROFILE === "0") { why.length = 0; whyLock.length = 0; }
 
 const wasmNames = wasmFunctionNames(join(PKG, "autologoff_bg.wasm"));
-// wasm-bindgen's import shims are anonymous functions in autologoff.js: name them by their key
-const glueLines = readFileSync(join(PKG, "autologoff.js"), "utf8").split("\n");
-const glueName = (line) => {
-  for (let l = line; l >= Math.max(0, line - 2); l--) {
-    const m = /(__wbg_\w+?)_[0-9a-f]{16}\s*:/.exec(glueLines[l] || "");
-    if (m) return m[1];
-  }
-  return null;
+// wasm-bindgen's import shims are anonymous functions in autologoff.js, keyed by import name
+// (hash-suffixed, or shortened by the build): label a frame by its key and the start of its body
+const glueSrc = readFileSync(join(PKG, "autologoff.js"), "utf8");
+const glueLineStart = [0];
+for (let i = 0; i < glueSrc.length; i++) if (glueSrc[i] === "\n") glueLineStart.push(i + 1);
+const glueKeys = [...glueSrc.matchAll(/([\w$]+|"[^"]+")\s*:\s*function\s*\([^)]*\)\s*\{/g)].map((m) => {
+  const body = glueSrc.slice(m.index + m[0].length, m.index + m[0].length + 160)
+    .replace(/^\s*return\s+[\w$]+\(function\s*\([^)]*\)\s*\{/, "") // handleError(function(...){ ... }, arguments)
+    .replace(/\s+/g, " ").trim();
+  return { at: m.index, key: m[1].replace(/"/g, ""), body: body.split("}")[0].slice(0, 60) };
+});
+const glueImport = new Map(glueKeys.map((k) => [k.key, k.body]));
+const glueName = (line, col) => {
+  const off = (glueLineStart[line] ?? 0) + col;
+  let best = null;
+  for (const k of glueKeys) if (k.at <= off && off - k.at < 400) best = k;
+  return best ? `${best.key}: ${best.body}` : null;
 };
+for (const [i, n] of wasmNames) {
+  const m = /^→ (.+)$/.exec(n);
+  if (m && glueImport.has(m[1])) wasmNames.set(i, `→ import ${m[1]}: ${glueImport.get(m[1])}`);
+}
 function summarise(p) {
   const dt = new Map(); // node id → self µs
   for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) || 0) + (p.timeDeltas[i] || 0));
@@ -267,8 +280,11 @@ function summarise(p) {
     const file = f.url ? f.url.replace(server.url, "") : "(native)";
     const wasmIdx = /^(?:wasm-function|\$func)\[?(\d+)\]?$/.exec(f.functionName);
     let fname = wasmIdx && wasmNames.has(+wasmIdx[1]) ? `${f.functionName} (${wasmNames.get(+wasmIdx[1])})` : f.functionName;
-    if (!fname && f.url.endsWith("/autologoff.js")) fname = glueName(f.lineNumber) ? `(${glueName(f.lineNumber)})` : "";
-    const key = `${fname || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? ":" + (f.lineNumber + 1) : ""}`;
+    if (f.url.endsWith("/autologoff.js") && (!fname || fname.length <= 2)) {
+      const g = glueName(f.lineNumber, f.columnNumber);
+      if (g) fname = `${fname || "(anonymous)"} [${g}]`;
+    }
+    const key = `${fname || "(anonymous)"}  ${file}${f.url && !f.url.endsWith(".wasm") ? `:${f.lineNumber + 1}:${f.columnNumber + 1}` : ""}`;
     self.set(key, (self.get(key) || 0) + us);
     byFile.set(file, (byFile.get(file) || 0) + us);
     total += us;
@@ -317,7 +333,7 @@ row("bundle: library's own code, min + gzip -9", {
   "ng-idle": `${KB(sizes.ngOwn.gz)} (Angular, rxjs external)`,
 });
 row("bundle: what the bench page loads, min + gzip -9", {
-  autologoff: `${KB(a.gzSum)} (${a.files} pkg/ files as shipped, unminified JS)`,
+  autologoff: `${KB(a.gzSum)} (the ${a.files} .js/.wasm files of pkg/ as shipped)`,
   "react-idle-timer": `${KB(sizes.rit.gz)} (+ react, react-dom)`,
   "ng-idle": `${KB(sizes.ng.gz)} (+ @angular/core, common, rxjs)`,
 });
