@@ -102,6 +102,13 @@ test("a server answering garbage, wrong fields, 500 or hanging never unlocks", a
   const errors = (await events(page, "audit")).filter((e) => e.detail.type === "error");
   assert.ok(errors.length >= 4, `${errors.length} error records`);
   await s.api("/__test/mode", { mode: "normal" });
-  assert.equal(await page.evaluate(() => window.session.unlock()), true);
+  const t0 = Date.now();
+  const back = await page.evaluate(() => window.session.unlock());
+  const why = async () => JSON.stringify({
+    ms: Date.now() - t0,
+    tail: (await events(page)).slice(-6).map((e) => [e.type, e.detail.type || e.detail.reason || "", e.detail.reason || ""]),
+    stats: await s.api("/__test/stats"),
+  });
+  assert.equal(back, true, `a live answer after the failures unlocks: ${back ? "" : await why()}`);
   await ctx.close();
 });

@@ -50,6 +50,8 @@ async function prepare(name) {
     recursive: true,
     filter: (src) => !/[\\/](node_modules|dist)([\\/]|$)/.test(relative(HERE, src)),
   });
+  mkdirSync(join(dir, "src"), { recursive: true });
+  cpSync(join(HERE, "app/main.js"), join(dir, "src/main.js"));
   await sh("npm", ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--ignore-scripts", tarball], dir);
   assert.ok(existsSync(join(dir, "node_modules/autologoff/package.json")), "the tarball installed");
   return dir;

@@ -1,8 +1,9 @@
-// The packaging check's app (the webpack project has the same one): import the
-// installed tarball the way a user would, arm a short idle lock, report on window.
+// The packaging check's app, copied by packaging.test.mjs into each bundler project as
+// src/main.js: import the installed tarball the way a user would, arm a short idle lock,
+// report on window. The bundler's name comes from the page title "… (vite)".
 import { init } from "autologoff";
 
-window.result = { bundler: "vite", ready: false, initError: null, state: null, warns: [], locks: [] };
+window.result = { bundler: (document.title.match(/\((\w+)\)$/) || [])[1], ready: false, initError: null, state: null, warns: [], locks: [] };
 
 init({ idleTimeoutMs: 1500, warnBeforeMs: 500, crossTab: false }).then(
   (session) => {
