@@ -13,7 +13,7 @@ rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
   --remove-name-section --remove-producers-section \
   target/wasm32-unknown-unknown/release/autologoff.wasm
-node_modules/.bin/wasm-opt -Oz pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
+node_modules/.bin/wasm-opt -Oz --converge pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
 node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).

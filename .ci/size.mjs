@@ -1,22 +1,14 @@
 // npm run size: raw and gzip -9 sizes of what ships, and the budget check.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { join } from "node:path";
+import { pkgFiles } from "./pkg-files.mjs";
 
 const BUDGET_KB = Number(process.env.AUTOLOGOFF_BUDGET_KB || 45);
 const dir = new URL("../pkg/", import.meta.url).pathname;
-const files = [];
-const walk = (d) => {
-  for (const f of readdirSync(d)) {
-    const p = join(d, f);
-    if (statSync(p).isDirectory()) walk(p);
-    else if (/\.(js|wasm)$/.test(f)) files.push(p);
-  }
-};
-walk(dir);
+const files = pkgFiles(dir);
 let raw = 0, gz = 0, jsRaw = 0, jsGz = 0;
 const rows = [];
-for (const f of files.sort()) {
+for (const f of files) {
   const b = readFileSync(f);
   const g = gzipSync(b, { level: 9 }).length;
   rows.push([f.slice(dir.length), b.length, g]);

@@ -4,9 +4,10 @@
 //     React root on a detached <div>: React's own delegated listeners never see the page's events,
 //     only the hook's document listeners do
 //   - @ng-idle/core: the real Idle service, constructed by hand outside Angular's DI
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
+import { pkgFiles } from "../.ci/pkg-files.mjs";
 import * as esbuild from "esbuild";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -84,15 +85,7 @@ export async function buildPeers(pkgDir) {
   const ngOwn = await bundle(NG_ENTRY, { external: ANGULAR });           // as published, Angular+rxjs left out
 
   // autologoff: every .js/.wasm file of pkg/ (as `npm run size`), and a minified JS bundle + the wasm
-  const files = [];
-  const walk = (d) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(js|wasm)$/.test(f)) files.push(p);
-    }
-  };
-  walk(pkgDir);
+  const files = pkgFiles(pkgDir);
   let raw = 0, gzSum = 0, wasmRaw = 0, wasmGz = 0;
   for (const f of files) {
     const b = readFileSync(f);

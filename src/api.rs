@@ -2,8 +2,8 @@
 //! `RangeError` once here, a handle out. The JS wrapper (`pkg-template/index.js`) turns
 //! the handle into the `EventTarget` session object of the contract.
 
-use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -14,9 +14,9 @@ use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
 
-thread_local! {
-    static LIVE: Cell<bool> = const { Cell::new(false) };
-}
+/// Whether a session is live (wasm32 without threads: plain loads and stores).
+static LIVE: AtomicBool = AtomicBool::new(false);
+static HOOKED: AtomicBool = AtomicBool::new(false);
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
@@ -33,10 +33,9 @@ fn range_error(msg: &str) -> JsValue {
 
 /// A panic is a bug: leave the page covered, never open.
 fn install_panic_hook() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+    if !HOOKED.swap(true, Relaxed) {
         std::panic::set_hook(Box::new(|_| fail_closed("internal error (panic)")));
-    });
+    }
 }
 
 /// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic
@@ -66,13 +65,13 @@ pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue>
     if let Some(bad) = check_selector(&cfg.lock.target) {
         return Err(bad);
     }
-    if LIVE.with(|l| l.get()) {
+    if LIVE.load(Relaxed) {
         return Err(js_sys::Error::new(
             "autologoff: a session is already live; call destroy() on it before init() again",
         )
         .into());
     }
-    LIVE.with(|l| l.set(true));
+    LIVE.store(true, Relaxed);
     Ok(SessionHandle {
         s: Some(Session::start(cfg, emit)),
     })
@@ -103,12 +102,15 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     }
     if js_sys::Array::is_array(v) {
         let a: &js_sys::Array = v.unchecked_ref();
-        return a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| to_raw(&x, &cat(&[path, "[", &int(i as i64), "]"]), depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Raw::Arr);
+        let mut items = Vec::new();
+        for (i, x) in a.iter().enumerate() {
+            items.push(to_raw(
+                &x,
+                &cat(&[path, "[", &int(i as i64), "]"]),
+                depth + 1,
+            )?);
+        }
+        return Ok(Raw::Arr(items));
     }
     let o: &js_sys::Object = v.unchecked_ref();
     let mut fields = Vec::new();
@@ -206,7 +208,7 @@ impl SessionHandle {
     pub fn destroy(&mut self) {
         if let Some(s) = self.s.take() {
             s.destroy();
-            LIVE.with(|l| l.set(false));
+            LIVE.store(false, Relaxed);
         }
     }
 }

@@ -357,7 +357,7 @@ impl<'a> Obj<'a> {
             Raw::Null => Ok(None),
             Raw::Obj(fields) => {
                 for (k, val) in fields {
-                    if !known.contains(&k.as_str()) && *val != Raw::Null {
+                    if !known.contains(&k.as_str()) && !matches!(val, Raw::Null) {
                         return Err(ConfigError::UnknownKey {
                             path: cat(&[prefix, k]),
                             value: val.render(),
@@ -372,11 +372,18 @@ impl<'a> Obj<'a> {
         }
     }
 
+    fn empty(prefix: &'static str) -> Obj<'a> {
+        Obj {
+            prefix,
+            fields: &[],
+        }
+    }
+
     fn get(&self, key: &str) -> Option<&'a Raw> {
         self.fields
             .iter()
             .rev()
-            .find(|(k, v)| k == key && *v != Raw::Null)
+            .find(|(k, v)| k == key && !matches!(v, Raw::Null))
             .map(|(_, v)| v)
     }
 
@@ -431,7 +438,7 @@ impl<'a> Obj<'a> {
 
     fn nonempty(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
         match self.string(key)? {
-            Some(s) if s.trim().is_empty() => Err(ConfigError::Invalid {
+            Some(s) if s.trim_ascii().is_empty() => Err(ConfigError::Invalid {
                 path: self.path(key),
                 value: quote(s),
                 why: "must not be empty",
@@ -534,21 +541,23 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
                     });
                 }
             }
-            let mut list = list;
-            list.dedup();
-            list
+            let mut unique: Vec<String> = Vec::with_capacity(list.len());
+            for e in list {
+                if !unique.contains(&e) {
+                    unique.push(e);
+                }
+            }
+            unique
         }
     };
 
-    let requests = match top.object("requests", "requests.", &["track", "ignore"])? {
-        None => RequestsCfg {
-            track: true,
-            ignore: Vec::new(),
-        },
-        Some(o) => RequestsCfg {
-            track: o.bool("track", true)?,
-            ignore: o.strings("ignore")?.unwrap_or_default(),
-        },
+    // An absent sub-object reads as an empty one: one code path gives the defaults.
+    let o = top
+        .object("requests", "requests.", &["track", "ignore"])?
+        .unwrap_or(Obj::empty("requests."));
+    let requests = RequestsCfg {
+        track: o.bool("track", true)?,
+        ignore: o.strings("ignore")?.unwrap_or_default(),
     };
 
     let server = match top.object(
@@ -599,46 +608,37 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         }
     };
 
-    let lock = match top.object("lock", "lock.", &["target", "mode", "overlay", "title"])? {
-        None => LockCfg {
-            target: "body".into(),
-            mode: LockMode::Blur,
-            overlay: true,
-            title: "Session locked".into(),
+    let o = top
+        .object("lock", "lock.", &["target", "mode", "overlay", "title"])?
+        .unwrap_or(Obj::empty("lock."));
+    let lock = LockCfg {
+        target: o.nonempty("target")?.unwrap_or("body").into(),
+        mode: match o.string("mode")? {
+            None | Some("blur") => LockMode::Blur,
+            Some("hide") => LockMode::Hide,
+            Some(other) => {
+                return Err(ConfigError::NotInSet {
+                    path: "lock.mode".into(),
+                    value: quote(other),
+                    allowed: "\"blur\", \"hide\"",
+                })
+            }
         },
-        Some(o) => LockCfg {
-            target: o.nonempty("target")?.unwrap_or("body").into(),
-            mode: match o.string("mode")? {
-                None | Some("blur") => LockMode::Blur,
-                Some("hide") => LockMode::Hide,
-                Some(other) => {
-                    return Err(ConfigError::NotInSet {
-                        path: "lock.mode".into(),
-                        value: quote(other),
-                        allowed: "\"blur\", \"hide\"",
-                    })
-                }
-            },
-            overlay: o.bool("overlay", true)?,
-            title: o.string("title")?.unwrap_or("Session locked").into(),
-        },
+        overlay: o.bool("overlay", true)?,
+        title: o.string("title")?.unwrap_or("Session locked").into(),
     };
 
-    let purge = match top.object(
-        "purge",
-        "purge.",
-        &["sessionStorage", "localStorageKeys", "keepSessionKeys"],
-    )? {
-        None => PurgeCfg {
-            session_storage: true,
-            local_storage_keys: Vec::new(),
-            keep_session_keys: Vec::new(),
-        },
-        Some(o) => PurgeCfg {
-            session_storage: o.bool("sessionStorage", true)?,
-            local_storage_keys: o.strings("localStorageKeys")?.unwrap_or_default(),
-            keep_session_keys: o.strings("keepSessionKeys")?.unwrap_or_default(),
-        },
+    let o = top
+        .object(
+            "purge",
+            "purge.",
+            &["sessionStorage", "localStorageKeys", "keepSessionKeys"],
+        )?
+        .unwrap_or(Obj::empty("purge."));
+    let purge = PurgeCfg {
+        session_storage: o.bool("sessionStorage", true)?,
+        local_storage_keys: o.strings("localStorageKeys")?.unwrap_or_default(),
+        keep_session_keys: o.strings("keepSessionKeys")?.unwrap_or_default(),
     };
 
     let cross_tab = top.bool("crossTab", true)?;

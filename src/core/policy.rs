@@ -6,8 +6,6 @@
 //! system sleep, a throttled hidden tab or a back/forward-cache restore is just "time
 //! jumped" and the next call decides from the timestamps alone.
 
-use std::collections::VecDeque;
-
 /// Unix milliseconds on the client's wall clock.
 pub type Ms = i64;
 
@@ -194,7 +192,8 @@ pub struct Policy {
     next_poll: Option<Ms>,
     flush_at: Option<Ms>,
     activity_event_at: Ms,
-    actions: VecDeque<Action>,
+    /// Pending actions, oldest first (a handful at most: a Vec beats a VecDeque in bytes).
+    actions: Vec<Action>,
 }
 
 impl Policy {
@@ -219,7 +218,7 @@ impl Policy {
             next_poll: None,
             flush_at: None,
             activity_event_at: Ms::MIN / 2,
-            actions: VecDeque::new(),
+            actions: Vec::new(),
         };
         if let Some(s) = shared {
             p.last_activity = s.last_activity.min(now);
@@ -235,7 +234,7 @@ impl Policy {
                 // end a session the user has just signed in to on another page).
                 p.state = State::Locked;
                 p.reason = s.reason;
-                p.actions.push_back(Action::Lock {
+                p.actions.push(Action::Lock {
                     reason: Reason::Remote,
                 });
                 p.audit(AuditKind::Lock, Some(Reason::Remote), None);
@@ -323,7 +322,7 @@ impl Policy {
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        (!self.actions.is_empty()).then(|| self.actions.remove(0))
     }
 
     /// The timer fired (maybe early, maybe very late).
@@ -352,16 +351,16 @@ impl Policy {
         self.keepalive_pending = true;
         if now - self.activity_event_at >= ACTIVITY_EVENT_EVERY {
             self.activity_event_at = now;
-            self.actions.push_back(Action::Activity { source });
+            self.actions.push(Action::Activity { source });
             if source != Source::Remote {
-                self.actions.push_back(Action::Share);
+                self.actions.push(Action::Share);
             }
         }
         self.evaluate(now);
         if was_warning && self.state == State::Active {
             self.audit(AuditKind::Extend, None, Some("activity"));
             self.force_keepalive(now);
-            self.actions.push_back(Action::Share);
+            self.actions.push(Action::Share);
         }
     }
 
@@ -378,7 +377,7 @@ impl Policy {
             self.audit(AuditKind::Extend, None, Some("extend"));
         }
         self.force_keepalive(now);
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
         true
     }
 
@@ -389,7 +388,7 @@ impl Policy {
         }
         self.inflight += 1;
         self.handle_activity(Source::Request, now, now);
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
     }
 
     pub fn handle_request_end(&mut self, user: bool, now: Ms) {
@@ -399,7 +398,7 @@ impl Policy {
         // The end counts as activity while the hold still applies, then the hold ends.
         self.handle_activity(Source::Request, now, now);
         self.inflight = self.inflight.saturating_sub(1);
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
         self.evaluate(now);
     }
 
@@ -460,9 +459,9 @@ impl Policy {
         if let Some((poll, _)) = self.t.server {
             self.next_poll = Some(now + poll);
         }
-        self.actions.push_back(Action::Unlock);
+        self.actions.push(Action::Unlock);
         self.audit(AuditKind::Unlock, None, None);
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
         self.evaluate(now);
     }
 
@@ -480,7 +479,7 @@ impl Policy {
                 self.last_activity = s.last_activity.min(now);
                 self.warned_deadline = None;
                 self.inflight = 0;
-                self.actions.push_back(Action::Unlock);
+                self.actions.push(Action::Unlock);
                 self.audit(AuditKind::Unlock, Some(Reason::Remote), None);
             }
         }
@@ -534,7 +533,7 @@ impl Policy {
     // ---- internals ----
 
     fn audit(&mut self, kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str>) {
-        self.actions.push_back(Action::Audit {
+        self.actions.push(Action::Audit {
             kind,
             reason,
             detail,
@@ -544,7 +543,7 @@ impl Policy {
     fn set_server_expiry(&mut self, local: Ms, now: Ms) {
         self.server_expires = Some(local);
         self.server_at = now;
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
         self.evaluate(now);
     }
 
@@ -560,7 +559,7 @@ impl Policy {
         if self.t.server.is_some() {
             self.keepalive_at = now;
             self.keepalive_pending = false;
-            self.actions.push_back(Action::Keepalive);
+            self.actions.push(Action::Keepalive);
         }
     }
 
@@ -571,7 +570,7 @@ impl Policy {
         }
         self.lock_changed_at = now.max(self.lock_changed_at + 1);
         self.enter_locked(reason, now);
-        self.actions.push_back(Action::Share);
+        self.actions.push(Action::Share);
     }
 
     /// The lock itself, without a stamp or a share: for another tab's lock (it already
@@ -584,7 +583,7 @@ impl Policy {
         self.keepalive_pending = false;
         self.server_expires = None;
         self.server_at = now;
-        self.actions.push_back(Action::Lock { reason });
+        self.actions.push(Action::Lock { reason });
         self.audit(AuditKind::Lock, Some(reason), None);
     }
 
@@ -601,7 +600,7 @@ impl Policy {
                 self.state = State::Warning;
                 if self.warned_deadline != Some(d) {
                     self.warned_deadline = Some(d);
-                    self.actions.push_back(Action::Warn { deadline: d });
+                    self.actions.push(Action::Warn { deadline: d });
                 }
                 if entering {
                     self.audit(AuditKind::Warn, Some(reason), None);
@@ -609,7 +608,7 @@ impl Policy {
             } else if self.state == State::Warning {
                 self.state = State::Active;
                 self.warned_deadline = None;
-                self.actions.push_back(Action::WarnEnd);
+                self.actions.push(Action::WarnEnd);
             }
         }
         if self.state != State::Locked && self.leader {
@@ -617,17 +616,17 @@ impl Policy {
                 if self.keepalive_pending && now >= self.keepalive_at + keep {
                     self.keepalive_at = now;
                     self.keepalive_pending = false;
-                    self.actions.push_back(Action::Keepalive);
+                    self.actions.push(Action::Keepalive);
                 }
                 if self.next_poll.is_some_and(|p| now >= p) {
                     self.next_poll = Some(now + poll);
-                    self.actions.push_back(Action::Poll);
+                    self.actions.push(Action::Poll);
                 }
             }
         }
         if self.flush_at.is_some_and(|f| now >= f) {
             self.flush_at = None;
-            self.actions.push_back(Action::Flush);
+            self.actions.push(Action::Flush);
         }
     }
 }
@@ -660,11 +659,19 @@ impl Shared {
 
     /// Parses [`Shared::encode`]'s output; anything else (old format, junk) is `None`.
     pub fn decode(s: &str) -> Option<Shared> {
-        let f: Vec<&str> = s.split('|').collect();
-        if f.len() != 10 || f[0] != "1" {
+        let mut f = [""; 10];
+        let mut rest = s;
+        for (i, slot) in f.iter_mut().enumerate() {
+            if i == 9 {
+                *slot = rest;
+            } else {
+                (*slot, rest) = super::text::split2(rest, b'|')?;
+            }
+        }
+        if f[0] != "1" || f[9].bytes().any(|b| b == b'|') {
             return None;
         }
-        let n = |i: usize| f[i].parse::<Ms>().ok();
+        let n = |i: usize| super::text::parse_int(f[i]);
         let opt = |i: usize| {
             if f[i] == "-" {
                 Some(None)

@@ -921,6 +921,9 @@ fn shared_state_round_trips_and_rejects_junk() {
     s.p.handle_request_start(true, T0 + 5);
     let sh = s.p.shared();
     assert_eq!(Shared::decode(&sh.encode()), Some(sh));
+    // a fresh tab's state ("never" is i64::MIN / 2) round-trips too
+    let fresh = Policy::new(timing(HOUR, 0), T0, None).shared();
+    assert_eq!(Shared::decode(&fresh.encode()), Some(fresh));
     for junk in [
         "",
         "1|2|3",

@@ -38,9 +38,51 @@ pub fn push_hex(s: &mut String, n: u64, width: u32) {
     }
 }
 
-/// The parts, joined.
+/// The parts, concatenated.
 pub fn cat(parts: &[&str]) -> String {
-    parts.concat()
+    join(parts, "")
+}
+
+/// The parts with `sep` between them (a plain loop: `[&str]::join` brings its own copy code).
+pub fn join(parts: &[&str], sep: &str) -> String {
+    let mut s = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push_str(p);
+    }
+    s
+}
+
+/// `s` split at the first `sep` byte (ASCII), without the separator.
+pub fn split2(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// A decimal integer with an optional leading `-` and nothing else (no `+`, no spaces).
+pub fn parse_int(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulate negatively: i64::MIN has no positive counterpart.
+    let mut n: i64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub((b - b'0') as i64)?;
+    }
+    if neg {
+        Some(n)
+    } else {
+        n.checked_neg()
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +105,30 @@ mod tests {
         push_hex(&mut h, 0x1f, 4);
         assert_eq!(h, "beef001f");
         assert_eq!(cat(&["a", "", "bc"]), "abc");
+        assert_eq!(join(&["a", "b", "c"], ","), "a,b,c");
+        assert_eq!(join(&[], ","), "");
+        assert_eq!(parse_int("1764000000000"), Some(1_764_000_000_000));
+        assert_eq!(parse_int("-5"), Some(-5));
+        assert_eq!(parse_int("0"), Some(0));
+        // Shared state carries i64::MIN / 2 for "never" (19 digits).
+        assert_eq!(parse_int(&int(i64::MIN / 2)), Some(i64::MIN / 2));
+        assert_eq!(parse_int(&int(i64::MIN)), Some(i64::MIN));
+        assert_eq!(parse_int(&int(i64::MAX)), Some(i64::MAX));
+        assert_eq!(split2("12\n[1]", b'\n'), Some(("12", "[1]")));
+        assert_eq!(split2("a|", b'|'), Some(("a", "")));
+        assert_eq!(split2("abc", b'|'), None);
+        for bad in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "5 ",
+            "1e3",
+            "12a",
+            "9223372036854775808",
+            "-9223372036854775809",
+        ] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use super::storage;
 use super::util::{iso, obj, random_id};
 use crate::core::policy::{AuditKind, Ms};
-use crate::core::text::{cat, int};
+use crate::core::text::{cat, int, join, parse_int, split2};
 
 const SEQ_KEY: &str = "autologoff:seq";
 const QUEUE_PREFIX: &str = "autologoff:audit:";
@@ -45,7 +45,8 @@ impl AuditLog {
             failures: 0,
         };
         log.seq = storage::get(SEQ_KEY)
-            .and_then(|s| s.parse().ok())
+            .and_then(|s| parse_int(&s))
+            .map(|n| n.max(0) as u64)
             .unwrap_or(0);
         log
     }
@@ -63,7 +64,8 @@ impl AuditLog {
     pub fn make(&mut self, kind: AuditKind, reason: Option<&str>, now: Ms) -> JsValue {
         // Per-origin monotonic: the newest of ours and every tab's counter.
         let stored: u64 = storage::get(SEQ_KEY)
-            .and_then(|s| s.parse().ok())
+            .and_then(|s| parse_int(&s))
+            .map(|n| n.max(0) as u64)
             .unwrap_or(0);
         self.seq = self.seq.max(stored) + 1;
         storage::set(SEQ_KEY, &int(self.seq as i64));
@@ -104,7 +106,7 @@ impl AuditLog {
             }
         } else {
             let now = js_sys::Date::now() as Ms;
-            storage::set(&key, &cat(&[&int(now), "\n[", &own.join(","), "]"]));
+            storage::set(&key, &cat(&[&int(now), "\n[", &join(&own, ","), "]"]));
         }
     }
 
@@ -126,16 +128,9 @@ impl AuditLog {
         if self.pending.is_empty() {
             return None;
         }
-        let chunk: Vec<&(String, u64, String)> = self.pending.iter().take(BATCH).collect();
-        let body = cat(&[
-            "[",
-            &chunk
-                .iter()
-                .map(|(_, _, j)| j.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            "]",
-        ]);
+        let chunk = &self.pending[..self.pending.len().min(BATCH)];
+        let texts: Vec<&str> = chunk.iter().map(|(_, _, j)| j.as_str()).collect();
+        let body = cat(&["[", &join(&texts, ","), "]"]);
         let keys = chunk.iter().map(|(t, s, _)| (t.clone(), *s)).collect();
         self.in_flight = true;
         Some((url, body, Batch { keys, adopted }))
@@ -177,7 +172,7 @@ fn orphans(own_tab: &str, age: Ms) -> Vec<String> {
             s.get_item(k)
                 .ok()
                 .flatten()
-                .and_then(|v| v.split('\n').next().and_then(|t| t.parse::<Ms>().ok()))
+                .and_then(|v| split2(&v, b'\n').and_then(|(t, _)| parse_int(t)))
                 .is_none_or(|t| now - t >= age)
         })
         .collect()
@@ -187,7 +182,7 @@ fn read_queue(key: &str) -> Vec<(String, u64, String)> {
     let Some(text) = storage::get(key) else {
         return Vec::new();
     };
-    let Some((_, arr)) = text.split_once('\n') else {
+    let Some((_, arr)) = split2(&text, b'\n') else {
         return Vec::new();
     };
     let Ok(v) = JSON::parse(arr) else {

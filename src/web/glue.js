@@ -148,16 +148,9 @@ export function fail_closed(why) {
     box.id = "autologoff-failsafe";
     box.setAttribute("role", "alertdialog");
     box.setAttribute("aria-modal", "true");
-    const s = box.style;
-    s.setProperty("position", "fixed", "important");
-    s.setProperty("inset", "0", "important");
-    s.setProperty("z-index", "2147483647", "important");
-    s.setProperty("background", "#0f172a", "important");
-    s.setProperty("color", "#fff", "important");
-    s.setProperty("display", "flex", "important");
-    s.setProperty("align-items", "center", "important");
-    s.setProperty("justify-content", "center", "important");
-    s.setProperty("font", "16px system-ui, sans-serif", "important");
+    box.style.cssText = "position:fixed!important;inset:0!important;z-index:2147483647!important;" +
+      "background:#0f172a!important;color:#fff!important;display:flex!important;align-items:center!important;" +
+      "justify-content:center!important;font:16px system-ui,sans-serif!important";
     box.textContent = "Session locked. Reload the page and sign in again.";
     d.documentElement.appendChild(box);
     d.title = "Session locked";

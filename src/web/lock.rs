@@ -177,7 +177,7 @@ impl DomLock {
         if !c.had_style_attr
             && c.target
                 .get_attribute("style")
-                .is_some_and(|s| s.trim().is_empty())
+                .is_some_and(|s| s.trim_ascii().is_empty())
         {
             let _ = c.target.remove_attribute("style");
         }

@@ -76,6 +76,15 @@ pub fn session_call(
     keepalive: bool,
     then: impl FnOnce(ServerAnswer) + 'static,
 ) {
+    call_boxed(cfg, method, keepalive, Box::new(then))
+}
+
+fn call_boxed(
+    cfg: &ServerCfg,
+    method: &'static str,
+    keepalive: bool,
+    then: Box<dyn FnOnce(ServerAnswer)>,
+) {
     let headers = Array::of2(&"Accept".into(), &"application/json".into());
     for (k, v) in &cfg.headers {
         headers.push(&k.into());

@@ -233,14 +233,14 @@ impl Session {
             if s.destroyed.get() || s.state() != State::Locked {
                 return done(&s);
             }
-            let Some(server) = s.cfg.server.clone() else {
+            let Some(server) = s.cfg.server.as_ref() else {
                 s.policy.borrow_mut().handle_unlock_confirmed(now());
                 s.pump();
                 return done(&s);
             };
             let sent = now();
             let s = s.clone();
-            net::session_call(&server, "GET", false, move |answer| {
+            net::session_call(server, "GET", false, move |answer| {
                 if !s.destroyed.get() {
                     let t = now();
                     let mut p = s.policy.borrow_mut();
@@ -484,12 +484,12 @@ impl Session {
     // ---------------- server ----------------
 
     fn server_request(&self, method: &'static str) {
-        let Some(server) = self.cfg.server.clone() else {
+        let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
         let me = self.me.clone();
         let sent = now();
-        net::session_call(&server, method, method == "DELETE", move |answer| {
+        net::session_call(server, method, method == "DELETE", move |answer| {
             let Some(s) = me.upgrade() else { return };
             if s.destroyed.get() {
                 return;
@@ -826,7 +826,7 @@ impl Session {
             if tok == 2 {
                 p.handle_request_end(true, t);
             }
-            if let Some(v) = header.and_then(|h| h.trim().parse::<Ms>().ok()) {
+            if let Some(v) = header.and_then(|h| crate::core::text::parse_int(h.trim_ascii())) {
                 p.handle_expires_header(v, t);
             }
             if status == 401 && same_origin(resp_url) {

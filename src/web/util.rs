@@ -43,7 +43,18 @@ impl Listener {
         kind: &str,
         capture: bool,
         passive: bool,
-        mut f: impl FnMut(Event) + 'static,
+        f: impl FnMut(Event) + 'static,
+    ) -> Listener {
+        Listener::boxed(target, kind, capture, passive, Box::new(f))
+    }
+
+    /// One body for every listener (the generic `new` only boxes its closure).
+    fn boxed(
+        target: &EventTarget,
+        kind: &str,
+        capture: bool,
+        passive: bool,
+        mut f: Box<dyn FnMut(Event)>,
     ) -> Listener {
         let cb = callback(move |e| {
             f(e.unchecked_into());
@@ -99,7 +110,11 @@ impl Timer {
         Timer::new(ms, true, f)
     }
 
-    fn new(ms: u32, repeat: bool, mut f: impl FnMut() + 'static) -> Timer {
+    fn new(ms: u32, repeat: bool, f: impl FnMut() + 'static) -> Timer {
+        Timer::boxed(ms, repeat, Box::new(f))
+    }
+
+    fn boxed(ms: u32, repeat: bool, mut f: Box<dyn FnMut()>) -> Timer {
         let cb = callback(move |_| {
             f();
             JsValue::UNDEFINED
