@@ -168,6 +168,14 @@ impl SessionHandle {
             .into()
     }
 
+    /// Diagnostics for tests and benchmarks: how many times trusted input reached the
+    /// policy core (at most about once a second however many events arrive).
+    #[doc(hidden)]
+    #[wasm_bindgen(getter = __coreInputs)]
+    pub fn core_inputs(&self) -> u32 {
+        self.s.as_ref().map_or(0, |s| s.core_inputs.get())
+    }
+
     #[wasm_bindgen(js_name = remainingMs)]
     pub fn remaining_ms(&self) -> f64 {
         self.s.as_ref().map_or(0.0, |s| s.remaining_ms() as f64)

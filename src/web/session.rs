@@ -87,6 +87,8 @@ pub struct Session {
     timer_at: Cell<Option<Ms>>,
     last_input: Cell<Ms>,
     forwarded: Cell<Ms>,
+    /// Trusted input handed to the core (throttled to about once a second).
+    pub core_inputs: Cell<u32>,
     warning_shown: Cell<bool>,
     listeners: RefCell<Vec<Listener>>,
     requests: RefCell<Option<RequestPatch>>,
@@ -149,6 +151,7 @@ impl Session {
                 timer_at: Cell::new(None),
                 last_input: Cell::new(0),
                 forwarded: Cell::new(0),
+                core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
                 listeners: RefCell::new(Vec::new()),
                 requests: RefCell::new(None),
@@ -424,6 +427,7 @@ impl Session {
         let last = self.last_input.get();
         if last > self.forwarded.get() {
             self.forwarded.set(last);
+            self.core_inputs.set(self.core_inputs.get() + 1);
             if let Ok(mut p) = self.policy.try_borrow_mut() {
                 p.handle_activity(Source::Input, last, t);
             }
@@ -629,6 +633,7 @@ impl Session {
             if self.pumping.get() {
                 return;
             }
+            self.core_inputs.set(self.core_inputs.get() + 1);
             self.policy
                 .borrow_mut()
                 .handle_activity(Source::Input, t, t);

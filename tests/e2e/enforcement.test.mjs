@@ -82,6 +82,40 @@ test("trusted input keeps the session alive, synthetic never does, and activity 
   await ctx.close();
 });
 
+test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/fixtures/other.html`);
+  // The raw handle (not the index.js wrapper) carries the diagnostic counter.
+  await page.evaluate(async () => {
+    const glue = await import("/pkg/autologoff.js");
+    await glue.default();
+    window.h = glue.start({ idleTimeoutMs: 600_000, crossTab: false }, () => {});
+    window.moves = 0;
+    addEventListener("pointermove", (e) => { if (e.isTrusted) window.moves++; }, { capture: true, passive: true });
+  });
+  const cdp = await ctx.newCDPSession(page);
+  const N = 10_000, BATCH = 500;
+  const t0 = Date.now();
+  for (let done = 0; done < N; done += BATCH) {
+    const sent = [];
+    for (let k = done; k < done + BATCH; k++) {
+      // alternating Shift keeps Chromium from coalescing the moves
+      sent.push(cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 20 + (k % 400), y: 20 + ((k * 7) % 300), modifiers: k % 2 ? 8 : 0 }));
+    }
+    await Promise.all(sent);
+  }
+  const secs = (Date.now() - t0) / 1000;
+  const r = await page.evaluate(() => ({ moves: window.moves, core: window.h.__coreInputs, state: window.h.state }));
+  console.log(`# ${r.moves} trusted pointermove in ${secs.toFixed(1)} s -> ${r.core} core calls`);
+  assert.ok(r.moves >= 9_000, `the burst arrived (${r.moves} events)`);
+  assert.ok(r.core >= 1, "input reached the core");
+  assert.ok(r.core <= Math.ceil(secs) + 1, `${r.core} core calls for ${secs.toFixed(1)} s of input`);
+  assert.equal(r.state, "active");
+  await page.evaluate(() => window.h.destroy());
+  await ctx.close();
+});
+
 test("a page hidden while the clock jumps 2 h is locked before it is shown, with no stale warning", async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
