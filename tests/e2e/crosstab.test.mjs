@@ -136,6 +136,14 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     const ctx = await browser.newContext();
     const o = { idleTimeoutMs: 60_000, audit: { url: "/audit" } };
     const tabs = [await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o)];
+    // PHI-looking title, URL query and storage values in every tab: none may reach a record.
+    const phi = async (p) => p.evaluate(() => {
+      document.title = "Chart: Jane Testpatient, MRN SYN-0007";
+      history.replaceState(null, "", location.pathname + "?mrn=SYN-0007&name=Jane+Testpatient" + location.hash);
+      sessionStorage.setItem("chart", "Jane Testpatient, DOB 1970-01-01");
+      localStorage.setItem("draft:note", "Jane Testpatient reports chest pain");
+    });
+    for (const t of tabs) await phi(t);
     const made = new Map(); // "tab/seq" -> record, from every page's audit events
     const order = new Map(); // tab id -> seqs in the order the events fired
     const collect = async (pages) => {
@@ -177,6 +185,7 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     await ctx.setOffline(false);
     await tabs[1].reload();
     await tabs[1].waitForFunction(() => window.ready === true);
+    await phi(tabs[1]);
     while (n < CYCLES) await cycle();
     await collect(tabs);
     const manualLocks = [...made.values()].filter((r) => r.type === "lock" && r.reason === "manual").length;
@@ -203,7 +212,7 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     // no PHI: records carry only seq/type/at/reason/tab
     for (const r of stored) {
       assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "receivedAt"].includes(k)), []);
-      assert.doesNotMatch(JSON.stringify(r), /Patient|MRN|SYN-/);
+      assert.doesNotMatch(JSON.stringify(r), /Patient|Testpatient|MRN|SYN-|mrn=|chest|1970/i);
     }
     // last, so that the audit checks above still report: the cross-tab contract for every cycle
     assert.deepEqual(stuck, [], `unlock() in one tab resolved true but tabs stayed locked after ${stuck.length} of ${CYCLES} cycles`);
