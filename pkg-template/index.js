@@ -73,6 +73,10 @@ class AutologoffSession extends EventTarget {
  * Rejects with a TypeError or RangeError naming the option and value when they are bad.
  */
 export async function init(options) {
+  if (typeof document === "undefined") {
+    // Server rendering: there is no page to guard (or to cover). Call init on the client.
+    throw new Error("autologoff: init() needs a browser page; call it on the client, not during server rendering");
+  }
   try {
     await load();
   } catch (e) {
