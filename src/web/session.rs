@@ -426,11 +426,16 @@ impl Session {
     fn flush_input(&self, t: Ms) {
         let last = self.last_input.get();
         if last > self.forwarded.get() {
-            self.forwarded.set(last);
-            self.core_inputs.set(self.core_inputs.get() + 1);
-            if let Ok(mut p) = self.policy.try_borrow_mut() {
-                p.handle_activity(Source::Input, last, t);
-            }
+            self.forward_input(last, t);
+        }
+    }
+
+    /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
+    fn forward_input(&self, at: Ms, t: Ms) {
+        self.forwarded.set(at);
+        self.core_inputs.set(self.core_inputs.get() + 1);
+        if let Ok(mut p) = self.policy.try_borrow_mut() {
+            p.handle_activity(Source::Input, at, t);
         }
     }
 
@@ -629,14 +634,12 @@ impl Session {
         }
         self.last_input.set(t);
         if t - self.forwarded.get() >= INPUT_FORWARD_EVERY || self.warning_shown.get() {
-            self.forwarded.set(t);
             if self.pumping.get() {
+                // Caused by our own DOM work (focus moves) inside a pump: not the user's.
+                self.forwarded.set(t);
                 return;
             }
-            self.core_inputs.set(self.core_inputs.get() + 1);
-            self.policy
-                .borrow_mut()
-                .handle_activity(Source::Input, t, t);
+            self.forward_input(t, t);
             self.pump();
         }
     }
@@ -675,34 +678,20 @@ impl Session {
                 }
             }));
         }
-        let wake = |me: Weak<Session>| {
-            move |_e: Event| {
+        // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
+        let targets: [(&web_sys::EventTarget, &str); 3] = [
+            (&doc, "visibilitychange"),
+            (&win, "focus"),
+            (&doc, "resume"),
+        ];
+        for (target, kind) in targets {
+            let me = self.me.clone();
+            ls.push(Listener::new(target, kind, true, true, move |_e| {
                 if let Some(s) = me.upgrade() {
                     s.on_wake();
                 }
-            }
-        };
-        ls.push(Listener::new(
-            &doc,
-            "visibilitychange",
-            true,
-            true,
-            wake(self.me.clone()),
-        ));
-        ls.push(Listener::new(
-            &win,
-            "focus",
-            true,
-            true,
-            wake(self.me.clone()),
-        ));
-        ls.push(Listener::new(
-            &doc,
-            "resume",
-            true,
-            true,
-            wake(self.me.clone()),
-        ));
+            }));
+        }
         let me = self.me.clone();
         ls.push(Listener::new(&win, "pagehide", true, true, move |_e| {
             if let Some(s) = me.upgrade() {
