@@ -18,6 +18,10 @@ async function setup(args) {
 }
 const SERVER = (extra = {}) => ({ url: "/session", pollIntervalMs: 60_000, keepaliveIntervalMs: 1000, ...extra });
 const lockOf = async (page) => (await events(page, "lock")).at(-1)?.detail;
+// The lock's DELETE has reached the server AND its answer (which clears the `sid` cookie)
+// has reached the browser: logging in before that would have the new cookie wiped by it.
+const deleteDone = (s, ctx) => waitFor(async () =>
+  (await s.api("/__test/stats")).deletes >= 1 && !(await ctx.cookies()).some((c) => c.name === "sid"));
 const pageFetch = (page, url, init) => page.evaluate(async ([u, i]) => (await fetch(u, i)).status, [url, init]);
 
 test("the server's shorter timeout locks the page at the server's instant", async () => {
@@ -76,7 +80,7 @@ test("after lock the old cookie is refused and unlock() waits for a new login", 
   const { s, ctx } = await setup([]);
   const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER() }, { login: true });
   await page.evaluate(() => window.session.lock());
-  await waitFor(async () => (await s.api("/__test/stats")).deletes >= 1);
+  await deleteDone(s, ctx);
   assert.equal(await pageFetch(page, "/api/patients"), 401);
   assert.equal(await page.evaluate(() => window.session.unlock()), false);
   assert.equal(await page.evaluate(() => window.session.state), "locked");
@@ -90,8 +94,9 @@ test("a server answering garbage, wrong fields, 500 or hanging never unlocks", a
   const { s, ctx } = await setup([]);
   const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER() }, { login: true });
   await page.evaluate(() => window.session.lock());
-  // the lock's DELETE must land before the new login, or it would end the new session
-  await waitFor(async () => (await s.api("/__test/stats")).deletes >= 1);
+  // the lock's DELETE (and its cookie-clearing answer) must land before the new login,
+  // or it would end the new session
+  await deleteDone(s, ctx);
   await pageFetch(page, "/login", { method: "POST", body: "{}" });
   for (const mode of ["garbage", "badjson-fields", "500", "hang"]) {
     await s.api("/__test/mode", { mode });
