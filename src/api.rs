@@ -52,12 +52,6 @@ pub fn panic_for_test() {
 pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue> {
     install_panic_hook();
     let raw = to_raw(&options, "options", 0).map_err(|m| type_error(&m))?;
-    if !matches!(raw, Raw::Null | Raw::Obj(_)) {
-        return Err(type_error(&cat(&[
-            "autologoff: options must be an object, got ",
-            &describe(&options),
-        ])));
-    }
     let cfg = config::parse(&raw).map_err(|e| match e.class() {
         ErrorClass::Type => type_error(&e.message()),
         ErrorClass::Range => range_error(&e.message()),

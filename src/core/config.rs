@@ -19,14 +19,14 @@ pub enum Raw {
 }
 
 impl Raw {
+    /// The type word put before a rendered scalar ("number 5"); arrays and objects
+    /// render as "an array of length 2" / "an object" and need none.
     pub fn kind(&self) -> &'static str {
         match self {
-            Raw::Null => "null",
-            Raw::Bool(_) => "boolean",
-            Raw::Num(_) => "number",
-            Raw::Str(_) => "string",
-            Raw::Arr(_) => "array",
-            Raw::Obj(_) => "object",
+            Raw::Bool(_) => "boolean ",
+            Raw::Num(_) => "number ",
+            Raw::Str(_) => "string ",
+            _ => "",
         }
     }
 }
@@ -46,7 +46,7 @@ impl Raw {
                 }
                 q
             }
-            Raw::Arr(a) => cat(&["an array of ", &int(a.len() as i64)]),
+            Raw::Arr(a) => cat(&["an array of length ", &int(a.len() as i64)]),
             Raw::Obj(_) => "an object".into(),
         }
     }
@@ -184,7 +184,7 @@ impl ConfigError {
                 expected,
                 value,
                 kind,
-            } => cat(&[path, " must be ", expected, ", got ", kind, " ", value]),
+            } => cat(&[path, " must be ", expected, ", got ", kind, value]),
             ConfigError::Missing { path } => cat(&[path, " is required (given undefined)"]),
             ConfigError::OutOfRange {
                 path,
@@ -367,7 +367,7 @@ impl<'a> Obj<'a> {
                 Ok(Some(Obj { prefix, fields }))
             }
             other => Err(ConfigError::NotAnObject {
-                value: other.render(),
+                value: cat(&[other.kind(), &other.render()]),
             }),
         }
     }

@@ -734,7 +734,17 @@ fn defaults() {
 fn bad_options_name_the_option_and_value() {
     use ErrorClass::*;
     let cases: Vec<(Raw, ErrorClass, &str)> = vec![
-        (n(5.0), Type, "options must be an object, got 5"),
+        (n(5.0), Type, "options must be an object, got number 5"),
+        (
+            Raw::Arr(vec![]),
+            Type,
+            "options must be an object, got an array of length 0",
+        ),
+        (
+            obj(&[("server", Raw::Arr(vec![n(1.0)]))]),
+            Type,
+            "server must be an object, got an array of length 1",
+        ),
         (
             obj(&[("idleTimeoutMs", n(500.0))]),
             Range,
