@@ -184,7 +184,11 @@ async fn idle_timeout_warns_then_locks_and_covers_the_page() {
 async fn bad_options_reject_with_the_right_class_and_message_and_install_nothing() {
     reset_page();
     let cases: &[(&str, &str, &str)] = &[
-        (r#"5"#, "TypeError", "options must be an object, got number 5"),
+        (
+            r#"5"#,
+            "TypeError",
+            "options must be an object, got number 5",
+        ),
         (
             r#"[]"#,
             "TypeError",

@@ -337,8 +337,11 @@ impl Policy {
 
     /// Trusted user input (`source = Input`) or a user-started request (`Request`).
     pub fn handle_activity(&mut self, source: Source, at: Ms, now: Ms) {
-        // A lock that is already due wins over input that arrives after it.
-        self.evaluate(now);
+        // A lock that is already due wins over input that arrives after it; a warning
+        // does not: input the edge held back (throttle) is applied before one is shown.
+        if now >= self.deadline().0 {
+            self.evaluate(now);
+        }
         if self.state == State::Locked {
             return;
         }

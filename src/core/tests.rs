@@ -945,3 +945,35 @@ fn shared_state_round_trips_and_rejects_junk() {
         assert_eq!(Shared::decode(junk), None, "{junk}");
     }
 }
+
+/// The edge forwards input at most once a second and hands the newest one over when the
+/// timer fires. Input made before the warning instant must not flash a warning (a `warn`
+/// event, then an `extend` a moment later) when it reaches the core at that instant.
+#[test]
+fn throttled_input_from_before_the_warning_instant_shows_no_warning() {
+    let mut s = Sim::new(timing(3 * S, 1500));
+    // last forwarded input at T0; the newest (throttled) one at T0 + 400 ms
+    s.run_to(1499);
+    assert_eq!(s.p.poll_timeout(), Some(T0 + 1500));
+    s.now = T0 + 1500;
+    s.p.handle_activity(Source::Input, T0 + 400, T0 + 1500);
+    s.p.handle_timeout(T0 + 1500);
+    s.drain();
+    assert_eq!(s.main(), vec![], "no warning shown and taken back");
+    assert!(!s.audits().contains(&AuditKind::Extend), "{:?}", s.audits());
+    assert_eq!(s.p.state(), State::Active);
+    // the warning then comes at the right instant for the newest input
+    s.run_to(10 * S);
+    assert_eq!(
+        s.main(),
+        vec![
+            (
+                1900,
+                Action::Warn {
+                    deadline: T0 + 3400
+                }
+            ),
+            (3400, lock(Reason::Idle))
+        ]
+    );
+}

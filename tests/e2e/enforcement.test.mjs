@@ -82,6 +82,26 @@ test("trusted input keeps the session alive, synthetic never does, and activity 
   await ctx.close();
 });
 
+test("input held back by the throttle moves the deadline before any warning: one warning, none flashed", async () => {
+  const ctx = await browser.newContext();
+  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 3000, warnBeforeMs: 1500, crossTab: false });
+  // moves every 100 ms for 2.5 s: the core hears of them about once a second, so the
+  // newest ones are held back when the first warning instant comes
+  let last = 0;
+  for (let i = 0; i < 25; i++) {
+    await page.mouse.move(50 + i * 3, 60 + (i % 2) * 5);
+    last = await page.evaluate(() => Date.now());
+    await sleep(100);
+  }
+  await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 6000 });
+  const warns = (await events(page, "warn")).map((e) => e.detail.deadline);
+  const audits = (await events(page, "audit")).map((e) => e.detail.type);
+  assert.equal(warns.length, 1, `warnings: ${warns.length} (${audits.join(",")})`);
+  assert.ok(!audits.includes("extend"), audits.join(","));
+  assert.ok(Math.abs(warns[0] - (last + 3000)) < 250, `deadline ${warns[0] - last} ms after the last move`);
+  await ctx.close();
+});
+
 test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
