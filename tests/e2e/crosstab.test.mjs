@@ -1,24 +1,17 @@
 // Every tab agrees, and every record reaches the server: several pages in one context.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
+import { suite } from "./suite.mjs";
+import { openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
 
-let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = suite({ shared: true });
 const state = (p) => p.evaluate(() => window.session.state);
 
 test("activity in tab A keeps tab B alive past its own idle deadline", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 2000, warnBeforeMs: 0 };
-  const a = await openHarness(ctx, server.url, o);
-  const b = await openHarness(ctx, server.url, o);
+  const a = await openHarness(ctx, env.server.url, o);
+  const b = await openHarness(ctx, env.server.url, o);
   await a.bringToFront();
   for (let i = 0; i < 14; i++) {
     await a.mouse.move(50 + (i % 5) * 20, 60);
@@ -31,9 +24,9 @@ test("activity in tab A keeps tab B alive past its own idle deadline", async () 
 });
 
 test("a lock in A locks B and C within 1 s (reason remote); unlock in A unlocks them", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 60_000 };
-  const [a, b, c] = [await openHarness(ctx, server.url, o), await openHarness(ctx, server.url, o), await openHarness(ctx, server.url, o)];
+  const [a, b, c] = [await openHarness(ctx, env.server.url, o), await openHarness(ctx, env.server.url, o), await openHarness(ctx, env.server.url, o)];
   await b.evaluate(() => sessionStorage.setItem("chart", "Test Patient 01"));
   const t0 = Date.now();
   await a.evaluate(() => window.session.lock("manual"));
@@ -49,26 +42,25 @@ test("a lock in A locks B and C within 1 s (reason remote); unlock in A unlocks 
 });
 
 test("a reload keeps the idle clock and a tab opened after the deadline starts locked", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 3000, warnBeforeMs: 0 };
-  const a = await openHarness(ctx, server.url, o);
+  const a = await openHarness(ctx, env.server.url, o);
   await sleep(1500);
   await a.reload();
   await a.waitForFunction(() => window.ready === true);
   const left = await a.evaluate(() => window.session.remainingMs());
   assert.ok(left <= 1600, `reload restarted the clock: ${left} ms left`);
   await waitFor(async () => (await state(a)) === "locked", { timeout: 3000 });
-  const late = await openHarness(ctx, server.url, o);
+  const late = await openHarness(ctx, env.server.url, o);
   assert.equal(await state(late), "locked");
   assert.equal(await late.evaluate(() => !!document.querySelector("#autologoff-overlay[open]")), true);
   await ctx.close();
 });
 
 test("with 5 tabs open for 5 simulated minutes the server sees no more keepalives than one tab would send", async () => {
-  const s = await startServer([]);
+  const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {
-    const ctx = await browser.newContext();
     // One fake clock for every page of the context (installed before any page opens).
     // BroadcastChannel, localStorage, Web Locks and the fetches to the server stay real.
     await ctx.clock.install();
@@ -130,10 +122,9 @@ test("with 5 tabs open for 5 simulated minutes the server sees no more keepalive
 });
 
 test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every record at the server once, in seq order", async () => {
-  const s = await startServer([]);
+  const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {
-    const ctx = await browser.newContext();
     const o = { idleTimeoutMs: 60_000, audit: { url: "/audit" } };
     const tabs = [await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o)];
     // PHI-looking title, URL query and storage values in every tab: none may reach a record.

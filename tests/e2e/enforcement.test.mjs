@@ -1,21 +1,14 @@
 // In-page enforcement, end to end in Chromium against the real demo server.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
+import { suite } from "./suite.mjs";
+import { openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
 
-let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const env = suite({ shared: true });
 
 test("init → warn → lock in order; the page is covered, inert and unreachable by Tab", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 1500, warnBeforeMs: 500, crossTab: false });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 1500, warnBeforeMs: 500, crossTab: false });
   await page.evaluate(() => sessionStorage.setItem("patient", "Test Patient 01"));
   await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 4000 });
   const seq = (await events(page)).filter((e) => e.type === "warn" || e.type === "lock").map((e) => e.type);
@@ -52,8 +45,8 @@ test("init → warn → lock in order; the page is covered, inert and unreachabl
 });
 
 test("trusted input keeps the session alive, synthetic never does, and activity ends the warning", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 2000, warnBeforeMs: 1000, crossTab: false });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 2000, warnBeforeMs: 1000, crossTab: false });
   for (let i = 0; i < 10; i++) {
     await page.mouse.move(100 + i * 10, 200 + (i % 2) * 10);
     await sleep(300);
@@ -83,8 +76,8 @@ test("trusted input keeps the session alive, synthetic never does, and activity 
 });
 
 test("input held back by the throttle moves the deadline before any warning: one warning, none flashed", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 3000, warnBeforeMs: 1500, crossTab: false });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 3000, warnBeforeMs: 1500, crossTab: false });
   // moves every 100 ms for 2.5 s: the core hears of them about once a second, so the
   // newest ones are held back when the first warning instant comes
   let last = 0;
@@ -103,9 +96,9 @@ test("input held back by the throttle moves the deadline before any warning: one
 });
 
 test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${server.url}/fixtures/other.html`);
+  await page.goto(`${env.server.url}/fixtures/other.html`);
   // The raw handle (not the index.js wrapper) carries the diagnostic counter.
   await page.evaluate(async () => {
     const glue = await import("/pkg/autologoff.js");
@@ -137,10 +130,10 @@ test("a burst of 10,000 trusted pointermove events reaches the policy core about
 });
 
 test("a page hidden while the clock jumps 2 h is locked before it is shown, with no stale warning", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   await page.clock.install();
-  await gotoHarness(page, server.url, { idleTimeoutMs: 15 * 60_000, crossTab: false });
+  await gotoHarness(page, env.server.url, { idleTimeoutMs: 15 * 60_000, crossTab: false });
   // Headless Chromium keeps every page "visible", so the hide/show is emulated (the
   // visibilityState getter and the event); the clock jump and the SDK's handling are real.
   await page.evaluate(() => {
@@ -163,8 +156,8 @@ test("a page hidden while the clock jumps 2 h is locked before it is shown, with
 });
 
 test("Back after leaving: the cached page was covered, and after expiry comes back locked", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 2500, warnBeforeMs: 0 });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 2500, warnBeforeMs: 0 });
   await page.evaluate(() => sessionStorage.setItem("chart", "Test Patient 01"));
   const before = await page.evaluate(() => window.lifecycle.length);
   await page.click("#other");
@@ -189,8 +182,8 @@ test("Back after leaving: the cached page was covered, and after expiry comes ba
 });
 
 test("Back while the session is still live uncovers the page", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { idleTimeoutMs: 60_000 });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 60_000 });
   await page.click("#other");
   await page.waitForURL(/other\.html/);
   await page.goBack({ waitUntil: "commit" });
@@ -202,8 +195,8 @@ test("Back while the session is still live uncovers the page", async () => {
 });
 
 test("removing the overlay or the blur from script is undone and audited", async () => {
-  const ctx = await browser.newContext();
-  const page = await openHarness(ctx, server.url, { crossTab: false });
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { crossTab: false });
   await page.evaluate(() => window.session.lock());
   await page.evaluate(() => {
     document.getElementById("autologoff-overlay").remove();
@@ -223,12 +216,12 @@ test("removing the overlay or the blur from script is undone and audited", async
 });
 
 test("works under a strict CSP, and importing the package touches no window (SSR)", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   const violations = [];
   page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
-  await gotoHarness(page, server.url, { crossTab: false });
-  const csp = (await (await fetch(server.url + "/fixtures/harness.html")).headers.get("content-security-policy")) || "";
+  await gotoHarness(page, env.server.url, { crossTab: false });
+  const csp = (await (await fetch(env.server.url + "/fixtures/harness.html")).headers.get("content-security-policy")) || "";
   assert.match(csp, /style-src 'self'/);
   await page.evaluate(() => window.session.lock());
   assert.match(await page.evaluate(() => getComputedStyle(document.body).filter), /blur/);
@@ -239,9 +232,9 @@ test("works under a strict CSP, and importing the package touches no window (SSR
 });
 
 test("a Rust panic inside the wasm leaves the page covered, storage empty and the session locked", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
-  await gotoHarness(page, server.url, { idleTimeoutMs: 600_000, crossTab: false });
+  await gotoHarness(page, env.server.url, { idleTimeoutMs: 600_000, crossTab: false });
   await page.evaluate(() => sessionStorage.setItem("chart", "Test Patient 07"));
   assert.equal(await page.evaluate(() => window.session.state), "active");
   const r = await page.evaluate(async () => {
@@ -272,10 +265,10 @@ test("a Rust panic inside the wasm leaves the page covered, storage empty and th
 });
 
 test("a failed wasm load covers the page and rejects", async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   await page.route("**/autologoff_bg.wasm", (r) => r.fulfill({ status: 500, body: "nope" }));
-  await gotoHarness(page, server.url, { crossTab: false });
+  await gotoHarness(page, env.server.url, { crossTab: false });
   const r = await page.evaluate(() => ({ err: window.initError, inert: document.body.inert, cover: !!document.getElementById("autologoff-failsafe") }));
   assert.match(r.err.message, /^autologoff:/);
   assert.equal(r.inert, true);

@@ -1,22 +1,12 @@
 // The app's own requests, as the contract's "Requests" section describes them, against
 // the real reference server: a user-started request holds the lock (capped), a background
 // one never does, XHR counts like fetch, and the expiry header moves the deadline.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openHarness, events, waitFor } from "./lib.mjs";
+import { suite } from "./suite.mjs";
+import { openHarness, events, waitFor } from "./lib.mjs";
 
-let browser;
-const servers = [];
-after(async () => {
-  await browser?.close();
-  servers.forEach((s) => s.stop());
-});
-async function setup(args = []) {
-  const s = await startServer(args);
-  servers.push(s);
-  browser ??= await launch();
-  return { s, ctx: await browser.newContext() };
-}
+const { setup } = suite();
 const lockOf = async (page) => (await events(page, "lock")).at(-1)?.detail;
 const state = (page) => page.evaluate(() => window.session.state);
 

@@ -1,21 +1,10 @@
 // Client and server agree: the expiry protocol against the real reference server.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openHarness, events, sleep, waitFor } from "./lib.mjs";
+import { suite } from "./suite.mjs";
+import { openHarness, events, sleep, waitFor } from "./lib.mjs";
 
-let browser;
-const servers = [];
-after(async () => {
-  await browser?.close();
-  servers.forEach((s) => s.stop());
-});
-async function setup(args) {
-  const s = await startServer(args);
-  servers.push(s);
-  browser ??= await launch();
-  const ctx = await browser.newContext();
-  return { s, ctx };
-}
+const { setup } = suite();
 const SERVER = (extra = {}) => ({ url: "/session", pollIntervalMs: 60_000, keepaliveIntervalMs: 1000, ...extra });
 const lockOf = async (page) => (await events(page, "lock")).at(-1)?.detail;
 // The lock's DELETE has reached the server AND its answer (which clears the `sid` cookie)

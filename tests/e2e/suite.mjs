@@ -1,0 +1,29 @@
+// The browser and servers of one e2e test file, closed when the file's tests end
+// (kept apart from lib.mjs, which the bench imports outside node:test).
+import { before, after } from "node:test";
+import { startServer, launch } from "./lib.mjs";
+
+/**
+ * `setup(args)` starts a server of the test's own (with `args`) and opens a fresh
+ * context; with `shared`, `env.server` is one server for the whole file.
+ */
+export function suite({ shared = false } = {}) {
+  const env = { browser: null, server: null };
+  const servers = [];
+  const start = async (args) => {
+    const s = await startServer(args);
+    servers.push(s);
+    env.browser ??= await launch();
+    return s;
+  };
+  if (shared) before(async () => { env.server = await start([]); });
+  after(async () => {
+    await env.browser?.close();
+    servers.forEach((s) => s.stop());
+  });
+  env.setup = async (args = []) => {
+    const s = await start(args);
+    return { s, ctx: await env.browser.newContext() };
+  };
+  return env;
+}
