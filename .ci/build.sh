@@ -8,7 +8,8 @@ if [ "${1:-}" = "--if-missing" ] && [ -f pkg/autologoff_bg.wasm ] && [ pkg/autol
 fi
 bash .ci/setup.sh rust
 bash .ci/setup.sh node
-cargo build --release --target wasm32-unknown-unknown -p autologoff
+# --no-default-features: the shipped crate is no_std with its own panic handler (src/api.rs).
+cargo build --release --target wasm32-unknown-unknown -p autologoff --no-default-features
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
   --remove-name-section --remove-producers-section \

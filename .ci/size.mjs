@@ -20,5 +20,9 @@ console.log("file".padEnd(48), "raw".padStart(10), "gzip -9".padStart(10));
 for (const [f, r, g] of rows) console.log(f.padEnd(48), kb(r).padStart(10), kb(g).padStart(10));
 console.log("JS glue total".padEnd(48), kb(jsRaw).padStart(10), kb(jsGz).padStart(10));
 console.log("wasm + JS total".padEnd(48), kb(raw).padStart(10), kb(gz).padStart(10));
-console.log(`budget: ${kb(gz)} gzip of ${BUDGET_KB} KB ${gz <= BUDGET_KB * 1024 ? "OK" : "OVER"}`);
-if (process.argv.includes("--check") && gz > BUDGET_KB * 1024) process.exit(1);
+// "KB" is read the stricter way (1 KB = 1000 bytes), so the budget holds whichever way a
+// reader counts; sizes above are KiB (1024 bytes), as most tools print them.
+const limit = BUDGET_KB * 1000;
+console.log(`wasm + JS total: ${gz} bytes gzip -9 (${raw} raw)`);
+console.log(`budget: ${gz} of ${limit} bytes gzip (${BUDGET_KB} KB of 1000 bytes) ${gz <= limit ? "OK" : "OVER"}`);
+if (process.argv.includes("--check") && gz > limit) process.exit(1);

@@ -2,8 +2,9 @@
 //! `RangeError` once here, a handle out. The JS wrapper (`pkg-template/index.js`) turns
 //! the handle into the `EventTarget` session object of the contract.
 
-use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use crate::prelude::*;
+use alloc::rc::Rc;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -16,6 +17,7 @@ use crate::web::session::Session;
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
+#[cfg(feature = "std")]
 static HOOKED: AtomicBool = AtomicBool::new(false);
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
@@ -31,11 +33,24 @@ fn range_error(msg: &str) -> JsValue {
     js_sys::RangeError::new(msg).into()
 }
 
-/// A panic is a bug: leave the page covered, never open.
+/// A panic is a bug: leave the page covered, never open (with std: through its hook).
+#[cfg(feature = "std")]
 fn install_panic_hook() {
     if !HOOKED.swap(true, Relaxed) {
         std::panic::set_hook(Box::new(|_| fail_closed("internal error (panic)")));
     }
+}
+
+#[cfg(not(feature = "std"))]
+fn install_panic_hook() {}
+
+/// The shipped (`no_std`) build's panic handler: cover the page, then trap. The message
+/// is never formatted, so none of `core::fmt` is linked for it.
+#[cfg(not(feature = "std"))]
+#[panic_handler]
+fn on_panic(_: &core::panic::PanicInfo) -> ! {
+    fail_closed("internal error (panic)");
+    core::arch::wasm32::unreachable()
 }
 
 /// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic

@@ -2,6 +2,14 @@
 //!
 //! `core` is the pure, host-testable policy; `web` is the browser edge; `api` is the thin
 //! wasm-bindgen surface.
+//!
+//! Without the `std` feature (the shipped build) the crate is `no_std` + `alloc`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+mod prelude;
 
 pub mod core;
 

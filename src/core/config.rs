@@ -3,6 +3,7 @@
 //! Pure: the browser edge turns the JS options object into a [`Raw`] tree and this module
 //! does every check, so the rules run on the host.
 
+use crate::prelude::*;
 use core::fmt;
 
 use super::text::{cat, int, push_uint};
@@ -64,13 +65,14 @@ fn num(n: f64) -> String {
         "NaN".into()
     } else if n.is_infinite() {
         (if n > 0.0 { "Infinity" } else { "-Infinity" }).into()
-    } else if n.fract() == 0.0 && n.abs() < 1e15 {
+    } else if n.abs() < 1e15 && (n as i64) as f64 == n {
         int(n as i64)
     } else {
-        // At most six decimals, without float formatting machinery (it costs ~20 KB of wasm).
+        // At most six decimals, without float formatting machinery (it costs ~20 KB of wasm)
+        // and without libm (`as` truncates; +0.5 rounds a non-negative value).
         let a = n.abs();
-        let mut whole = a.trunc() as u64;
-        let mut frac = ((a - a.trunc()) * 1e6).round() as u64;
+        let mut whole = a as u64;
+        let mut frac = ((a - whole as f64) * 1e6 + 0.5) as u64;
         if frac >= 1_000_000 {
             whole += 1;
             frac -= 1_000_000;
@@ -413,7 +415,7 @@ impl<'a> Obj<'a> {
                         max,
                     })
                 } else {
-                    Ok(Some(n.floor() as u64))
+                    Ok(Some(n as u64)) // n >= min >= 0: `as` floors
                 }
             }
             Some(v) => Err(self.wrong(key, "a number of milliseconds", v)),

@@ -6,6 +6,8 @@
 //! system sleep, a throttled hidden tab or a back/forward-cache restore is just "time
 //! jumped" and the next call decides from the timestamps alone.
 
+use crate::prelude::*;
+
 /// Unix milliseconds on the client's wall clock.
 pub type Ms = i64;
 

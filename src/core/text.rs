@@ -1,6 +1,8 @@
 //! Building text without `core::fmt`: its integer, padding and `Debug` machinery costs
 //! kilobytes of wasm, and all we ever print is short strings and whole numbers.
 
+use crate::prelude::*;
+
 /// `n` in decimal.
 pub fn int(n: i64) -> String {
     let mut s = String::new();

@@ -3,6 +3,7 @@
 //! de-duplicated by the server on `(tab, seq)`. A record holds a type, a time, a reason
 //! code and ids: never page content, storage values or URLs.
 
+use crate::prelude::*;
 use js_sys::JSON;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

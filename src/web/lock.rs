@@ -3,8 +3,9 @@
 //! applying twice is applying once; a MutationObserver re-applies anything removed while
 //! locked and reports it as tampering.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

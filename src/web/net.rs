@@ -5,6 +5,7 @@
 //! Callbacks instead of futures: one `Closure::once_into_js` per request keeps the
 //! async executor (and ~5 KB of wasm) out of the bundle.
 
+use crate::prelude::*;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 

@@ -2,8 +2,9 @@
 //! actions, and owns every guard (listeners, the one timer, patches, the DOM lock, the
 //! channel, the leader lock). `destroy()` is dropping them.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -186,7 +187,7 @@ impl Session {
         }
         // Events from arming reach listeners the app adds right after `await init()`.
         let me = s.me.clone();
-        std::mem::forget(Timer::once(0, move || {
+        ::core::mem::forget(Timer::once(0, move || {
             if let Some(s) = me.upgrade() {
                 s.defer_events.set(false);
                 s.dispatch();
@@ -448,7 +449,7 @@ impl Session {
             return;
         }
         loop {
-            let batch: Vec<_> = std::mem::take(&mut *self.events.borrow_mut());
+            let batch: Vec<_> = ::core::mem::take(&mut *self.events.borrow_mut());
             if batch.is_empty() {
                 break;
             }

@@ -1,6 +1,7 @@
 //! Storage purge at lock, and the SDK's own small localStorage records.
 
 use crate::core::config::{key_matches, PurgeCfg};
+use crate::prelude::*;
 
 /// Keys the SDK keeps for itself (timestamps, states, audit queue: never PHI).
 pub const OWN_PREFIX: &str = "autologoff:";

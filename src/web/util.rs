@@ -1,5 +1,6 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
+use crate::prelude::*;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

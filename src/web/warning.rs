@@ -1,7 +1,8 @@
 //! The built-in warning dialog (WCAG 2.2.1): an `alertdialog` in the top layer with a
 //! countdown and a "Stay signed in" button. Dropping it removes it and gives focus back.
 
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
@@ -15,7 +16,7 @@ pub const WARNING_ID: &str = "autologoff-warning";
 pub struct Warning {
     dialog: HtmlDialogElement,
     count: HtmlElement,
-    deadline: Rc<std::cell::Cell<Ms>>,
+    deadline: Rc<::core::cell::Cell<Ms>>,
     prev_focus: Option<HtmlElement>,
     _tick: Timer,
     _listeners: Vec<Listener>,
@@ -62,7 +63,7 @@ impl Warning {
         let _ = dialog.show_modal();
         let _ = button.focus();
 
-        let dl = Rc::new(std::cell::Cell::new(deadline));
+        let dl = Rc::new(::core::cell::Cell::new(deadline));
         let (dl2, count2) = (dl.clone(), count.clone());
         // UI-only countdown, alive only while the warning is shown.
         let tick = Timer::every(1000, move || {
