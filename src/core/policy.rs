@@ -339,9 +339,10 @@ impl Policy {
 
     /// Trusted user input (`source = Input`) or a user-started request (`Request`).
     pub fn handle_activity(&mut self, source: Source, at: Ms, now: Ms) {
-        // A lock that is already due wins over input that arrives after it; a warning
-        // does not: input the edge held back (throttle) is applied before one is shown.
-        if now >= self.deadline().0 {
+        // A lock that was due when the input happened wins over it. Input from before the
+        // deadline still counts when it reaches the core late (held back by the edge's
+        // throttle, or another tab's): it moves the deadline before any warning or lock.
+        if at.min(now) >= self.deadline().0 {
             self.evaluate(now);
         }
         if self.state == State::Locked {

@@ -977,3 +977,24 @@ fn throttled_input_from_before_the_warning_instant_shows_no_warning() {
         ]
     );
 }
+
+/// Without a warning the same holds for the lock: input the edge held back reaches the
+/// core at the old deadline and defers it (the lock comes `idle` after that input).
+#[test]
+fn throttled_input_from_before_the_deadline_defers_the_lock() {
+    let mut s = Sim::new(timing(3 * S, 0));
+    s.run_to(2999);
+    s.now = T0 + 3000;
+    s.p.handle_activity(Source::Input, T0 + 400, T0 + 3000);
+    s.p.handle_timeout(T0 + 3000);
+    s.drain();
+    assert_eq!(s.p.state(), State::Active);
+    s.run_to(10 * S);
+    assert_eq!(s.main(), vec![(3400, lock(Reason::Idle))]);
+    // but input from after a deadline never reopens it (a late wake, the same call)
+    let mut s = Sim::new(timing(3 * S, 0));
+    s.now = T0 + 3500;
+    s.p.handle_activity(Source::Input, T0 + 3100, T0 + 3500);
+    s.drain();
+    assert_eq!(s.main(), vec![(3500, lock(Reason::Idle))]);
+}

@@ -269,9 +269,12 @@ impl Session {
 
     /// Remove every listener, timer, patch, observer and DOM change.
     pub fn destroy(&self) {
-        if self.destroyed.replace(true) {
+        if self.destroyed.get() {
             return;
         }
+        // A session that follows (a new `init`, another tab) continues from the newest input.
+        self.hand_over();
+        self.destroyed.set(true);
         self.listeners.borrow_mut().clear();
         self.timer.borrow_mut().take();
         self.timer_at.set(None);
@@ -421,6 +424,13 @@ impl Session {
         self.flush_input(t);
         self.policy.borrow_mut().handle_timeout(t);
         self.pump();
+    }
+
+    /// Publish the state with the newest input in it (pagehide, destroy): a reload or a
+    /// new `init` must not start from an older instant than the user's last input.
+    fn hand_over(&self) {
+        self.flush_input(now());
+        self.share();
     }
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
@@ -723,7 +733,7 @@ impl Session {
             return;
         }
         self.dom.borrow_mut().apply();
-        self.share();
+        self.hand_over();
         self.audit.borrow_mut().persist();
         if self.audit.borrow().delivers() {
             self.flush_audit(true);

@@ -95,6 +95,35 @@ test("input held back by the throttle moves the deadline before any warning: one
   await ctx.close();
 });
 
+test("input held back by the throttle still counts: with no warning, and across destroy() + init()", async () => {
+  const ctx = await env.browser.newContext();
+  const o = { idleTimeoutMs: 3000, warnBeforeMs: 0 };
+  const page = await openHarness(ctx, env.server.url, { ...o, crossTab: false });
+  const twoClicks = async (p) => {
+    await p.mouse.click(30, 30);
+    await sleep(400);
+    await p.mouse.click(30, 30); // within a second of the first: held back
+    return p.evaluate(() => Date.now());
+  };
+  const last = await twoClicks(page);
+  await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 5000 });
+  const lock = (await events(page, "lock"))[0].detail;
+  assert.ok(Math.abs(lock.at - (last + 3000)) < 250, `locked ${lock.at - last} ms after the last click`);
+  // an app that re-inits (new settings) right after input: the new session keeps that input
+  const p2 = await openHarness(ctx, env.server.url, o);
+  const last2 = await twoClicks(p2);
+  await p2.evaluate(async (opts) => {
+    window.session.destroy();
+    const { init } = await import("/pkg/index.js");
+    window.session = await init(opts);
+    window.session.addEventListener("lock", (e) => window.events.push({ type: "lock", detail: e.detail }));
+  }, o);
+  await waitFor(() => p2.evaluate(() => window.session.state === "locked"), { timeout: 5000 });
+  const lock2 = (await events(p2, "lock")).at(-1).detail;
+  assert.ok(Math.abs(lock2.at - (last2 + 3000)) < 250, `re-init: locked ${lock2.at - last2} ms after the last click`);
+  await ctx.close();
+});
+
 test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
