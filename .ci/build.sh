@@ -19,7 +19,7 @@ node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
 cp src/web/glue.js pkg/glue.js
-sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#" pkg/autologoff.js
+sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#g" pkg/autologoff.js
 grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
 rm -rf pkg/snippets
 # Ship minified ES modules (each file on its own: bundlers still see new URL(..., import.meta.url)).
