@@ -66,6 +66,9 @@ pub struct DomLock {
     on_signin: Rc<dyn Fn()>,
     on_tamper: Rc<dyn Fn()>,
     covered: Option<Covered>,
+    /// Locked before the parser reached `<body>` (init from a `<head>` script, the origin
+    /// already locked): covers when `<body>` is inserted, before it can be painted.
+    waiting: Option<Observer>,
     me: Weak<RefCell<DomLock>>,
 }
 
@@ -81,6 +84,7 @@ impl DomLock {
                 on_signin,
                 on_tamper,
                 covered: None,
+                waiting: None,
                 me: me.clone(),
             })
         })
@@ -93,9 +97,18 @@ impl DomLock {
             return;
         }
         let doc = document();
-        let body = match doc.body() {
-            Some(b) => b,
-            None => return,
+        let Some(body) = doc.body() else {
+            if self.waiting.is_none() {
+                // Mutation callbacks run before the parser's task ends, so before a paint.
+                self.waiting = self.watch(&obj(&[("childList", true.into())]), |me| {
+                    if let Ok(mut l) = me.try_borrow_mut() {
+                        if document().body().is_some() {
+                            l.apply();
+                        }
+                    }
+                });
+            }
+            return;
         };
         let target = self.find_target(&body);
         let (prop, value) = match self.cfg.mode {
@@ -157,6 +170,7 @@ impl DomLock {
 
     /// Uncover the page and restore every attribute, style and the title exactly.
     pub fn release(&mut self) {
+        self.waiting = None;
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
@@ -277,15 +291,22 @@ impl DomLock {
         })
     }
 
-    fn observe(&self) -> Option<Observer> {
+    /// A MutationObserver on `<html>` (options `init`) calling `f` with this lock.
+    fn watch(&self, init: &JsValue, f: fn(&Rc<RefCell<DomLock>>)) -> Option<Observer> {
         let me = self.me.clone();
         let cb = callback(move |_records| {
             if let Some(me) = me.upgrade() {
-                heal_and_report(&me);
+                f(&me);
             }
             JsValue::UNDEFINED
         });
         let mo = MutationObserver::new(cb.as_ref().unchecked_ref()).ok()?;
+        let root = document().document_element()?;
+        mo.observe_with_options(&root, init.unchecked_ref()).ok()?;
+        Some(Observer { mo, _cb: cb })
+    }
+
+    fn observe(&self) -> Option<Observer> {
         let filter = js_sys::Array::new();
         for a in ["style", "inert", "aria-hidden", "open", "class"] {
             filter.push(&JsValue::from_str(a));
@@ -297,9 +318,7 @@ impl DomLock {
             ("characterData", true.into()),
             ("attributeFilter", filter.into()),
         ]);
-        let root = document().document_element()?;
-        mo.observe_with_options(&root, init.unchecked_ref()).ok()?;
-        Some(Observer { mo, _cb: cb })
+        self.watch(&init, heal_and_report)
     }
 }
 

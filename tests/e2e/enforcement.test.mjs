@@ -260,6 +260,36 @@ test("works under a strict CSP, and importing the package touches no window (SSR
   await ctx.close();
 });
 
+test("a page locked before its <body> was parsed is covered as soon as the body is inserted", async () => {
+  const ctx = await env.browser.newContext();
+  // the slow script the fixture blocks on is an API call: it needs a session
+  assert.ok((await ctx.request.post(env.server.url + "/login", { data: "{}" })).ok());
+  const first = await openHarness(ctx, env.server.url, { idleTimeoutMs: 60_000 });
+  await first.evaluate(() => window.session.lock()); // the origin is now locked
+  const page = await ctx.newPage();
+  await page.goto(`${env.server.url}/fixtures/early.html`, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.ready === true);
+  const st = await page.evaluate(() => ({
+    err: window.initError ?? null,
+    bodyAtInit: window.bodyAtInit,
+    stateAtInit: window.stateAtInit,
+    inert: document.body.inert,
+    filter: getComputedStyle(document.body).filter,
+    modal: document.getElementById("autologoff-overlay")?.matches(":modal") ?? false,
+    title: document.title,
+  }));
+  assert.equal(st.err, null);
+  assert.equal(st.bodyAtInit, false, "init ran before the body existed (the case under test)");
+  assert.equal(st.stateAtInit, "locked");
+  assert.equal(st.inert, true, "the body is inert");
+  assert.match(st.filter, /blur/);
+  assert.equal(st.modal, true, "the overlay is open");
+  assert.equal(st.title, "Session locked");
+  // covered when <body> was inserted, before the parser reached any content of it
+  assert.deepEqual(await page.evaluate(() => window.atBodyStart), { inert: true, blurred: true });
+  await ctx.close();
+});
+
 test("a Rust panic inside the wasm leaves the page covered, storage empty and the session locked", async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
