@@ -1,8 +1,11 @@
 //! The browser edge: everything that touches `window`, `document`, storage or the network.
 
 pub mod audit;
+mod crosstab;
+mod lifecycle;
 pub mod lock;
 pub mod net;
+mod requests;
 pub mod session;
 pub mod storage;
 pub mod util;

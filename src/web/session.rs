@@ -8,99 +8,44 @@ use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{
-    BroadcastChannel, Event, KeyboardEvent, MessageEvent, PageTransitionEvent, StorageEvent,
-};
 
 use super::audit::AuditLog;
+use super::crosstab::{has_web_locks, Channel, Leader, STATE_KEY};
 use super::lock::DomLock;
 use super::net;
+use super::requests::RequestPatch;
 use super::storage;
-use super::util::{callback, document, now, obj, window, Callback, Listener, Timer};
+use super::util::{now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
     Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
 };
 
-const STATE_KEY: &str = "autologoff:state";
-const CHANNEL: &str = "autologoff";
-const LEADER_LOCK: &str = "autologoff:leader";
-/// A request counts as the user's when it starts this soon after trusted input.
-const USER_REQUEST_WINDOW: Ms = 1_000;
-const INPUT_FORWARD_EVERY: Ms = 1_000;
-
-#[wasm_bindgen(module = "/src/web/glue.js")]
-extern "C" {
-    fn patch_requests(start: &Function, end: &Function, header: &str) -> Function;
-}
-
-/// Restores fetch and XMLHttpRequest when dropped.
-struct RequestPatch {
-    undo: Function,
-    _start: Callback,
-    _end: Callback,
-}
-
-impl Drop for RequestPatch {
-    fn drop(&mut self) {
-        let _ = self.undo.call0(&JsValue::NULL);
-    }
-}
-
-/// The BroadcastChannel, closed when dropped.
-struct Channel {
-    bc: BroadcastChannel,
-    _on_message: Listener,
-}
-
-impl Drop for Channel {
-    fn drop(&mut self) {
-        self.bc.close();
-    }
-}
-
-/// The Web Lock that makes this tab the one that talks to the server; released on drop.
-struct Leader {
-    release: Rc<RefCell<Option<Function>>>,
-    abort: web_sys::AbortController,
-    _granted: Callback,
-}
-
-impl Drop for Leader {
-    fn drop(&mut self) {
-        self.abort.abort();
-        if let Some(f) = self.release.borrow_mut().take() {
-            let _ = f.call0(&JsValue::NULL);
-        }
-    }
-}
-
 pub struct Session {
-    cfg: Config,
-    emit: Function,
-    me: Weak<Session>,
-    policy: RefCell<Policy>,
-    dom: Rc<RefCell<DomLock>>,
-    warning: RefCell<Option<Warning>>,
-    timer: RefCell<Option<Timer>>,
-    timer_at: Cell<Option<Ms>>,
-    last_input: Cell<Ms>,
-    forwarded: Cell<Ms>,
+    pub(super) cfg: Config,
+    pub(super) emit: Function,
+    pub(super) me: Weak<Session>,
+    pub(super) policy: RefCell<Policy>,
+    pub(super) dom: Rc<RefCell<DomLock>>,
+    pub(super) warning: RefCell<Option<Warning>>,
+    pub(super) timer: RefCell<Option<Timer>>,
+    pub(super) timer_at: Cell<Option<Ms>>,
+    pub(super) last_input: Cell<Ms>,
+    pub(super) forwarded: Cell<Ms>,
     /// Trusted input handed to the core (throttled to about once a second).
     pub core_inputs: Cell<u32>,
-    warning_shown: Cell<bool>,
-    listeners: RefCell<Vec<Listener>>,
-    requests: RefCell<Option<RequestPatch>>,
-    channel: RefCell<Option<Channel>>,
-    leader: RefCell<Option<Leader>>,
-    audit: RefCell<AuditLog>,
-    events: RefCell<Vec<(&'static str, JsValue)>>,
-    pumping: Cell<bool>,
-    pending_purge_audit: Cell<bool>,
-    defer_events: Cell<bool>,
-    destroyed: Cell<bool>,
+    pub(super) warning_shown: Cell<bool>,
+    pub(super) listeners: RefCell<Vec<Listener>>,
+    pub(super) requests: RefCell<Option<RequestPatch>>,
+    pub(super) channel: RefCell<Option<Channel>>,
+    pub(super) leader: RefCell<Option<Leader>>,
+    pub(super) audit: RefCell<AuditLog>,
+    pub(super) events: RefCell<Vec<(&'static str, JsValue)>>,
+    pub(super) pumping: Cell<bool>,
+    pub(super) pending_purge_audit: Cell<bool>,
+    pub(super) defer_events: Cell<bool>,
+    pub(super) destroyed: Cell<bool>,
 }
 
 impl Session {
@@ -288,7 +233,7 @@ impl Session {
 
     // ---------------- the loop: core actions → effects ----------------
 
-    fn pump(&self) {
+    pub(super) fn pump(&self) {
         if self.destroyed.get() || self.pumping.replace(true) {
             return;
         }
@@ -416,7 +361,7 @@ impl Session {
         }));
     }
 
-    fn on_wake(&self) {
+    pub(super) fn on_wake(&self) {
         if self.destroyed.get() {
             return;
         }
@@ -428,13 +373,13 @@ impl Session {
 
     /// Publish the state with the newest input in it (pagehide, destroy): a reload or a
     /// new `init` must not start from an older instant than the user's last input.
-    fn hand_over(&self) {
+    pub(super) fn hand_over(&self) {
         self.flush_input(now());
         self.share();
     }
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
-    fn flush_input(&self, t: Ms) {
+    pub(super) fn flush_input(&self, t: Ms) {
         let last = self.last_input.get();
         if last > self.forwarded.get() {
             self.forward_input(last, t);
@@ -442,7 +387,7 @@ impl Session {
     }
 
     /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
-    fn forward_input(&self, at: Ms, t: Ms) {
+    pub(super) fn forward_input(&self, at: Ms, t: Ms) {
         self.forwarded.set(at);
         self.core_inputs.set(self.core_inputs.get() + 1);
         if let Ok(mut p) = self.policy.try_borrow_mut() {
@@ -484,7 +429,7 @@ impl Session {
         }
     }
 
-    fn flush_audit(&self, unloading: bool) {
+    pub(super) fn flush_audit(&self, unloading: bool) {
         let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading) else {
             return;
         };
@@ -526,369 +471,10 @@ impl Session {
             s.pump();
         });
     }
-
-    // ---------------- cross-tab ----------------
-
-    fn share(&self) {
-        if !self.cfg.cross_tab {
-            return;
-        }
-        let text = self.policy.borrow().shared().encode();
-        storage::set(STATE_KEY, &text);
-        if let Some(c) = self.channel.borrow().as_ref() {
-            let _ = c.bc.post_message(&JsValue::from_str(&text));
-        }
-    }
-
-    fn on_remote(&self, text: &str) {
-        if self.destroyed.get() {
-            return;
-        }
-        if let Some(sh) = Shared::decode(text) {
-            let t = now();
-            self.flush_input(t);
-            self.policy.borrow_mut().handle_remote(sh, t);
-            self.pump();
-        }
-    }
-
-    fn install_channel(&self) {
-        if let Ok(bc) = BroadcastChannel::new(CHANNEL) {
-            let me = self.me.clone();
-            let on_message = Listener::new(&bc, "message", false, true, move |e| {
-                let e: &MessageEvent = e.unchecked_ref();
-                if let (Some(s), Some(text)) = (me.upgrade(), e.data().as_string()) {
-                    s.on_remote(&text);
-                }
-            });
-            *self.channel.borrow_mut() = Some(Channel {
-                bc,
-                _on_message: on_message,
-            });
-        } else {
-            // Fallback: the `storage` event carries the same text between tabs.
-            let me = self.me.clone();
-            self.listeners.borrow_mut().push(Listener::new(
-                &window(),
-                "storage",
-                false,
-                true,
-                move |e| {
-                    let Some(s) = me.upgrade() else { return };
-                    if let Ok(se) = e.dyn_into::<StorageEvent>() {
-                        if se.key().as_deref() == Some(STATE_KEY) {
-                            if let Some(v) = se.new_value() {
-                                s.on_remote(&v);
-                            }
-                        }
-                    }
-                },
-            ));
-        }
-    }
-
-    fn request_leadership(&self) {
-        let nav = window().navigator();
-        let Ok(locks) = js_sys::Reflect::get(&nav, &"locks".into()) else {
-            return;
-        };
-        let Ok(request) =
-            js_sys::Reflect::get(&locks, &"request".into()).and_then(|f| f.dyn_into::<Function>())
-        else {
-            return;
-        };
-        let release: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
-        let (me, rel) = (self.me.clone(), release.clone());
-        let granted = callback(move |_lock| {
-            let mut resolve_slot = None;
-            let held = Promise::new(&mut |resolve, _| resolve_slot = Some(resolve));
-            *rel.borrow_mut() = resolve_slot;
-            if let Some(s) = me.upgrade() {
-                if !s.destroyed.get() {
-                    s.policy.borrow_mut().set_leader(true, now());
-                    s.pump();
-                }
-            }
-            held.into()
-        });
-        let Ok(abort) = web_sys::AbortController::new() else {
-            return;
-        };
-        let opts = obj(&[("signal", abort.signal().into())]);
-        let p = request.call3(
-            &locks,
-            &JsValue::from_str(LEADER_LOCK),
-            &opts,
-            granted.as_ref(),
-        );
-        // An aborted request rejects: that is expected on destroy and pagehide.
-        if let Ok(p) = p {
-            let noop = callback(|_| JsValue::UNDEFINED);
-            if let Ok(catch) = js_sys::Reflect::get(&p, &"catch".into()) {
-                let _ = catch.unchecked_into::<Function>().call1(&p, noop.as_ref());
-            }
-            noop.forget(); // a few bytes, once per leadership request
-        }
-        *self.leader.borrow_mut() = Some(Leader {
-            release,
-            abort,
-            _granted: granted,
-        });
-    }
-
-    // ---------------- browser events ----------------
-
-    fn on_input(&self, e: &Event) {
-        let t = now();
-        if self.warning_shown.get() && self.is_warning_control(e) {
-            return;
-        }
-        self.last_input.set(t);
-        if t - self.forwarded.get() >= INPUT_FORWARD_EVERY || self.warning_shown.get() {
-            if self.pumping.get() {
-                // Caused by our own DOM work (focus moves) inside a pump: not the user's.
-                self.forwarded.set(t);
-                return;
-            }
-            self.forward_input(t, t);
-            self.pump();
-        }
-    }
-
-    /// Presses inside the warning dialog act through its own button (no click-through).
-    fn is_warning_control(&self, e: &Event) -> bool {
-        let ty = e.type_();
-        let pressing = matches!(
-            ty.as_str(),
-            "pointerdown" | "mousedown" | "touchstart" | "pointerup" | "click"
-        ) || (ty == "keydown"
-            && e.dyn_ref::<KeyboardEvent>()
-                .is_some_and(|k| matches!(k.key().as_str(), "Enter" | " ")));
-        if !pressing {
-            return false;
-        }
-        let node = e.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
-        self.warning
-            .borrow()
-            .as_ref()
-            .is_some_and(|w| w.contains(node.as_ref()))
-    }
-
-    fn install_listeners(&self) {
-        let win = window();
-        let doc = document();
-        let mut ls = Vec::new();
-        for kind in &self.cfg.activity_events {
-            let me = self.me.clone();
-            ls.push(Listener::new(&win, kind, true, true, move |e: Event| {
-                if !e.is_trusted() {
-                    return;
-                }
-                if let Some(s) = me.upgrade() {
-                    s.on_input(&e);
-                }
-            }));
-        }
-        // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
-        let targets: [(&web_sys::EventTarget, &str); 3] = [
-            (&doc, "visibilitychange"),
-            (&win, "focus"),
-            (&doc, "resume"),
-        ];
-        for (target, kind) in targets {
-            let me = self.me.clone();
-            ls.push(Listener::new(target, kind, true, true, move |_e| {
-                if let Some(s) = me.upgrade() {
-                    s.on_wake();
-                }
-            }));
-        }
-        let me = self.me.clone();
-        ls.push(Listener::new(&win, "pagehide", true, true, move |_e| {
-            if let Some(s) = me.upgrade() {
-                s.on_pagehide();
-            }
-        }));
-        let me = self.me.clone();
-        ls.push(Listener::new(
-            &win,
-            "pageshow",
-            true,
-            true,
-            move |e: Event| {
-                let persisted = e
-                    .dyn_ref::<PageTransitionEvent>()
-                    .is_some_and(|p| p.persisted());
-                if let Some(s) = me.upgrade() {
-                    s.on_pageshow(persisted);
-                }
-            },
-        ));
-        *self.listeners.borrow_mut() = ls;
-    }
-
-    /// Leaving the page (maybe into the back/forward cache): cover it, save, deliver.
-    fn on_pagehide(&self) {
-        if self.destroyed.get() {
-            return;
-        }
-        self.dom.borrow_mut().apply();
-        self.hand_over();
-        self.audit.borrow_mut().persist();
-        if self.audit.borrow().delivers() {
-            self.flush_audit(true);
-        }
-        // Holding a Web Lock can keep a page out of the bfcache: let go while hidden.
-        if self.leader.borrow_mut().take().is_some() {
-            self.policy.borrow_mut().set_leader(false, now());
-        }
-    }
-
-    /// Back from the bfcache: re-check first, uncover only a live session.
-    fn on_pageshow(&self, persisted: bool) {
-        if self.destroyed.get() || !persisted {
-            return;
-        }
-        let t = now();
-        if self.cfg.cross_tab {
-            if let Some(sh) = storage::get(STATE_KEY).and_then(|x| Shared::decode(&x)) {
-                self.policy.borrow_mut().handle_remote(sh, t);
-            }
-        }
-        self.flush_input(t);
-        self.policy.borrow_mut().handle_wake(t);
-        self.pump();
-        if self.state() != State::Locked {
-            self.dom.borrow_mut().release();
-        }
-        if self.cfg.cross_tab && has_web_locks() && self.leader.borrow().is_none() {
-            self.request_leadership();
-        }
-    }
-
-    // ---------------- requests ----------------
-
-    fn install_request_patch(&self) {
-        let (m1, m2) = (self.me.clone(), self.me.clone());
-        let start = callback(move |url| {
-            let url = url.as_string().unwrap_or_default();
-            JsValue::from(m1.upgrade().map_or(0, |s| s.on_request_start(&url)))
-        });
-        // glue.js passes [token, status, expires header or null, response URL].
-        let end = callback(move |a| {
-            let a: &js_sys::Array = a.unchecked_ref();
-            if let Some(s) = m2.upgrade() {
-                let tok = a.get(0).as_f64().unwrap_or(0.0) as u32;
-                let status = a.get(1).as_f64().unwrap_or(0.0) as u16;
-                s.on_request_end(
-                    tok,
-                    status,
-                    a.get(2).as_string(),
-                    &a.get(3).as_string().unwrap_or_default(),
-                );
-            }
-            JsValue::UNDEFINED
-        });
-        let header = self
-            .cfg
-            .server
-            .as_ref()
-            .map_or("Session-Expires", |s| s.expires_header.as_str());
-        let undo = patch_requests(
-            start.as_ref().unchecked_ref(),
-            end.as_ref().unchecked_ref(),
-            header,
-        );
-        *self.requests.borrow_mut() = Some(RequestPatch {
-            undo,
-            _start: start,
-            _end: end,
-        });
-    }
-
-    /// 1 = observed only; 2 = the user's request (counts and holds the lock).
-    fn on_request_start(&self, url: &str) -> u32 {
-        if self.destroyed.get() || self.pumping.get() {
-            return 1;
-        }
-        let t = now();
-        let user = t - self.last_input.get() <= USER_REQUEST_WINDOW && !self.ignored(url);
-        if !user {
-            return 1;
-        }
-        self.policy.borrow_mut().handle_request_start(true, t);
-        self.pump();
-        2
-    }
-
-    fn on_request_end(&self, tok: u32, status: u16, header: Option<String>, resp_url: &str) {
-        if self.destroyed.get() || self.pumping.get() {
-            return;
-        }
-        let t = now();
-        {
-            let mut p = self.policy.borrow_mut();
-            if tok == 2 {
-                p.handle_request_end(true, t);
-            }
-            if let Some(v) = header.and_then(|h| crate::core::text::parse_int(h.trim_ascii())) {
-                p.handle_expires_header(v, t);
-            }
-            if status == 401 && same_origin(resp_url) {
-                p.handle_unauthorized(t);
-            }
-        }
-        self.pump();
-    }
-
-    fn ignored(&self, url: &str) -> bool {
-        let abs = absolute(url);
-        let own = self
-            .cfg
-            .server
-            .as_ref()
-            .map(|s| s.url.as_str())
-            .into_iter()
-            .chain(self.cfg.audit.as_ref().map(|a| a.url.as_str()));
-        own.chain(self.cfg.requests.ignore.iter().map(|s| s.as_str()))
-            .any(|p| {
-                url.starts_with(p)
-                    || abs
-                        .as_deref()
-                        .zip(absolute(p).as_deref())
-                        .is_some_and(|(a, b)| a.starts_with(b))
-            })
-    }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.destroy();
     }
-}
-
-fn absolute(url: &str) -> Option<String> {
-    let base = window().location().href().ok()?;
-    web_sys::Url::new_with_base(url, &base)
-        .ok()
-        .map(|u| u.href())
-}
-
-fn same_origin(url: &str) -> bool {
-    if url.is_empty() {
-        return true;
-    }
-    let Some(origin) = window().location().origin().ok() else {
-        return false;
-    };
-    web_sys::Url::new(url)
-        .map(|u| u.origin() == origin)
-        .unwrap_or(false)
-}
-
-fn has_web_locks() -> bool {
-    let nav = window().navigator();
-    js_sys::Reflect::get(&nav, &"locks".into())
-        .map(|v| !v.is_undefined() && !v.is_null())
-        .unwrap_or(false)
 }
