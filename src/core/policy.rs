@@ -268,12 +268,7 @@ impl Policy {
     /// The instant the page locks (with no further activity), and why.
     pub fn deadline(&self) -> (Ms, Reason) {
         let idle = self.last_activity + self.t.idle;
-        let held = if self.inflight > 0 {
-            Some(self.last_activity + 2 * self.t.idle)
-        } else {
-            None
-        };
-        let hold = match (held, self.remote_hold) {
+        let hold = match (self.own_hold(), self.remote_hold) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
@@ -455,18 +450,12 @@ impl Policy {
         if self.state != State::Locked {
             return;
         }
-        self.state = State::Active;
-        self.last_activity = now;
-        self.started = now;
         self.lock_changed_at = now.max(self.lock_changed_at + 1);
-        self.inflight = 0;
         self.remote_hold = None;
-        self.warned_deadline = None;
         if let Some((poll, _)) = self.t.server {
             self.next_poll = Some(now + poll);
         }
-        self.actions.push(Action::Unlock);
-        self.audit(AuditKind::Unlock, None, None);
+        self.leave_locked(now, now, None);
         self.actions.push(Action::Share);
         self.evaluate(now);
     }
@@ -480,13 +469,7 @@ impl Policy {
                 return;
             }
             if !s.locked && self.state == State::Locked {
-                self.state = State::Active;
-                self.started = s.started;
-                self.last_activity = s.last_activity.min(now);
-                self.warned_deadline = None;
-                self.inflight = 0;
-                self.actions.push(Action::Unlock);
-                self.audit(AuditKind::Unlock, Some(Reason::Remote), None);
+                self.leave_locked(s.started, s.last_activity.min(now), Some(Reason::Remote));
             }
         }
         if s.server_at > self.server_at {
@@ -527,16 +510,18 @@ impl Policy {
             lock_changed_at: self.lock_changed_at,
             server_expires: self.server_expires,
             server_at: self.server_at,
-            hold_until: if self.inflight > 0 {
-                Some(self.last_activity + 2 * self.t.idle)
-            } else {
-                None
-            },
+            hold_until: self.own_hold(),
             keepalive_at: self.keepalive_at,
         }
     }
 
     // ---- internals ----
+
+    /// While a user-started request is in flight the lock waits, at most until the idle
+    /// deadline plus `idle` again.
+    fn own_hold(&self) -> Option<Ms> {
+        (self.inflight > 0).then(|| self.last_activity + 2 * self.t.idle)
+    }
 
     fn audit(&mut self, kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str>) {
         self.actions.push(Action::Audit {
@@ -593,13 +578,24 @@ impl Policy {
         self.audit(AuditKind::Lock, Some(reason), None);
     }
 
+    /// Out of the lock (confirmed here, or by another tab), the clocks restarting from
+    /// `started` and `last_activity`.
+    fn leave_locked(&mut self, started: Ms, last_activity: Ms, reason: Option<Reason>) {
+        self.state = State::Active;
+        self.started = started;
+        self.last_activity = last_activity;
+        self.warned_deadline = None;
+        self.inflight = 0;
+        self.actions.push(Action::Unlock);
+        self.audit(AuditKind::Unlock, reason, None);
+    }
+
     fn evaluate(&mut self, now: Ms) {
         if self.state != State::Locked {
             let (d, reason) = self.deadline();
-            if now >= d {
-                if reason == Reason::Server {
-                    self.audit(AuditKind::ServerExpired, Some(Reason::Server), None);
-                }
+            if now >= d && reason == Reason::Server {
+                self.server_expired(now);
+            } else if now >= d {
                 self.lock(reason, now);
             } else if self.t.warn > 0 && now >= d - self.t.warn {
                 let entering = self.state == State::Active;

@@ -14,13 +14,13 @@ use super::storage;
 use super::util::{callback, now, obj, window, Callback, Listener};
 use crate::core::policy::Shared;
 
-pub(super) const STATE_KEY: &str = "autologoff:state";
+const STATE_KEY: &str = "autologoff:state";
 const CHANNEL: &str = "autologoff";
 const LEADER_LOCK: &str = "autologoff:leader";
 
 /// The BroadcastChannel, closed when dropped.
 pub(super) struct Channel {
-    pub(super) bc: BroadcastChannel,
+    bc: BroadcastChannel,
     _on_message: Listener,
 }
 
@@ -44,6 +44,11 @@ impl Drop for Leader {
             let _ = f.call0(&JsValue::NULL);
         }
     }
+}
+
+/// The state the origin's tabs last published (timestamps and states only).
+pub(super) fn stored_state() -> Option<Shared> {
+    storage::get(STATE_KEY).and_then(|s| Shared::decode(&s))
 }
 
 impl Session {

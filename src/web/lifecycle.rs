@@ -6,11 +6,10 @@ use crate::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, KeyboardEvent, PageTransitionEvent};
 
-use super::crosstab::{has_web_locks, STATE_KEY};
+use super::crosstab::{has_web_locks, stored_state};
 use super::session::Session;
-use super::storage;
 use super::util::{document, now, window, Listener};
-use crate::core::policy::{Ms, Shared, State};
+use crate::core::policy::{Ms, State};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
 
@@ -128,7 +127,7 @@ impl Session {
         }
         let t = now();
         if self.cfg.cross_tab {
-            if let Some(sh) = storage::get(STATE_KEY).and_then(|x| Shared::decode(&x)) {
+            if let Some(sh) = stored_state() {
                 self.policy.borrow_mut().handle_remote(sh, t);
             }
         }

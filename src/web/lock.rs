@@ -110,6 +110,7 @@ impl DomLock {
             }
             return;
         };
+        self.waiting = None; // covered from here on: the tamper observer takes over
         let target = self.find_target(&body);
         let (prop, value) = match self.cfg.mode {
             LockMode::Blur => ("filter", BLUR),

@@ -86,13 +86,7 @@ impl Session {
         2
     }
 
-    fn on_request_end(
-        &self,
-        tok: u32,
-        status: u16,
-        header: Option<String>,
-        resp_url: &str,
-    ) {
+    fn on_request_end(&self, tok: u32, status: u16, header: Option<String>, resp_url: &str) {
         if self.destroyed.get() || self.pumping.get() {
             return;
         }

@@ -10,7 +10,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::audit::AuditLog;
-use super::crosstab::{has_web_locks, Channel, Leader, STATE_KEY};
+use super::crosstab::{has_web_locks, stored_state, Channel, Leader};
 use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
@@ -19,7 +19,7 @@ use super::util::{now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
-    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
+    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Source, State, Timing,
 };
 
 pub struct Session {
@@ -51,11 +51,7 @@ pub struct Session {
 impl Session {
     pub fn start(cfg: Config, emit: Function) -> Rc<Session> {
         let t0 = now();
-        let shared = if cfg.cross_tab {
-            storage::get(STATE_KEY).and_then(|s| Shared::decode(&s))
-        } else {
-            None
-        };
+        let shared = if cfg.cross_tab { stored_state() } else { None };
         let timing = Timing {
             idle: cfg.idle_timeout_ms as Ms,
             warn: cfg.warn_before_ms as Ms,
@@ -148,8 +144,9 @@ impl Session {
     }
 
     pub fn remaining_ms(&self) -> Ms {
-        self.flush_input(now());
-        self.policy.borrow().remaining_ms(now())
+        let t = now();
+        self.flush_input(t);
+        self.policy.borrow().remaining_ms(t)
     }
 
     pub fn extend(&self) -> bool {
@@ -289,7 +286,7 @@ impl Session {
                 // 1–3: cover, overlay, title
                 self.dom.borrow_mut().apply();
                 // 4: storage
-                let removed = storage::purge(&self.cfg.purge);
+                storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
                 if self.cfg.server.is_some() && reason != Reason::Remote {
                     self.server_request("DELETE");
@@ -302,7 +299,6 @@ impl Session {
                         ("at", (t as f64).into()),
                     ]),
                 );
-                let _ = removed;
                 self.pending_purge_audit.set(true);
             }
             Action::Unlock => {

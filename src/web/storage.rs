@@ -11,17 +11,15 @@ fn keys(s: &web_sys::Storage) -> Vec<String> {
     (0..n).filter_map(|i| s.key(i).ok().flatten()).collect()
 }
 
-/// Erase sessionStorage (minus kept keys) and the named localStorage keys.
-/// Returns how many entries were removed (values are never read).
-pub fn purge(cfg: &PurgeCfg) -> u32 {
+/// Erase sessionStorage (minus kept keys) and the named localStorage keys (values are
+/// never read).
+pub fn purge(cfg: &PurgeCfg) {
     let w = super::util::window();
-    let mut removed = 0;
     if cfg.session_storage {
         if let Ok(Some(s)) = w.session_storage() {
             for k in keys(&s) {
                 if !cfg.keep_session_keys.iter().any(|p| key_matches(p, &k)) {
                     let _ = s.remove_item(&k);
-                    removed += 1;
                 }
             }
         }
@@ -33,12 +31,10 @@ pub fn purge(cfg: &PurgeCfg) -> u32 {
                     && cfg.local_storage_keys.iter().any(|p| key_matches(p, &k))
                 {
                     let _ = s.remove_item(&k);
-                    removed += 1;
                 }
             }
         }
     }
-    removed
 }
 
 pub fn local() -> Option<web_sys::Storage> {
