@@ -1,0 +1,69 @@
+//! Every error of the crate becomes an HTTP answer here, and only here.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::audit::AuditError;
+use crate::store::StoreError;
+
+/// An answer that is not a success: always JSON `{"error": …}` with `Cache-Control:
+/// no-store`, never a framework's default text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// `400`: the request was wrong; the message names the field and what was wrong.
+    BadRequest(String),
+    /// `413`: a body or a header over its limit.
+    TooLarge(String),
+    /// `401`: no live session (missing, malformed, ended or expired).
+    Unauthorized(&'static str),
+    /// `503`: the session store or the audit sink did not answer (or answered garbage);
+    /// nothing was treated as live and nothing half-stored.
+    Unavailable(&'static str),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            ApiError::BadRequest(m) | ApiError::TooLarge(m) => m,
+            ApiError::Unauthorized(m) | ApiError::Unavailable(m) => m,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        eprintln!("error: {e}");
+        ApiError::Unavailable("session store unavailable")
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> ApiError {
+        match e {
+            AuditError::Invalid(m) => ApiError::BadRequest(m),
+            AuditError::TooLarge(m) => ApiError::TooLarge(m),
+            AuditError::Unavailable(why) => {
+                eprintln!("error: audit sink unavailable: {why}");
+                ApiError::Unavailable("audit sink unavailable")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status(), Json(serde_json::json!({ "error": self.message() }))).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}

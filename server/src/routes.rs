@@ -1,0 +1,146 @@
+//! `/session`: the SDK's expiry protocol (shared/SERVER.md, docs/protocol.md).
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::sessions::{LiveSession, Sessions};
+use crate::store::SessionStore;
+
+/// The largest keepalive body (`{"lastActivityAgoMs": N}` is ~30 bytes).
+pub const MAX_KEEPALIVE_BODY: usize = 1024;
+
+pub(crate) fn session_router<S: SessionStore>(sessions: Sessions<S>) -> Router {
+    Router::new()
+        .route("/session", get(status::<S>).post(keepalive::<S>).delete(end::<S>))
+        .with_state(sessions)
+}
+
+/// Reads a whole body of at most `limit` bytes (`413` past it, with our own JSON error).
+pub(crate) async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::TooLarge(format!("{what} over {limit} bytes"))
+        } else {
+            ApiError::BadRequest(format!("{what} could not be read"))
+        }
+    })
+}
+
+/// A value from a request, shortened for an error message.
+pub(crate) fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
+
+/// `{}`, an empty body or `{"lastActivityAgoMs": <integer ≥ 0>}`: how long ago the
+/// user's last trusted input was (0 when not said).
+pub fn parse_keepalive(body: &[u8]) -> Result<u64, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(0);
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("keepalive body is not JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::BadRequest(format!(
+            "keepalive body must be an object like {{\"lastActivityAgoMs\": 1200}}, got {}",
+            shown(&value)
+        )));
+    };
+    let mut ago = 0;
+    for (name, v) in &fields {
+        if name != "lastActivityAgoMs" {
+            return Err(ApiError::BadRequest(format!(
+                "keepalive body: unknown field {:?} (only lastActivityAgoMs)",
+                name.chars().take(40).collect::<String>()
+            )));
+        }
+        ago = v.as_u64().ok_or_else(|| {
+            ApiError::BadRequest(format!("lastActivityAgoMs must be an integer ≥ 0, got {}", shown(v)))
+        })?;
+    }
+    Ok(ago)
+}
+
+fn answer<S: SessionStore>(sessions: &Sessions<S>, live: &LiveSession) -> Response {
+    let mut res = (StatusCode::OK, Json(live)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(sessions.expires_header().clone(), HeaderValue::from(live.expires_at));
+    res
+}
+
+async fn status<S: SessionStore>(
+    State(sessions): State<Sessions<S>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = sessions.current(&headers).await?;
+    Ok(answer(&sessions, &live))
+}
+
+async fn keepalive<S: SessionStore>(
+    State(sessions): State<Sessions<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, MAX_KEEPALIVE_BODY, "keepalive body").await?;
+    let ago = parse_keepalive(&body)?;
+    let live = sessions.keepalive(&headers, ago).await?;
+    Ok(answer(&sessions, &live))
+}
+
+/// `204` with the session cookie cleared (also when there was no live session). When the
+/// store cannot be reached the answer is `503`, and the cookie is cleared all the same:
+/// the session then ends at its idle deadline, which nothing can extend any more.
+async fn end<S: SessionStore>(State(sessions): State<Sessions<S>>, headers: HeaderMap) -> Response {
+    let (mut res, ended) = match sessions.end_presented(&headers).await {
+        Ok(ended) => (StatusCode::NO_CONTENT.into_response(), ended),
+        Err(e) => (e.into_response(), None),
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for c in sessions.ended_cookies(ended.as_ref()) {
+        h.append(header::SET_COOKIE, c);
+    }
+    if let Some(v) = sessions.clear_site_data() {
+        h.insert(header::HeaderName::from_static("clear-site-data"), v.clone());
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_bodies() {
+        assert_eq!(parse_keepalive(b""), Ok(0));
+        assert_eq!(parse_keepalive(b" \n"), Ok(0));
+        assert_eq!(parse_keepalive(b"{}"), Ok(0));
+        assert_eq!(parse_keepalive(br#"{"lastActivityAgoMs": 1200}"#), Ok(1200));
+        for (bad, names) in [
+            (&br#"{"lastActivityAgoMs": -1}"#[..], "lastActivityAgoMs"),
+            (br#"{"lastActivityAgoMs": 1.5}"#, "lastActivityAgoMs"),
+            (br#"{"lastActivityAgoMs": "5"}"#, "lastActivityAgoMs"),
+            (br#"{"lastActivityAgoMs": null}"#, "lastActivityAgoMs"),
+            (br#"{"lastActivity": 5}"#, "lastActivity"),
+            (br#"[1]"#, "object"),
+            (br#"{"#, "not JSON"),
+        ] {
+            match parse_keepalive(bad) {
+                Err(ApiError::BadRequest(m)) => assert!(m.contains(names), "{m}"),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(bad)),
+            }
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The session policy of a deployment, and the calls an app's own code makes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+
+use crate::clock::{Clock, Ms};
+use crate::error::ApiError;
+use crate::store::{Session, SessionId, SessionStore, ATTRIBUTION_GRACE_MS};
+use crate::{layer::SessionLayer, routes};
+
+/// A `Cookie` header longer than this is refused (`413`) before anything is looked up.
+pub const MAX_COOKIE_HEADER: usize = 8192;
+/// The longest user name a session can carry.
+pub const MAX_USER_LEN: usize = 256;
+
+/// Where a request carries its session id.
+#[derive(Clone, Debug)]
+pub enum IdSource {
+    /// A cookie of this name (the default, `sid`). Sessions started here set it.
+    Cookie(String),
+    /// A request header of this name (e.g. for a native client); the app hands the id
+    /// out itself from [`Started::id`].
+    Header(HeaderName),
+}
+
+/// A live session as a request sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSession {
+    #[serde(skip)]
+    pub id: SessionId,
+    #[serde(skip)]
+    pub user: String,
+    /// `min(lastActivity + idle, createdAt + absolute)`, unix ms on the server's clock.
+    pub expires_at: Ms,
+    /// The server's clock when this was read (the SDK's skew measure).
+    pub server_time: Ms,
+}
+
+/// A session that [`Sessions::start`] just made.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub session: LiveSession,
+    /// `Set-Cookie` for the new id (with [`IdSource::Cookie`]).
+    pub set_cookie: Option<HeaderValue>,
+    /// Clears the cookie that attributed an ended session's late audit records.
+    pub clear_ended: Option<HeaderValue>,
+}
+
+impl Started {
+    pub fn id(&self) -> &SessionId {
+        &self.session.id
+    }
+
+    /// The cookie headers to send with the login's answer.
+    pub fn cookies(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        [&self.set_cookie, &self.clear_ended]
+            .into_iter()
+            .flatten()
+            .map(|v| (header::SET_COOKIE, v.clone()))
+    }
+}
+
+/// What a request presented as its session id.
+enum Presented {
+    Nothing,
+    Malformed,
+    Id(SessionId),
+}
+
+/// A bad builder setting; the message names it and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The sessions of a deployment: policy, store, cookie and clock. Cheap to clone.
+pub struct Sessions<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for Sessions<S> {
+    fn clone(&self) -> Self {
+        Sessions { inner: Arc::clone(&self.inner) }
+    }
+}
+
+struct Inner<S> {
+    store: S,
+    idle_ms: Ms,
+    absolute_ms: Ms,
+    source: IdSource,
+    secure: bool,
+    expires_header: HeaderName,
+    clear_site_data: Option<HeaderValue>,
+    clock: Clock,
+}
+
+/// Configures [`Sessions`]: `Sessions::builder(store).idle(…).absolute(…).build()`.
+pub struct SessionsBuilder<S> {
+    store: S,
+    idle: Duration,
+    absolute: Duration,
+    source: IdSource,
+    secure: bool,
+    expires_header: HeaderName,
+    clear_site_data: Option<HeaderValue>,
+    clock: Clock,
+}
+
+impl<S: SessionStore> SessionsBuilder<S> {
+    /// Inactivity after which a session ends: 1 s ..= 24 h (default 15 min).
+    pub fn idle(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// The longest a session lives whatever the activity: idle ..= 7 days (default 12 h).
+    pub fn absolute(mut self, absolute: Duration) -> Self {
+        self.absolute = absolute;
+        self
+    }
+
+    /// Where requests carry the session id (default: the `sid` cookie).
+    pub fn id_source(mut self, source: IdSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Whether cookies are `Secure` (default true; only plain-http loopback turns it off).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The expiry header on guarded answers (default `Session-Expires`).
+    pub fn expires_header(mut self, name: HeaderName) -> Self {
+        self.expires_header = name;
+        self
+    }
+
+    /// `Clear-Site-Data` sent by `DELETE /session` (default `"cache", "storage"`; `None`: not sent).
+    pub fn clear_site_data(mut self, value: Option<HeaderValue>) -> Self {
+        self.clear_site_data = value;
+        self
+    }
+
+    /// The clock (default: the system's; tests move a shared one).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn build(self) -> Result<Sessions<S>, ConfigError> {
+        let idle = self.idle.as_millis();
+        let absolute = self.absolute.as_millis();
+        if !(1000..=86_400_000).contains(&idle) {
+            return Err(ConfigError(format!("idle ({idle} ms) must be 1 s ..= 24 h")));
+        }
+        if !(idle..=604_800_000).contains(&absolute) {
+            return Err(ConfigError(format!(
+                "absolute ({absolute} ms) must be from idle ({idle} ms) to 7 days"
+            )));
+        }
+        if let IdSource::Cookie(name) = &self.source {
+            let token = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+            if !token {
+                return Err(ConfigError(format!("cookie name {name:?} is not a cookie token")));
+            }
+        }
+        Ok(Sessions {
+            inner: Arc::new(Inner {
+                store: self.store,
+                idle_ms: idle as Ms,
+                absolute_ms: absolute as Ms,
+                source: self.source,
+                secure: self.secure,
+                expires_header: self.expires_header,
+                clear_site_data: self.clear_site_data,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+impl<S: SessionStore> Sessions<S> {
+    pub fn builder(store: S) -> SessionsBuilder<S> {
+        SessionsBuilder {
+            store,
+            idle: Duration::from_secs(900),
+            absolute: Duration::from_secs(43_200),
+            source: IdSource::Cookie("sid".into()),
+            secure: true,
+            expires_header: HeaderName::from_static("session-expires"),
+            clear_site_data: Some(HeaderValue::from_static("\"cache\", \"storage\"")),
+            clock: Clock::default(),
+        }
+    }
+
+    /// The `tower::Layer` that guards routes with these sessions.
+    pub fn layer(&self) -> SessionLayer<S> {
+        SessionLayer::new(self.clone())
+    }
+
+    /// `GET`, `POST` (keepalive) and `DELETE /session`: the SDK's expiry protocol.
+    pub fn router(&self) -> axum::Router {
+        routes::session_router(self.clone())
+    }
+
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn now(&self) -> Ms {
+        self.inner.clock.now()
+    }
+
+    pub fn idle_ms(&self) -> Ms {
+        self.inner.idle_ms
+    }
+
+    pub(crate) fn expires_header(&self) -> &HeaderName {
+        &self.inner.expires_header
+    }
+
+    pub(crate) fn clear_site_data(&self) -> Option<&HeaderValue> {
+        self.inner.clear_site_data.as_ref()
+    }
+
+    /// Starts a session for `user` (a login or a re-authentication the app verified).
+    /// The id is new every time; any session of the id this request presented is ended.
+    pub async fn start(&self, user: &str, request: &HeaderMap) -> Result<Started, ApiError> {
+        if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(format!(
+                "user must be 1..={MAX_USER_LEN} bytes without control characters"
+            )));
+        }
+        let previous = match self.presented(request)? {
+            Presented::Id(id) => Some(id),
+            Presented::Nothing | Presented::Malformed => None,
+        };
+        let id = SessionId::generate()?;
+        let now = self.now();
+        let session = Session {
+            user: user.to_owned(),
+            created_at: now,
+            last_activity: now,
+            idle_ms: self.inner.idle_ms,
+            absolute_ms: self.inner.absolute_ms,
+        };
+        self.inner.store.create(&id, &session, previous.as_ref(), now).await?;
+        let set_cookie = self.cookie_value(self.cookie_name(), id.as_str(), None);
+        let clear_ended = self.cookie_value(&self.ended_cookie_name(), "", Some(0));
+        Ok(Started {
+            session: self.live(id, session, now),
+            set_cookie,
+            clear_ended,
+        })
+    }
+
+    /// Ends a session for good (a logout of the app's own).
+    pub async fn end(&self, id: &SessionId) -> Result<bool, ApiError> {
+        Ok(self.inner.store.end(id, self.now()).await?)
+    }
+
+    /// The live session of `id`, if any (an expired one is ended).
+    pub async fn lookup(&self, id: &SessionId) -> Result<Option<LiveSession>, ApiError> {
+        let now = self.now();
+        let found = self.inner.store.get(id, now).await?;
+        Ok(found.map(|s| self.live(id.clone(), s, now)))
+    }
+
+    /// The live session of a request, or `401`. Nothing is extended.
+    pub async fn current(&self, request: &HeaderMap) -> Result<LiveSession, ApiError> {
+        let id = self.required(request)?;
+        self.lookup(&id).await?.ok_or(ApiError::Unauthorized("session ended or expired"))
+    }
+
+    /// A keepalive: the user was active `ago_ms` ago, so last activity moves to
+    /// `max(stored, now − ago_ms)`. `401` when the session is not live.
+    pub async fn keepalive(&self, request: &HeaderMap, ago_ms: u64) -> Result<LiveSession, ApiError> {
+        let id = self.required(request)?;
+        let now = self.now();
+        let at = now.saturating_sub(Ms::try_from(ago_ms).unwrap_or(Ms::MAX));
+        let touched = self.inner.store.touch(&id, at, now).await?;
+        touched
+            .map(|s| self.live(id, s, now))
+            .ok_or(ApiError::Unauthorized("session ended or expired"))
+    }
+
+    /// Ends the request's session (`DELETE /session`); the id, when one was presented,
+    /// so that the answer can keep attributing the browser's late audit records.
+    pub(crate) async fn end_presented(&self, request: &HeaderMap) -> Result<Option<SessionId>, ApiError> {
+        match self.presented(request)? {
+            Presented::Id(id) => {
+                self.inner.store.end(&id, self.now()).await?;
+                Ok(Some(id))
+            }
+            Presented::Nothing | Presented::Malformed => Ok(None),
+        }
+    }
+
+    /// Who sent a request: the user of its session (live, or ended less than a day ago),
+    /// else of the session its browser ended last (the lock's `DELETE` cleared the
+    /// session cookie before the lock's own audit record was flushed).
+    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, ApiError> {
+        let now = self.now();
+        if let Presented::Id(id) = self.presented(request)? {
+            if let Some(user) = self.inner.store.owner(&id, now).await? {
+                return Ok(Some(user));
+            }
+        }
+        let ended = cookie(request, &self.ended_cookie_name())?.and_then(SessionId::parse);
+        match ended {
+            Some(id) => Ok(self.inner.store.owner(&id, now).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// `Set-Cookie` headers for the answer of `DELETE /session`: the session cookie
+    /// cleared, and (when an id was presented) the ended id kept for attribution.
+    pub(crate) fn ended_cookies(&self, ended: Option<&SessionId>) -> Vec<HeaderValue> {
+        let grace = ATTRIBUTION_GRACE_MS / 1000;
+        let ended = ended.and_then(|id| self.cookie_value(&self.ended_cookie_name(), id.as_str(), Some(grace)));
+        self.cookie_value(self.cookie_name(), "", Some(0)).into_iter().chain(ended).collect()
+    }
+
+    fn live(&self, id: SessionId, s: Session, now: Ms) -> LiveSession {
+        LiveSession { id, expires_at: s.expires_at(), user: s.user, server_time: now }
+    }
+
+    fn cookie_name(&self) -> &str {
+        match &self.inner.source {
+            IdSource::Cookie(name) => name,
+            IdSource::Header(_) => "",
+        }
+    }
+
+    fn ended_cookie_name(&self) -> String {
+        match &self.inner.source {
+            IdSource::Cookie(name) => format!("{name}_ended"),
+            IdSource::Header(_) => String::new(),
+        }
+    }
+
+    fn cookie_value(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
+        if name.is_empty() {
+            return None;
+        }
+        let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
+        if let Some(age) = max_age {
+            c.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.inner.secure {
+            c.push_str("; Secure");
+        }
+        HeaderValue::from_str(&c).ok()
+    }
+
+    fn required(&self, request: &HeaderMap) -> Result<SessionId, ApiError> {
+        match self.presented(request)? {
+            Presented::Id(id) => Ok(id),
+            Presented::Nothing => Err(ApiError::Unauthorized("no session")),
+            Presented::Malformed => Err(ApiError::Unauthorized("malformed session id")),
+        }
+    }
+
+    fn presented(&self, request: &HeaderMap) -> Result<Presented, ApiError> {
+        let raw = match &self.inner.source {
+            IdSource::Cookie(name) => cookie(request, name)?,
+            IdSource::Header(name) => match request.get(name) {
+                None => None,
+                Some(v) => Some(v.to_str().map_err(|_| ApiError::Unauthorized("malformed session id"))?),
+            },
+        };
+        Ok(match raw {
+            None => Presented::Nothing,
+            Some(v) => SessionId::parse(v).map_or(Presented::Malformed, Presented::Id),
+        })
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers (the first one).
+fn cookie<'a>(request: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let total: usize = request.get_all(header::COOKIE).iter().map(HeaderValue::len).sum();
+    if total > MAX_COOKIE_HEADER {
+        return Err(ApiError::TooLarge(format!("Cookie header over {MAX_COOKIE_HEADER} bytes")));
+    }
+    for value in request.get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                if k == name {
+                    return Ok(Some(v.trim_matches('"')));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
