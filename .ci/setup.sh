@@ -3,6 +3,7 @@
 #   setup.sh rust     wasm32 target + wasm-bindgen-cli at the version in Cargo.lock
 #   setup.sh node     npm packages (package-lock.json)
 #   setup.sh browser  Chromium + ChromeDriver (Debian packages) unless CHROME_PATH/CHROMEDRIVER name one
+#   setup.sh services redis-server + PostgreSQL (Debian packages), for the server half's tests
 #   setup.sh          all of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,16 +40,31 @@ browser() {
   if [ -n "${CHROME_PATH:-}" ] && [ -n "${CHROMEDRIVER:-}" ]; then return; fi
   if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
   say "installing Debian chromium + chromium-driver"
+  apt_install chromium chromium-driver
+}
+
+apt_install() {
   local sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  if [ -z "${APT_UPDATED:-}" ]; then $sudo apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+services() {
+  local need=()
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+  if [ "${#need[@]}" -gt 0 ]; then
+    say "installing Debian ${need[*]}"
+    apt_install "${need[@]}"
+  fi
 }
 
 case "$what" in
   rust) rust ;;
   node) node_pkgs ;;
   browser) browser ;;
-  all) rust; node_pkgs; browser ;;
-  *) echo "usage: setup.sh [rust|node|browser|all]" >&2; exit 2 ;;
+  services) services ;;
+  all) rust; node_pkgs; browser; services ;;
+  *) echo "usage: setup.sh [rust|node|browser|services|all]" >&2; exit 2 ;;
 esac

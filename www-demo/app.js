@@ -43,7 +43,6 @@ async function login(user) {
     credentials: "same-origin",
   });
   if (!r.ok) throw new Error(`Sign-in failed (HTTP ${r.status})`);
-  return r.json();
 }
 
 $("login-form").addEventListener("submit", async (e) => {
@@ -58,8 +57,8 @@ $("login-form").addEventListener("submit", async (e) => {
     return;
   }
   try {
-    const info = await login(user);
-    app.user = info.user ?? user;
+    await login(user);
+    app.user = user;
     await enterApp();
   } catch (x) {
     err.textContent = x.message;
@@ -495,7 +494,8 @@ async function pollVitals() {
 async function refreshAudit() {
   const body = $("audit-body");
   try {
-    const rows = await getJSON("/audit");
+    // The server shows a signed-in user their own records only (GET /api/audit).
+    const rows = await getJSON("/api/audit");
     if (!rows.length) {
       body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, class: "muted", text: "No audit records yet." })));
       return;

@@ -66,7 +66,7 @@ test("with 5 tabs open for 5 simulated minutes the server sees no more keepalive
     await ctx.clock.install();
     // Its timer ids start at 10^12: the SDK must keep them as JS numbers (it once cut them
     // to 32 bits, cleared nothing, and a dropped timer fired into a freed closure).
-    assert.ok((await ctx.request.post(s.url + "/login", { data: "{}" })).ok());
+    assert.ok((await ctx.request.post(s.url + "/login", { data: { user: "dr-test" } })).ok());
     const KEEP = 30_000, POLL = 60_000, SIM = 5 * 60_000, STEP = 1000, INPUT_EVERY = 10_000;
     const o = { idleTimeoutMs: 60_000, warnBeforeMs: 0, server: { url: "/session", keepaliveIntervalMs: KEEP, pollIntervalMs: POLL } };
     const tabs = [];
@@ -181,9 +181,9 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     await collect(tabs);
     const manualLocks = [...made.values()].filter((r) => r.type === "lock" && r.reason === "manual").length;
     assert.equal(manualLocks, CYCLES, "one manual lock record per cycle");
-    await waitFor(async () => (await s.api("/audit")).length >= made.size, { timeout: 40_000, every: 500 });
+    await waitFor(async () => (await s.audit()).length >= made.size, { timeout: 40_000, every: 500 });
     await sleep(1500); // late duplicates (a re-sent batch) would land now
-    const stored = await s.api("/audit");
+    const stored = await s.audit();
     const keys = stored.map((r) => `${r.tab}/${r.seq}`);
     const left = await tabs[0].evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("autologoff:audit:")).length);
     console.log(`# audit: ${CYCLES} cycles, ${made.size} records made in ${order.size} tab loads, ${stored.length} stored, ${left} queue(s) left in localStorage, ${stuck.length} cycle(s) left tabs locked; ${Date.now() - real0} real ms`);
@@ -202,7 +202,7 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "served in seq order");
     // no PHI: records carry only seq/type/at/reason/tab
     for (const r of stored) {
-      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "receivedAt"].includes(k)), []);
+      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "user", "receivedAt"].includes(k)), []);
       assert.doesNotMatch(JSON.stringify(r), /Patient|Testpatient|MRN|SYN-|mrn=|chest|1970/i);
     }
     // last, so that the audit checks above still report: the cross-tab contract for every cycle

@@ -263,7 +263,7 @@ test("works under a strict CSP, and importing the package touches no window (SSR
 test("a page locked before its <body> was parsed is covered as soon as the body is inserted", async () => {
   const ctx = await env.browser.newContext();
   // the slow script the fixture blocks on is an API call: it needs a session
-  assert.ok((await ctx.request.post(env.server.url + "/login", { data: "{}" })).ok());
+  assert.ok((await ctx.request.post(env.server.url + "/login", { data: { user: "dr-test" } })).ok());
   const first = await openHarness(ctx, env.server.url, { idleTimeoutMs: 60_000 });
   await first.evaluate(() => window.session.lock()); // the origin is now locked
   const page = await ctx.newPage();

@@ -6,15 +6,21 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
-const SERVER_BIN = join(ROOT, "target/debug/autologoff-demo-server");
+export const SERVER_BIN = join(ROOT, "target/debug/autologoff-server");
 
-/** Start the reference server on a free loopback port. */
+/**
+ * Start the reference server (autologoff-server) on a free loopback port, with the demo
+ * login, the test hooks, and its own SQLite audit file unless `args` names an `--audit`.
+ */
 export async function startServer(args = []) {
   const dir = mkdtempSync(join(tmpdir(), "autologoff-e2e-"));
+  const audit = args.includes("--audit") ? [] : ["--audit", "sqlite:" + join(dir, "audit.db")];
   const proc = spawn(SERVER_BIN, [
-    "--port", "0", "--test-hooks", "--root", join(ROOT, "www-demo"), "--pkg", process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg"),
-    "--audit-file", join(dir, "audit.jsonl"), ...args,
+    "--listen", "127.0.0.1:0", "--demo-login", "--test-hooks", "--static", join(ROOT, "www-demo"),
+    "--pkg", process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg"), ...audit, ...args,
   ], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  proc.stderr.on("data", (d) => { log = (log + d).slice(-20_000); });
   const url = await new Promise((resolve, reject) => {
     let buf = "";
     proc.stdout.on("data", (d) => {
@@ -22,10 +28,9 @@ export async function startServer(args = []) {
       const m = buf.match(/listening on (http:\/\/\S+)/);
       if (m) resolve(m[1].replace(/\/$/, ""));
     });
-    proc.on("exit", (c) => reject(new Error("server exited " + c)));
+    proc.on("exit", (c) => reject(new Error("server exited " + c + ": " + log.slice(-500))));
     setTimeout(() => reject(new Error("server did not start")), 10_000);
   });
-  proc.stderr.on("data", () => {});
   return {
     url,
     async api(path, body) {
@@ -33,6 +38,11 @@ export async function startServer(args = []) {
       const t = await r.text();
       try { return JSON.parse(t); } catch { return t; }
     },
+    /** Every record the server stored (test hook), with its `user` and `receivedAt`. */
+    audit() { return this.api("/__test/audit"); },
+    /** The server's stderr so far (its request log). */
+    log() { return log; },
+    pid: proc.pid,
     stop() { proc.kill(); },
   };
 }

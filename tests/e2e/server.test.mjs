@@ -73,7 +73,7 @@ test("after lock the old cookie is refused and unlock() waits for a new login", 
   assert.equal(await pageFetch(page, "/api/patients"), 401);
   assert.equal(await page.evaluate(() => window.session.unlock()), false);
   assert.equal(await page.evaluate(() => window.session.state), "locked");
-  assert.equal(await pageFetch(page, "/login", { method: "POST", body: "{}" }), 200);
+  assert.equal(await pageFetch(page, "/login", { method: "POST", body: JSON.stringify({ user: "dr-test" }) }), 204);
   assert.equal(await page.evaluate(() => window.session.unlock()), true);
   assert.equal(await page.evaluate(() => ({ s: window.session.state, inert: document.body.inert })).then((x) => x.s + x.inert), "activefalse");
   await ctx.close();
@@ -86,7 +86,7 @@ test("a server answering garbage, wrong fields, 500 or hanging never unlocks", a
   // the lock's DELETE (and its cookie-clearing answer) must land before the new login,
   // or it would end the new session
   await deleteDone(s, ctx);
-  await pageFetch(page, "/login", { method: "POST", body: "{}" });
+  assert.equal(await pageFetch(page, "/login", { method: "POST", body: JSON.stringify({ user: "dr-test" }) }), 204);
   for (const mode of ["garbage", "badjson-fields", "500", "hang"]) {
     await s.api("/__test/mode", { mode });
     const ok = await page.evaluate(() => window.session.unlock());

@@ -1,0 +1,157 @@
+//! The session stores against the same rules: memory, and a real Redis (two clients
+//! standing for two replicas). Time is given to the store, so hours pass in microseconds.
+
+mod common;
+
+use autologoff_server::store::{MemoryStore, RedisStore, Session, SessionId, SessionStore, StoreError};
+use common::Redis;
+
+const T0: i64 = 1_800_000_000_000;
+const IDLE: i64 = 900_000;
+const ABS: i64 = 43_200_000;
+
+fn session(user: &str, at: i64) -> Session {
+    Session { user: user.into(), created_at: at, last_activity: at, idle_ms: IDLE, absolute_ms: ABS }
+}
+
+/// The rules every store keeps (replica `b` sees what replica `a` did).
+async fn rules<S: SessionStore>(a: S, b: S) {
+    let id = SessionId::generate().unwrap();
+    a.create(&id, &session("dr-a", T0), None, T0).await.unwrap();
+    assert_eq!(b.get(&id, T0 + 1).await.unwrap().map(|s| s.user), Some("dr-a".into()));
+
+    // A keepalive on one replica moves the deadline the other one reports.
+    let s = a.touch(&id, T0 + 60_000, T0 + 61_000).await.unwrap().unwrap();
+    assert_eq!(s.last_activity, T0 + 60_000);
+    assert_eq!(b.get(&id, T0 + 62_000).await.unwrap().unwrap().expires_at(), T0 + 60_000 + IDLE);
+
+    // Extensions are monotonic: an older instant never moves it back; a future one is clamped to now.
+    let s = b.touch(&id, T0 + 10_000, T0 + 63_000).await.unwrap().unwrap();
+    assert_eq!(s.last_activity, T0 + 60_000);
+    let s = b.touch(&id, T0 + 99_000_000, T0 + 64_000).await.unwrap().unwrap();
+    assert_eq!(s.last_activity, T0 + 64_000, "never later than now");
+
+    // Past expiresAt: not live, and ended for good (a late keepalive cannot revive it).
+    let exp = T0 + 64_000 + IDLE;
+    assert!(a.get(&id, exp - 1).await.unwrap().is_some());
+    assert_eq!(a.get(&id, exp).await.unwrap(), None);
+    assert_eq!(b.touch(&id, exp - 5, exp - 1).await.unwrap(), None, "ended is final");
+    assert_eq!(b.owner(&id, exp + 1000).await.unwrap(), Some("dr-a".into()), "still attributed");
+
+    // The absolute limit holds whatever the activity.
+    let id = SessionId::generate().unwrap();
+    a.create(&id, &session("dr-b", T0), None, T0).await.unwrap();
+    let mut now = T0;
+    while now < T0 + ABS - IDLE {
+        now += IDLE / 2;
+        assert!(a.touch(&id, now, now).await.unwrap().is_some());
+    }
+    assert_eq!(b.get(&id, T0 + ABS).await.unwrap(), None);
+
+    // Ending is final; the user stays known for late audit records.
+    let id = SessionId::generate().unwrap();
+    a.create(&id, &session("dr-c", T0), None, T0).await.unwrap();
+    assert!(b.end(&id, T0 + 1).await.unwrap());
+    assert!(!a.end(&id, T0 + 2).await.unwrap());
+    assert_eq!(a.get(&id, T0 + 3).await.unwrap(), None);
+    assert_eq!(a.touch(&id, T0 + 3, T0 + 3).await.unwrap(), None);
+    assert_eq!(a.owner(&id, T0 + 4).await.unwrap(), Some("dr-c".into()));
+
+    // Login rotation ends the session of the cookie sent.
+    let old = SessionId::generate().unwrap();
+    let new = SessionId::generate().unwrap();
+    a.create(&old, &session("dr-d", T0), None, T0).await.unwrap();
+    b.create(&new, &session("dr-d", T0 + 5), Some(&old), T0 + 5).await.unwrap();
+    assert_eq!(a.get(&old, T0 + 6).await.unwrap(), None);
+    assert!(a.get(&new, T0 + 6).await.unwrap().is_some());
+
+    // An id nobody issued.
+    let nobody = SessionId::generate().unwrap();
+    assert_eq!(a.get(&nobody, T0).await.unwrap(), None);
+    assert_eq!(a.owner(&nobody, T0).await.unwrap(), None);
+}
+
+/// A keepalive racing a DELETE on another replica never revives the session.
+async fn race<S: SessionStore>(a: S, b: S, rounds: usize) {
+    for i in 0..rounds {
+        let id = SessionId::generate().unwrap();
+        let now = T0 + i as i64;
+        a.create(&id, &session("dr-race", now), None, now).await.unwrap();
+        let (ka, kb) = (a.clone(), b.clone());
+        let (id1, id2) = (id.clone(), id.clone());
+        let keep = tokio::spawn(async move { ka.touch(&id1, now + 1, now + 1).await });
+        let end = tokio::spawn(async move { kb.end(&id2, now + 1).await });
+        let (kept, ended) = (keep.await.unwrap().unwrap(), end.await.unwrap().unwrap());
+        assert!(ended, "round {i}: the DELETE found the session live");
+        assert_eq!(a.get(&id, now + 2).await.unwrap(), None, "round {i}: revived (keepalive answered {kept:?})");
+        assert_eq!(b.touch(&id, now + 2, now + 2).await.unwrap(), None, "round {i}: extended after the end");
+    }
+}
+
+#[tokio::test]
+async fn memory_store_keeps_the_rules() {
+    let m = MemoryStore::new();
+    rules(m.clone(), m.clone()).await;
+    race(m.clone(), m, 500).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_keeps_the_rules_across_replicas() {
+    let redis = Redis::start();
+    let a = RedisStore::connect(&redis.url()).await.unwrap();
+    let b = RedisStore::connect(&redis.url()).await.unwrap();
+    rules(a.clone(), b.clone()).await;
+    race(a, b, 500).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_key_ttl_is_the_session_expiry() {
+    let redis = Redis::start();
+    let a = RedisStore::connect(&redis.url()).await.unwrap();
+    let id = SessionId::generate().unwrap();
+    a.create(&id, &session("dr-ttl", T0), None, T0).await.unwrap();
+    a.touch(&id, T0 + 100_000, T0 + 400_000).await.unwrap().unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL").arg(format!("alo:s:{}", id.as_str())).query_async(&mut conn).await.unwrap();
+    // expiresAt − now = (T0 + 100 000 + IDLE) − (T0 + 400 000)
+    let want = 100_000 + IDLE - 400_000;
+    assert!((want - 50..=want).contains(&ttl), "PTTL {ttl}, want {want}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_is_an_error_never_a_session_and_recovers() {
+    let mut redis = Redis::start();
+    let a = RedisStore::connect(&redis.url()).await.unwrap();
+    let id = SessionId::generate().unwrap();
+    a.create(&id, &session("dr-down", T0), None, T0).await.unwrap();
+    redis.stop();
+    let started = std::time::Instant::now();
+    match a.get(&id, T0 + 1).await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("a stopped Redis answered {other:?}"),
+    }
+    assert!(a.touch(&id, T0 + 1, T0 + 1).await.is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    redis.resume();
+    // Redis kept nothing: the session is gone (not live), and the store answers again.
+    let mut answered = None;
+    for _ in 0..50 {
+        if let Ok(v) = a.get(&id, T0 + 2).await {
+            answered = Some(v);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, Some(None), "the store did not come back");
+    let fresh = SessionId::generate().unwrap();
+    a.create(&fresh, &session("dr-back", T0), None, T0).await.unwrap();
+    assert!(a.get(&fresh, T0 + 1).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_is_an_error() {
+    let port = common::free_port();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}/0")).await.err();
+    assert!(matches!(err, Some(StoreError::Unavailable(_))), "{err:?}");
+}
