@@ -116,8 +116,11 @@ pub enum Action {
     Unlock,
     /// Throttled (at most once a second) activity notice for the `activity` event.
     Activity { source: Source },
-    /// POST a keepalive to `server.url`.
-    Keepalive,
+    /// POST a keepalive to `server.url` with the body `{"lastActivityAgoMs": N}`: how long
+    /// before the instant the core decided to send it (the `now` of that call, in the same
+    /// task as the send) the last trusted activity was. Never negative. The server sets its
+    /// idle clock to that same instant, so both clocks agree whatever the request's latency.
+    Keepalive { last_activity_ago_ms: Ms },
     /// GET `server.url`.
     Poll,
     /// Deliver queued audit records.
@@ -548,10 +551,18 @@ impl Policy {
 
     fn force_keepalive(&mut self, now: Ms) {
         if self.t.server.is_some() {
-            self.keepalive_at = now;
-            self.keepalive_pending = false;
-            self.actions.push(Action::Keepalive);
+            self.keepalive(now);
         }
+    }
+
+    /// Send a keepalive now, telling the server when the last activity was (a clock that
+    /// went back since then gives 0, never a negative age).
+    fn keepalive(&mut self, now: Ms) {
+        self.keepalive_at = now;
+        self.keepalive_pending = false;
+        self.actions.push(Action::Keepalive {
+            last_activity_ago_ms: (now - self.last_activity).max(0),
+        });
     }
 
     /// This tab locks: a new, strictly later stamp, published to the other tabs.
@@ -616,9 +627,7 @@ impl Policy {
         if self.state != State::Locked && self.leader {
             if let Some((poll, keep)) = self.t.server {
                 if self.keepalive_pending && now >= self.keepalive_at + keep {
-                    self.keepalive_at = now;
-                    self.keepalive_pending = false;
-                    self.actions.push(Action::Keepalive);
+                    self.keepalive(now);
                 }
                 if self.next_poll.is_some_and(|p| now >= p) {
                     self.next_poll = Some(now + poll);

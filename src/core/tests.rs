@@ -479,12 +479,12 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         s.input();
     }
     s.run_to(600 * S);
-    let keeps = s.count(|a| *a == Action::Keepalive);
+    let keeps = s.count(|a| matches!(a, Action::Keepalive { .. }));
     assert!((10..=11).contains(&keeps), "{keeps} keepalives");
     // no activity: polls only, never a keepalive
     let mut s = Sim::new(t);
     s.run_to(50 * MIN);
-    assert_eq!(s.count(|a| *a == Action::Keepalive), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Keepalive { .. })), 0);
     assert_eq!(s.count(|a| *a == Action::Poll), 5);
     // a follower tab neither polls nor keeps alive
     let mut s = Sim::new(t);
@@ -494,9 +494,106 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         s.input();
     }
     assert_eq!(
-        s.count(|a| *a == Action::Keepalive || *a == Action::Poll),
+        s.count(|a| matches!(a, Action::Keepalive { .. }) || *a == Action::Poll),
         0
     );
+}
+
+impl Sim {
+    /// Every keepalive sent: `(sent at, lastActivityAgoMs)`, times from T0.
+    fn keepalives(&self) -> Vec<(Ms, Ms)> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Keepalive {
+                    last_activity_ago_ms,
+                } => Some((*t, *last_activity_ago_ms)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn keepalive_says_how_long_ago_the_last_input_was() {
+    let t = Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((HOUR, MIN)),
+    };
+    // input at 5 s (sent at once: the first one), input at 20 s, the keepalive at 65 s
+    // carries the 45 s since then; the server sets its idle clock to 20 s, not to 65 s
+    let mut s = Sim::new(t);
+    s.run_to(5 * S);
+    s.input();
+    s.run_to(20 * S);
+    s.input();
+    s.run_to(10 * MIN);
+    assert_eq!(s.keepalives(), vec![(5 * S, 0), (65 * S, 45 * S)]);
+    // activity forwarded late by the edge's throttle counts from when it happened
+    let mut s = Sim::new(t);
+    s.now = T0 + 7 * S;
+    s.p.handle_activity(Source::Input, T0 + 6_400, s.now);
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(7 * S, 600)]);
+    // extend() is activity now: 0
+    let mut s = Sim::new(t);
+    s.run_to(30 * S);
+    assert!(s.p.handle_extend(s.now));
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(30 * S, 0)]);
+    // never negative: a follower saw input at 100 s, then the wall clock went back 20 s
+    // and the tab became the leader: the pending keepalive says 0, not -20000
+    let mut s = Sim::new(t);
+    s.p.set_leader(false, T0);
+    s.run_to(100 * S);
+    s.input();
+    s.now = T0 + 80 * S;
+    s.p.set_leader(true, s.now);
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(80 * S, 0)]);
+}
+
+#[test]
+fn keepalive_age_after_a_burst_of_typing_that_stops() {
+    // (keepaliveIntervalMs, a key every `every` ms from 0 up to `until`) -> every keepalive
+    // as (sent at, lastActivityAgoMs). The input at 0 is the arming instant itself (no
+    // news); the first real input is sent at once, later ones at most once per interval,
+    // from the timer, carrying the time since the last key.
+    type Row = (Ms, Ms, Ms, &'static [(Ms, Ms)]);
+    let rows: [Row; 4] = [
+        (MIN, 200, 5 * S, &[(200, 0), (60_200, 55_200)]),
+        (
+            10 * S,
+            200,
+            25 * S,
+            &[(200, 0), (10_200, 200), (20_200, 200), (30_200, 5_200)],
+        ),
+        (S, 300, 2 * S, &[(300, 0), (1_300, 100), (2_300, 500)]),
+        (S, 2_500, 5 * S, &[(2_500, 0), (5_000, 0)]),
+    ];
+    for (keep, every, until, want) in rows {
+        let mut s = Sim::new(Timing {
+            idle: HOUR,
+            warn: 0,
+            absolute: None,
+            server: Some((HOUR, keep)),
+        });
+        let mut t = 0;
+        while t <= until {
+            s.run_to(t);
+            s.input();
+            t += every;
+        }
+        s.run_to(30 * MIN);
+        assert_eq!(
+            s.keepalives(),
+            want,
+            "keep {keep}, every {every}, until {until}"
+        );
+        assert!(s.keepalives().iter().all(|(_, ago)| *ago >= 0));
+    }
 }
 
 #[test]
@@ -513,7 +610,7 @@ fn extend_sends_a_keepalive_and_ends_the_warning() {
     assert!(s.p.handle_extend(s.now));
     s.drain();
     assert_eq!(s.p.state(), State::Active);
-    assert_eq!(s.count(|a| *a == Action::Keepalive), 1);
+    assert_eq!(s.count(|a| matches!(a, Action::Keepalive { .. })), 1);
     assert!(s.audits().contains(&AuditKind::Extend));
 }
 

@@ -120,7 +120,7 @@ impl Session {
         // Lock at once (same task) when the origin is already past its deadline.
         s.pump();
         if s.cfg.server.is_some() {
-            s.server_request("GET");
+            s.server_request("GET", None);
         }
         if s.audit.borrow().has_pending() {
             s.policy.borrow_mut().schedule_flush(t0 + 1_000);
@@ -186,7 +186,7 @@ impl Session {
             };
             let sent = now();
             let s = s.clone();
-            net::session_call(server, "GET", false, move |answer| {
+            net::session_call(server, "GET", None, false, move |answer| {
                 if !s.destroyed.get() {
                     let t = now();
                     let mut p = s.policy.borrow_mut();
@@ -289,7 +289,7 @@ impl Session {
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
                 if self.cfg.server.is_some() && reason != Reason::Remote {
-                    self.server_request("DELETE");
+                    self.server_request("DELETE", None);
                 }
                 // 6: events (the audit record follows as its own action)
                 self.queue(
@@ -314,8 +314,10 @@ impl Session {
                     ]),
                 );
             }
-            Action::Keepalive => self.server_request("POST"),
-            Action::Poll => self.server_request("GET"),
+            Action::Keepalive {
+                last_activity_ago_ms,
+            } => self.server_request("POST", Some(last_activity_ago_ms)),
+            Action::Poll => self.server_request("GET", None),
             Action::Flush => self.flush_audit(false),
             Action::Audit {
                 kind,
@@ -444,13 +446,14 @@ impl Session {
 
     // ---------------- server ----------------
 
-    fn server_request(&self, method: &'static str) {
+    /// `ago`: the keepalive's `lastActivityAgoMs` (POST only).
+    fn server_request(&self, method: &'static str, ago: Option<Ms>) {
         let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
         let me = self.me.clone();
         let sent = now();
-        net::session_call(server, method, method == "DELETE", move |answer| {
+        net::session_call(server, method, ago, method == "DELETE", move |answer| {
             let Some(s) = me.upgrade() else { return };
             if s.destroyed.get() {
                 return;
