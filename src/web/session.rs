@@ -18,9 +18,7 @@ use super::storage;
 use super::util::{now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{
-    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Source, State, Timing,
-};
+use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -189,19 +187,7 @@ impl Session {
             net::session_call(server, "GET", None, false, move |answer| {
                 if !s.destroyed.get() {
                     let t = now();
-                    let mut p = s.policy.borrow_mut();
-                    match answer {
-                        ServerAnswer::Live {
-                            expires_at,
-                            server_time,
-                        } if expires_at > server_time => {
-                            p.handle_server_answer(answer, sent, t);
-                            p.handle_unlock_confirmed(t);
-                        }
-                        ServerAnswer::Failed(_) => p.handle_server_answer(answer, sent, t),
-                        _ => {}
-                    }
-                    drop(p);
+                    s.policy.borrow_mut().handle_unlock_answer(answer, sent, t);
                     s.pump();
                 }
                 done(&s)
