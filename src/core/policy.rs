@@ -116,8 +116,11 @@ pub enum Action {
     Unlock,
     /// Throttled (at most once a second) activity notice for the `activity` event.
     Activity { source: Source },
-    /// POST a keepalive to `server.url`.
-    Keepalive,
+    /// POST a keepalive to `server.url` with the body `{"lastActivityAgoMs": N}`: how long
+    /// before the instant the core decided to send it (the `now` of that call, in the same
+    /// task as the send) the last trusted activity was. Never negative. The server sets its
+    /// idle clock to that same instant, so both clocks agree whatever the request's latency.
+    Keepalive { last_activity_ago_ms: Ms },
     /// GET `server.url`.
     Poll,
     /// Deliver queued audit records.
@@ -170,6 +173,13 @@ pub enum ServerAnswer {
 
 /// Server expiry more than this far after `serverTime` is treated as malformed.
 pub const MAX_SERVER_LEAD: Ms = 31 * 24 * 3_600_000;
+/// How far back (in server time) a late answer can be. Every request the edge makes ends
+/// within its timeout (10 s), and two answers can only swap places while both are in
+/// flight, so their `serverTime`s differ by less than that. An answer older than the newest
+/// applied by more than this is no late answer but a server clock that was set back: it is
+/// applied and the order starts again from it (else every answer would be ignored, and the
+/// page locked at a stale expiry, until the server's clock caught up).
+pub const MAX_REORDER: Ms = 60_000;
 const ACTIVITY_EVENT_EVERY: Ms = 1_000;
 
 #[derive(Debug)]
@@ -183,7 +193,10 @@ pub struct Policy {
     /// Server expiry converted to the client clock.
     server_expires: Option<Ms>,
     server_at: Ms,
-    /// Server time minus client time, from the last good answer.
+    /// `serverTime` (server clock) of the newest answer applied; `Ms::MIN / 2` for none
+    /// since the last lock.
+    server_time: Ms,
+    /// Server time minus client time, measured from the answer applied last.
     skew: Ms,
     inflight: u32,
     remote_hold: Option<Ms>,
@@ -210,6 +223,7 @@ impl Policy {
             lock_changed_at: now,
             server_expires: None,
             server_at: Ms::MIN,
+            server_time: Ms::MIN / 2,
             skew: 0,
             inflight: 0,
             remote_hold: None,
@@ -403,36 +417,70 @@ impl Policy {
         self.evaluate(now);
     }
 
-    /// An answer of `server.url` (GET or POST) that was sent at `sent_at`.
+    /// An answer of `server.url` (GET poll or POST keepalive) that was sent at `sent_at`.
+    ///
+    /// Answers arrive out of order (a poll answered before a keepalive can arrive after the
+    /// keepalive's answer), so a live answer is applied in `serverTime` order:
+    /// - newer than every answer applied since the last lock (greater `serverTime`): its
+    ///   `expiresAt` becomes the server deadline, earlier or later than before, and the
+    ///   skew is measured from it;
+    /// - made in the same server millisecond as the newest: the deadline becomes the later
+    ///   of the two (a live session's expiry never decreases as server time passes);
+    /// - older (by at most [`MAX_REORDER`]): ignored entirely, the skew too. Its offset
+    ///   measurement would not be wrong as such, but the deadline we keep was converted
+    ///   with the newer answer's skew and later `Session-Expires` headers must be converted
+    ///   with that same one; a late answer is often a slow one (a wider round trip, a
+    ///   poorer midpoint); and after a server clock step it carries the old clock.
+    ///
+    /// `Expired` (a `401`, or a live answer whose expiry has passed) locks whatever came
+    /// before, in any order. While locked a live answer changes nothing (it neither unlocks
+    /// nor leaves a deadline behind): only [`Policy::handle_unlock_answer`] unlocks.
     pub fn handle_server_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
         match answer {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
             } => {
-                if expires_at <= server_time {
-                    return self.server_expired(now);
+                if self.state != State::Locked {
+                    self.apply_live(expires_at, server_time, sent_at, now);
                 }
-                if expires_at - server_time > MAX_SERVER_LEAD {
-                    return self.audit(AuditKind::Error, None, Some("server expiresAt too far"));
-                }
-                // The server read its clock about halfway through the round trip.
-                let mid = sent_at + (now - sent_at).max(0) / 2;
-                self.skew = server_time - mid;
-                self.set_server_expiry(expires_at - self.skew, now);
             }
             ServerAnswer::Expired => self.server_expired(now),
             ServerAnswer::Failed(why) => self.audit(AuditKind::Error, None, Some(why)),
         }
     }
 
-    /// An observed response carried the expiry header (server clock, unix ms).
+    /// The answer to `unlock()`'s `GET server.url` after the user signed in again. While
+    /// locked, a live well-formed answer unlocks and is the new session's first word (the
+    /// lock forgot the old order); a `401`, expired, malformed or failed answer leaves the
+    /// page locked. Once unlocked meanwhile (another tab), it is a plain answer.
+    pub fn handle_unlock_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
+        match answer {
+            ServerAnswer::Live {
+                expires_at,
+                server_time,
+            } if self.state == State::Locked => {
+                if self.apply_live(expires_at, server_time, sent_at, now) {
+                    self.handle_unlock_confirmed(now);
+                }
+            }
+            _ => self.handle_server_answer(answer, sent_at, now),
+        }
+    }
+
+    /// An observed response carried the expiry header (server clock, unix ms). It has no
+    /// `serverTime`, and a response generated before a keepalive's answer may arrive after
+    /// it: so it only ever moves the server deadline later (or sets one when none is
+    /// known), and never while locked. The next newer `/session` answer sets the deadline
+    /// from its own `expiresAt` as usual.
     pub fn handle_expires_header(&mut self, expires_at: Ms, now: Ms) {
         let local = expires_at - self.skew;
         if local <= now || local - now > MAX_SERVER_LEAD {
             return self.audit(AuditKind::Error, None, Some("bad expiry header"));
         }
-        self.set_server_expiry(local, now);
+        if self.state != State::Locked && self.server_expires.is_none_or(|e| local > e) {
+            self.set_server_expiry(local, now);
+        }
     }
 
     /// A same-origin `401`: the backend has no session, lock at once.
@@ -531,6 +579,34 @@ impl Policy {
         });
     }
 
+    /// A `200` of `server.url`, in `serverTime` order (see [`Policy::handle_server_answer`]).
+    /// False when it is expired or malformed (it then locked or was recorded as an error).
+    fn apply_live(&mut self, expires_at: Ms, server_time: Ms, sent_at: Ms, now: Ms) -> bool {
+        if expires_at <= server_time {
+            self.server_expired(now);
+            return false;
+        }
+        if expires_at - server_time > MAX_SERVER_LEAD {
+            self.audit(AuditKind::Error, None, Some("server expiresAt too far"));
+            return false;
+        }
+        let late = self.server_time - server_time;
+        if late > 0 && late <= MAX_REORDER {
+            return true;
+        }
+        if late != 0 {
+            // The server read its clock about halfway through the round trip.
+            self.skew = server_time - (sent_at + (now - sent_at).max(0) / 2);
+        }
+        let mut local = expires_at - self.skew;
+        if late == 0 {
+            local = local.max(self.server_expires.unwrap_or(local));
+        }
+        self.server_time = server_time;
+        self.set_server_expiry(local, now);
+        true
+    }
+
     fn set_server_expiry(&mut self, local: Ms, now: Ms) {
         self.server_expires = Some(local);
         self.server_at = now;
@@ -548,10 +624,18 @@ impl Policy {
 
     fn force_keepalive(&mut self, now: Ms) {
         if self.t.server.is_some() {
-            self.keepalive_at = now;
-            self.keepalive_pending = false;
-            self.actions.push(Action::Keepalive);
+            self.keepalive(now);
         }
+    }
+
+    /// Send a keepalive now, telling the server when the last activity was (a clock that
+    /// went back since then gives 0, never a negative age).
+    fn keepalive(&mut self, now: Ms) {
+        self.keepalive_at = now;
+        self.keepalive_pending = false;
+        self.actions.push(Action::Keepalive {
+            last_activity_ago_ms: (now - self.last_activity).max(0),
+        });
     }
 
     /// This tab locks: a new, strictly later stamp, published to the other tabs.
@@ -574,6 +658,7 @@ impl Policy {
         self.keepalive_pending = false;
         self.server_expires = None;
         self.server_at = now;
+        self.server_time = Ms::MIN / 2;
         self.actions.push(Action::Lock { reason });
         self.audit(AuditKind::Lock, Some(reason), None);
     }
@@ -616,9 +701,7 @@ impl Policy {
         if self.state != State::Locked && self.leader {
             if let Some((poll, keep)) = self.t.server {
                 if self.keepalive_pending && now >= self.keepalive_at + keep {
-                    self.keepalive_at = now;
-                    self.keepalive_pending = false;
-                    self.actions.push(Action::Keepalive);
+                    self.keepalive(now);
                 }
                 if self.next_poll.is_some_and(|p| now >= p) {
                     self.next_poll = Some(now + poll);

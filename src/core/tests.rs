@@ -301,7 +301,8 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
             vec![(10 * MIN + 100, lock(Reason::Server))],
             "skew {skew}"
         );
-        // a header in server time is converted the same way
+        // a header in server time is converted the same way (a later one: a header only
+        // ever moves the server deadline later)
         let mut s = Sim::new(Timing {
             idle: HOUR,
             warn: 0,
@@ -310,7 +311,7 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
         });
         s.p.handle_server_answer(
             ServerAnswer::Live {
-                expires_at: T0 + skew + HOUR * 5,
+                expires_at: T0 + skew + 10 * MIN,
                 server_time: T0 + skew,
             },
             T0,
@@ -479,12 +480,12 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         s.input();
     }
     s.run_to(600 * S);
-    let keeps = s.count(|a| *a == Action::Keepalive);
+    let keeps = s.count(|a| matches!(a, Action::Keepalive { .. }));
     assert!((10..=11).contains(&keeps), "{keeps} keepalives");
     // no activity: polls only, never a keepalive
     let mut s = Sim::new(t);
     s.run_to(50 * MIN);
-    assert_eq!(s.count(|a| *a == Action::Keepalive), 0);
+    assert_eq!(s.count(|a| matches!(a, Action::Keepalive { .. })), 0);
     assert_eq!(s.count(|a| *a == Action::Poll), 5);
     // a follower tab neither polls nor keeps alive
     let mut s = Sim::new(t);
@@ -494,9 +495,106 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         s.input();
     }
     assert_eq!(
-        s.count(|a| *a == Action::Keepalive || *a == Action::Poll),
+        s.count(|a| matches!(a, Action::Keepalive { .. }) || *a == Action::Poll),
         0
     );
+}
+
+impl Sim {
+    /// Every keepalive sent: `(sent at, lastActivityAgoMs)`, times from T0.
+    fn keepalives(&self) -> Vec<(Ms, Ms)> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Keepalive {
+                    last_activity_ago_ms,
+                } => Some((*t, *last_activity_ago_ms)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn keepalive_says_how_long_ago_the_last_input_was() {
+    let t = Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((HOUR, MIN)),
+    };
+    // input at 5 s (sent at once: the first one), input at 20 s, the keepalive at 65 s
+    // carries the 45 s since then; the server sets its idle clock to 20 s, not to 65 s
+    let mut s = Sim::new(t);
+    s.run_to(5 * S);
+    s.input();
+    s.run_to(20 * S);
+    s.input();
+    s.run_to(10 * MIN);
+    assert_eq!(s.keepalives(), vec![(5 * S, 0), (65 * S, 45 * S)]);
+    // activity forwarded late by the edge's throttle counts from when it happened
+    let mut s = Sim::new(t);
+    s.now = T0 + 7 * S;
+    s.p.handle_activity(Source::Input, T0 + 6_400, s.now);
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(7 * S, 600)]);
+    // extend() is activity now: 0
+    let mut s = Sim::new(t);
+    s.run_to(30 * S);
+    assert!(s.p.handle_extend(s.now));
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(30 * S, 0)]);
+    // never negative: a follower saw input at 100 s, then the wall clock went back 20 s
+    // and the tab became the leader: the pending keepalive says 0, not -20000
+    let mut s = Sim::new(t);
+    s.p.set_leader(false, T0);
+    s.run_to(100 * S);
+    s.input();
+    s.now = T0 + 80 * S;
+    s.p.set_leader(true, s.now);
+    s.drain();
+    assert_eq!(s.keepalives(), vec![(80 * S, 0)]);
+}
+
+#[test]
+fn keepalive_age_after_a_burst_of_typing_that_stops() {
+    // (keepaliveIntervalMs, a key every `every` ms from 0 up to `until`) -> every keepalive
+    // as (sent at, lastActivityAgoMs). The input at 0 is the arming instant itself (no
+    // news); the first real input is sent at once, later ones at most once per interval,
+    // from the timer, carrying the time since the last key.
+    type Row = (Ms, Ms, Ms, &'static [(Ms, Ms)]);
+    let rows: [Row; 4] = [
+        (MIN, 200, 5 * S, &[(200, 0), (60_200, 55_200)]),
+        (
+            10 * S,
+            200,
+            25 * S,
+            &[(200, 0), (10_200, 200), (20_200, 200), (30_200, 5_200)],
+        ),
+        (S, 300, 2 * S, &[(300, 0), (1_300, 100), (2_300, 500)]),
+        (S, 2_500, 5 * S, &[(2_500, 0), (5_000, 0)]),
+    ];
+    for (keep, every, until, want) in rows {
+        let mut s = Sim::new(Timing {
+            idle: HOUR,
+            warn: 0,
+            absolute: None,
+            server: Some((HOUR, keep)),
+        });
+        let mut t = 0;
+        while t <= until {
+            s.run_to(t);
+            s.input();
+            t += every;
+        }
+        s.run_to(30 * MIN);
+        assert_eq!(
+            s.keepalives(),
+            want,
+            "keep {keep}, every {every}, until {until}"
+        );
+        assert!(s.keepalives().iter().all(|(_, ago)| *ago >= 0));
+    }
 }
 
 #[test]
@@ -513,7 +611,7 @@ fn extend_sends_a_keepalive_and_ends_the_warning() {
     assert!(s.p.handle_extend(s.now));
     s.drain();
     assert_eq!(s.p.state(), State::Active);
-    assert_eq!(s.count(|a| *a == Action::Keepalive), 1);
+    assert_eq!(s.count(|a| matches!(a, Action::Keepalive { .. })), 1);
     assert!(s.audits().contains(&AuditKind::Extend));
 }
 
@@ -997,4 +1095,197 @@ fn throttled_input_from_before_the_deadline_defers_the_lock() {
     s.p.handle_activity(Source::Input, T0 + 3100, T0 + 3500);
     s.drain();
     assert_eq!(s.main(), vec![(3500, lock(Reason::Idle))]);
+}
+
+// ---------------- server answers out of order ----------------
+
+fn server_sim() -> Sim {
+    Sim::new(Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+    })
+}
+
+fn live(expires_at: Ms, server_time: Ms) -> ServerAnswer {
+    ServerAnswer::Live {
+        expires_at,
+        server_time,
+    }
+}
+
+#[test]
+fn a_poll_answer_arriving_after_the_keepalive_answer_is_ignored() {
+    for skew in [0, 2 * HOUR, -2 * HOUR] {
+        let mut s = server_sim();
+        // GET sent at 10 s, answered at 10.1 s (server idle clock: expires at 3 min); POST
+        // sent at 10.05 s, answered at 10.2 s (expires at 15 min). The POST's answer
+        // arrives first (10.3 s), the GET's last (10.5 s).
+        s.now = T0 + 10_300;
+        s.p.handle_server_answer(
+            live(T0 + skew + 15 * MIN, T0 + skew + 10_200),
+            T0 + 10_050,
+            s.now,
+        );
+        s.now = T0 + 10_500;
+        s.p.handle_server_answer(
+            live(T0 + skew + 3 * MIN, T0 + skew + 10_100),
+            T0 + 10_000,
+            s.now,
+        );
+        s.drain();
+        // the skew stays the one measured from the applied answer (midpoint 10.175 s)
+        assert_eq!(s.p.skew(), skew + 25, "skew {skew}");
+        assert_eq!(s.p.deadline(), (T0 + 15 * MIN - 25, Reason::Server));
+        s.run_to(HOUR);
+        assert_eq!(s.main(), vec![(15 * MIN - 25, lock(Reason::Server))]);
+    }
+}
+
+#[test]
+fn two_keepalive_answers_in_reverse_order_keep_the_newer() {
+    let mut s = server_sim();
+    // keepalives sent at 50 s and 51 s (answered at 50.5 s and 51.2 s); the second
+    // answer arrives first
+    s.now = T0 + 51_300;
+    s.p.handle_server_answer(
+        live(T0 + 51_200 + 20 * MIN, T0 + 51_200),
+        T0 + 51_000,
+        s.now,
+    );
+    s.now = T0 + 51_400;
+    s.p.handle_server_answer(
+        live(T0 + 50_500 + 20 * MIN, T0 + 50_500),
+        T0 + 50_000,
+        s.now,
+    );
+    s.drain();
+    assert_eq!(
+        s.p.deadline(),
+        (T0 + 51_200 + 20 * MIN - 50, Reason::Server)
+    );
+    assert_eq!(
+        s.p.shared().server_expires,
+        Some(T0 + 51_200 + 20 * MIN - 50)
+    );
+    // two answers made in the same server millisecond: the later expiry holds
+    let mut s = server_sim();
+    s.now = T0 + 100;
+    s.p.handle_server_answer(live(T0 + 20 * MIN, T0 + 50), T0, s.now);
+    s.p.handle_server_answer(live(T0 + 10 * MIN, T0 + 50), T0, s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 20 * MIN, Reason::Server));
+    // a newer answer is applied even when it moves the deadline earlier
+    s.now = T0 + 200;
+    s.p.handle_server_answer(live(T0 + 5 * MIN, T0 + 150), T0 + 100, s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 5 * MIN, Reason::Server));
+}
+
+#[test]
+fn session_expires_header_only_moves_the_server_deadline_later() {
+    let mut s = server_sim();
+    s.p.handle_server_answer(live(T0 + 10 * MIN, T0), T0, T0);
+    s.run_to(MIN);
+    // an API response generated before the keepalive's answer, arriving after it
+    s.p.handle_expires_header(T0 + 5 * MIN, s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 10 * MIN, Reason::Server));
+    // a newer one moves it later
+    s.p.handle_expires_header(T0 + 12 * MIN, s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 12 * MIN, Reason::Server));
+    s.p.handle_expires_header(T0 + 11 * MIN, s.now);
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 12 * MIN, Reason::Server));
+    // an older header is normal, not an error
+    assert!(!s.audits().contains(&AuditKind::Error), "{:?}", s.audits());
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(12 * MIN, lock(Reason::Server))]);
+    // with no server deadline known yet, the header sets one
+    let mut s = server_sim();
+    s.p.handle_expires_header(T0 + 30 * MIN, T0);
+    assert_eq!(s.p.deadline(), (T0 + 30 * MIN, Reason::Server));
+}
+
+#[test]
+fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
+    for via_api in [true, false] {
+        let mut s = server_sim();
+        s.p.handle_server_answer(live(T0 + 20 * MIN, T0), T0, T0);
+        s.run_to(MIN);
+        // a poll (answered at 59.9 s: live) is in flight when an API call answers 401 (or
+        // the session's own GET/POST does)
+        if via_api {
+            s.p.handle_unauthorized(s.now);
+        } else {
+            s.p.handle_server_answer(ServerAnswer::Expired, s.now - 500, s.now);
+        }
+        s.drain();
+        assert_eq!(s.p.state(), State::Locked);
+        // the poll's 200 arrives after the 401, then a header, then a 200 made later still
+        s.now += 100;
+        s.p.handle_server_answer(live(T0 + 25 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
+        s.p.handle_expires_header(T0 + 30 * MIN, s.now);
+        s.p.handle_server_answer(live(T0 + 40 * MIN, T0 + MIN + 50), T0 + MIN, s.now);
+        s.drain();
+        assert_eq!(s.p.state(), State::Locked);
+        assert_eq!(s.p.reason(), Reason::Server);
+        assert_eq!(s.main(), vec![(MIN, lock(Reason::Server))]);
+        assert_eq!(
+            s.p.shared().server_expires,
+            None,
+            "a late 200 must not leave a server deadline behind (via_api {via_api})"
+        );
+        assert_eq!(s.p.remaining_ms(s.now), 0);
+        // only unlock()'s GET after re-authentication unlocks: not a malformed one, not a 401
+        s.now = T0 + MIN + 30 * S;
+        s.p.handle_unlock_answer(live(s.now + 400 * 24 * HOUR, s.now), s.now - 40, s.now);
+        s.p.handle_unlock_answer(ServerAnswer::Expired, s.now - 40, s.now);
+        s.p.handle_unlock_answer(ServerAnswer::Failed("server timeout"), s.now - 40, s.now);
+        s.drain();
+        assert_eq!(s.p.state(), State::Locked);
+        s.p.handle_unlock_answer(live(s.now + 15 * MIN, s.now - 20), s.now - 40, s.now);
+        s.drain();
+        assert_eq!(s.p.state(), State::Active);
+        assert_eq!(s.main().last(), Some(&(MIN + 30 * S, Action::Unlock)));
+        assert_eq!(s.p.deadline(), (s.now + 15 * MIN, Reason::Server));
+        // the new session's order holds: a 200 from before the lock, arriving now, is older
+        s.p.handle_server_answer(live(T0 + 6 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
+        s.drain();
+        assert_eq!(s.p.deadline(), (s.now + 15 * MIN, Reason::Server));
+    }
+}
+
+#[test]
+fn a_server_clock_set_back_restarts_the_order() {
+    let mut s = server_sim();
+    s.p.handle_server_answer(live(T0 + 20 * MIN, T0), T0, T0);
+    s.run_to(MIN);
+    // the server's clock steps back an hour: its answers are not late ones (they are far
+    // older than any request can take), they are applied and measured afresh
+    s.p.handle_server_answer(
+        live(T0 - HOUR + MIN + 30 * MIN, T0 - HOUR + MIN),
+        s.now,
+        s.now,
+    );
+    s.drain();
+    assert_eq!(s.p.skew(), -HOUR);
+    assert_eq!(s.p.deadline(), (T0 + 31 * MIN, Reason::Server));
+    // from then on answers are ordered on the new clock
+    let step = T0 - HOUR;
+    s.run_to(2 * MIN);
+    s.p.handle_server_answer(
+        live(step + 2 * MIN + 40 * MIN, step + 2 * MIN),
+        s.now,
+        s.now,
+    );
+    s.p.handle_server_answer(
+        live(step + 2 * MIN + 10 * MIN, step + 2 * MIN - 5),
+        s.now - 10,
+        s.now,
+    );
+    s.drain();
+    assert_eq!(s.p.deadline(), (T0 + 42 * MIN, Reason::Server));
 }

@@ -71,22 +71,33 @@ fn credentials(c: Credentials) -> &'static str {
 }
 
 /// `method` on `server.url`; `keepalive` lets it outlive the page (lock at pagehide).
+/// `ago` (keepalives only) becomes the JSON body `{"lastActivityAgoMs": ago}`.
 pub fn session_call(
     cfg: &ServerCfg,
     method: &'static str,
+    ago: Option<Ms>,
     keepalive: bool,
     then: impl FnOnce(ServerAnswer) + 'static,
 ) {
-    call_boxed(cfg, method, keepalive, Box::new(then))
+    call_boxed(cfg, method, ago, keepalive, Box::new(then))
 }
 
 fn call_boxed(
     cfg: &ServerCfg,
     method: &'static str,
+    ago: Option<Ms>,
     keepalive: bool,
     then: Box<dyn FnOnce(ServerAnswer)>,
 ) {
     let headers = Array::of2(&"Accept".into(), &"application/json".into());
+    let body = ago.map(|n| {
+        headers.push(&"Content-Type".into());
+        headers.push(&"application/json".into());
+        let mut b = String::from("{\"lastActivityAgoMs\":");
+        crate::core::text::push_int(&mut b, n.max(0));
+        b.push('}');
+        b
+    });
     for (k, v) in &cfg.headers {
         headers.push(&k.into());
         headers.push(&v.into());
@@ -96,7 +107,7 @@ fn call_boxed(
         method,
         credentials(cfg.credentials),
         &headers,
-        None,
+        body,
         keepalive,
         true,
         Box::new(move |status, body, err| then(classify(method, status, &body, err.as_deref()))),

@@ -18,9 +18,7 @@ use super::storage;
 use super::util::{now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{
-    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Source, State, Timing,
-};
+use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -120,7 +118,7 @@ impl Session {
         // Lock at once (same task) when the origin is already past its deadline.
         s.pump();
         if s.cfg.server.is_some() {
-            s.server_request("GET");
+            s.server_request("GET", None);
         }
         if s.audit.borrow().has_pending() {
             s.policy.borrow_mut().schedule_flush(t0 + 1_000);
@@ -186,22 +184,10 @@ impl Session {
             };
             let sent = now();
             let s = s.clone();
-            net::session_call(server, "GET", false, move |answer| {
+            net::session_call(server, "GET", None, false, move |answer| {
                 if !s.destroyed.get() {
                     let t = now();
-                    let mut p = s.policy.borrow_mut();
-                    match answer {
-                        ServerAnswer::Live {
-                            expires_at,
-                            server_time,
-                        } if expires_at > server_time => {
-                            p.handle_server_answer(answer, sent, t);
-                            p.handle_unlock_confirmed(t);
-                        }
-                        ServerAnswer::Failed(_) => p.handle_server_answer(answer, sent, t),
-                        _ => {}
-                    }
-                    drop(p);
+                    s.policy.borrow_mut().handle_unlock_answer(answer, sent, t);
                     s.pump();
                 }
                 done(&s)
@@ -289,7 +275,7 @@ impl Session {
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
                 if self.cfg.server.is_some() && reason != Reason::Remote {
-                    self.server_request("DELETE");
+                    self.server_request("DELETE", None);
                 }
                 // 6: events (the audit record follows as its own action)
                 self.queue(
@@ -314,8 +300,10 @@ impl Session {
                     ]),
                 );
             }
-            Action::Keepalive => self.server_request("POST"),
-            Action::Poll => self.server_request("GET"),
+            Action::Keepalive {
+                last_activity_ago_ms,
+            } => self.server_request("POST", Some(last_activity_ago_ms)),
+            Action::Poll => self.server_request("GET", None),
             Action::Flush => self.flush_audit(false),
             Action::Audit {
                 kind,
@@ -444,13 +432,14 @@ impl Session {
 
     // ---------------- server ----------------
 
-    fn server_request(&self, method: &'static str) {
+    /// `ago`: the keepalive's `lastActivityAgoMs` (POST only).
+    fn server_request(&self, method: &'static str, ago: Option<Ms>) {
         let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
         let me = self.me.clone();
         let sent = now();
-        net::session_call(server, method, method == "DELETE", move |answer| {
+        net::session_call(server, method, ago, method == "DELETE", move |answer| {
             let Some(s) = me.upgrade() else { return };
             if s.destroyed.get() {
                 return;

@@ -27,6 +27,10 @@ test("the server's shorter timeout locks the page at the server's instant", asyn
 test("typing a long note with no requests keeps client and server alive (keepalives seen)", async () => {
   const { s, ctx } = await setup(["--idle-secs", "3"]);
   const page = await openHarness(ctx, s.url, { idleTimeoutMs: 60_000, warnBeforeMs: 0, crossTab: false, server: SERVER() }, { login: true });
+  const posts = [];
+  page.on("request", (r) => {
+    if (r.method() === "POST" && new URL(r.url()).pathname === "/session") posts.push([r.headers()["content-type"], r.postData()]);
+  });
   await page.click("#note");
   const until = Date.now() + 7000;
   while (Date.now() < until) await page.keyboard.type("Patient resting comfortably. ", { delay: 40 });
@@ -35,6 +39,14 @@ test("typing a long note with no requests keeps client and server alive (keepali
   assert.ok(st.keepalives >= 3, `${st.keepalives} keepalives`);
   assert.ok(st.keepalives <= 9, `at most one a second: ${st.keepalives}`);
   assert.equal(await pageFetch(page, "/session"), 200, "the server session is alive after 7 s > its 3 s timeout");
+  // each keepalive says how long ago the last input was: a key every 40 ms, so well under the 1 s interval
+  assert.ok(posts.length >= 3, `${posts.length} keepalive requests seen`);
+  for (const [type, body] of posts) {
+    assert.equal(type, "application/json");
+    const b = JSON.parse(body);
+    assert.deepEqual(Object.keys(b), ["lastActivityAgoMs"], body);
+    assert.ok(Number.isInteger(b.lastActivityAgoMs) && b.lastActivityAgoMs >= 0 && b.lastActivityAgoMs < 1000, body);
+  }
   await ctx.close();
 });
 
