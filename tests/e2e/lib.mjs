@@ -44,6 +44,11 @@ export async function startServer(args = []) {
     log() { return log; },
     pid: proc.pid,
     stop() { proc.kill(); },
+    /** Stops the process and waits until it is gone. */
+    close() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+      return new Promise((r) => { proc.once("exit", r); proc.kill(); });
+    },
   };
 }
 

@@ -117,9 +117,8 @@ fn instant(v: &str) -> Result<i64, String> {
 /// A URL as it may be printed: without a password.
 pub fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
             format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
@@ -134,5 +133,6 @@ mod tests {
     fn passwords_are_not_printed() {
         assert_eq!(redacted("postgres://app:s3cret@127.0.0.1:5/db"), "postgres://app:***@127.0.0.1:5/db");
         assert_eq!(redacted("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert_eq!(redacted("postgres://app@127.0.0.1:5/db"), "postgres://app@127.0.0.1:5/db");
     }
 }
