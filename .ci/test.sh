@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # npm test: every tier, installing what is missing. Fails if any tier fails.
-#   host     cargo test (pure core + reference server)
+#   host     cargo test (pure core; autologoff-server against a real Redis and Postgres)
 #   browser  wasm-bindgen-test in headless Chromium (edges)
 #   types    tsc --strict over pkg/index.d.ts (with @ts-expect-error misuse lines)
 #   packaging  npm pack of pkg/ installed into a Vite and a webpack 5 app (no wasm plugin), built, locking in Chromium; SSR import
-#   e2e      Playwright (node:test) against the demo server, on the built pkg/
+#   server   two autologoff-server processes on one Redis and one Postgres (node:test)
+#   e2e      Playwright (node:test) against autologoff-server, on the built pkg/
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
@@ -21,7 +22,7 @@ fail=0
 
 count_cargo() { grep -E "^test result:" "$1" | awk '{p+=$4; f+=$6} END {print p+0, f+0}'; }
 
-echo "== host: cargo test (core + reference server)"
+echo "== host: cargo test (core + autologoff-server with real Redis and Postgres)"
 cargo test --workspace 2>&1 | tee "$LOG/host" | grep -E "^test result|FAILED|panicked" 
 rc=${PIPESTATUS[0]}; read -r p f < <(count_cargo "$LOG/host")
 summary+=("host $p passed/$f failed"); [ "$rc" = 0 ] || fail=1
@@ -41,8 +42,15 @@ rc=${PIPESTATUS[0]}
 p=$(grep -E "ℹ pass" "$LOG/packaging" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/packaging" | awk '{print $3}')
 summary+=("packaging ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 
-echo "== e2e: Playwright against the demo server"
-cargo build -q -p autologoff-demo-server
+cargo build -q -p autologoff-server
+
+echo "== server: autologoff-server replicas on real Redis and Postgres"
+node --test --test-concurrency=1 --test-reporter=spec tests/server/*.test.mjs 2>&1 | tee "$LOG/server" | grep -vE "^\s+at "
+rc=${PIPESTATUS[0]}
+p=$(grep -E "ℹ pass" "$LOG/server" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/server" | awk '{print $3}')
+summary+=("server ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
+
+echo "== e2e: Playwright against autologoff-server"
 node --test --test-concurrency=1 --test-reporter=spec tests/e2e/*.test.mjs 2>&1 | tee "$LOG/e2e" | grep -vE "^\s+at "
 rc=${PIPESTATUS[0]}
 p=$(grep -E "ℹ pass" "$LOG/e2e" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/e2e" | awk '{print $3}')

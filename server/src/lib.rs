@@ -30,3 +30,8 @@ pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
 pub use sessions::{IdSource, LiveSession, Sessions, SessionsBuilder, Started};
 pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
+
+/// The README's quick-start, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -63,6 +63,7 @@ pub struct AuditRecord {
     pub kind: String,
     /// ISO-8601 UTC with milliseconds.
     pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
