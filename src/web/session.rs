@@ -18,9 +18,7 @@ use super::storage;
 use super::util::{now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{
-    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Source, State, Timing,
-};
+use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -120,7 +118,7 @@ impl Session {
         // Lock at once (same task) when the origin is already past its deadline.
         s.pump();
         if s.cfg.server.is_some() {
-            s.server_request("GET");
+            s.server_request("GET", false);
         }
         if s.audit.borrow().has_pending() {
             s.policy.borrow_mut().schedule_flush(t0 + 1_000);
@@ -188,20 +186,9 @@ impl Session {
             let s = s.clone();
             net::session_call(server, "GET", false, move |answer| {
                 if !s.destroyed.get() {
-                    let t = now();
-                    let mut p = s.policy.borrow_mut();
-                    match answer {
-                        ServerAnswer::Live {
-                            expires_at,
-                            server_time,
-                        } if expires_at > server_time => {
-                            p.handle_server_answer(answer, sent, t);
-                            p.handle_unlock_confirmed(t);
-                        }
-                        ServerAnswer::Failed(_) => p.handle_server_answer(answer, sent, t),
-                        _ => {}
-                    }
-                    drop(p);
+                    s.policy
+                        .borrow_mut()
+                        .handle_unlock_answer(answer, sent, now());
                     s.pump();
                 }
                 done(&s)
@@ -289,7 +276,7 @@ impl Session {
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
                 if self.cfg.server.is_some() && reason != Reason::Remote {
-                    self.server_request("DELETE");
+                    self.server_request("DELETE", false);
                 }
                 // 6: events (the audit record follows as its own action)
                 self.queue(
@@ -314,8 +301,9 @@ impl Session {
                     ]),
                 );
             }
-            Action::Keepalive => self.server_request("POST"),
-            Action::Poll => self.server_request("GET"),
+            Action::Keepalive => self.server_request("POST", false),
+            Action::Poll => self.server_request("GET", false),
+            Action::Verify => self.server_request("GET", true),
             Action::Flush => self.flush_audit(false),
             Action::Audit {
                 kind,
@@ -444,7 +432,9 @@ impl Session {
 
     // ---------------- server ----------------
 
-    fn server_request(&self, method: &'static str) {
+    /// A GET, POST or DELETE of `server.url`; `verify`: a GET that checks another tab's
+    /// unlock ([`Action::Verify`]).
+    fn server_request(&self, method: &'static str, verify: bool) {
         let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
@@ -461,9 +451,13 @@ impl Session {
                 s.share();
                 return;
             }
-            s.policy
-                .borrow_mut()
-                .handle_server_answer(answer, sent, now());
+            let mut p = s.policy.borrow_mut();
+            if verify {
+                p.handle_verify_answer(answer, sent, now());
+            } else {
+                p.handle_server_answer(answer, sent, now());
+            }
+            drop(p);
             s.pump();
         });
     }
