@@ -420,27 +420,32 @@ impl Policy {
         self.evaluate(now);
     }
 
-    /// An answer of `server.url` (GET or POST) that was sent at `sent_at`.
-    pub fn handle_server_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
+    /// An answer of `server.url` (GET or POST) that was sent at `sent_at`. True when it
+    /// shows a live session (the only answer that may confirm an unlock).
+    pub fn handle_server_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) -> bool {
         match answer {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
             } => {
                 if expires_at <= server_time {
-                    return self.server_expired(now);
+                    self.server_expired(now);
+                    return false;
                 }
                 if expires_at - server_time > MAX_SERVER_LEAD {
-                    return self.audit(AuditKind::Error, None, Some("server expiresAt too far"));
+                    self.audit(AuditKind::Error, None, Some("server expiresAt too far"));
+                    return false;
                 }
                 // The server read its clock about halfway through the round trip.
                 let mid = sent_at + (now - sent_at).max(0) / 2;
                 self.skew = server_time - mid;
                 self.set_server_expiry(expires_at - self.skew, now);
+                return true;
             }
             ServerAnswer::Expired => self.server_expired(now),
             ServerAnswer::Failed(why) => self.audit(AuditKind::Error, None, Some(why)),
         }
+        false
     }
 
     /// An observed response carried the expiry header (server clock, unix ms).
@@ -477,7 +482,7 @@ impl Policy {
     /// The answer of the `GET server.url` that `unlock()` sent at `sent_at`: a live session
     /// confirms the re-authentication; anything else leaves the page locked.
     pub fn handle_unlock_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
-        if self.live(answer, sent_at, now) {
+        if self.handle_server_answer(answer, sent_at, now) {
             self.handle_unlock_confirmed(now);
         }
     }
@@ -493,7 +498,7 @@ impl Policy {
             return self.verify();
         }
         self.hint = None;
-        if self.state == State::Locked && self.live(answer, sent_at, now) {
+        if self.state == State::Locked && self.handle_server_answer(answer, sent_at, now) {
             // Under the other tab's stamp, unshared: it already published this unlock.
             self.lock_changed_at = self.lock_changed_at.max(h.lock_changed_at);
             self.leave_locked(
@@ -629,15 +634,6 @@ impl Policy {
             self.verifying = true;
             self.actions.push(Action::Verify);
         }
-    }
-
-    /// Apply a `GET server.url` answer; true when it shows a live session (the only answer
-    /// that may unlock). A malformed or failed one is recorded; a `401` changes nothing
-    /// while locked.
-    fn live(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) -> bool {
-        self.handle_server_answer(answer, sent_at, now);
-        matches!(answer, ServerAnswer::Live { expires_at, server_time }
-            if expires_at > server_time && expires_at - server_time <= MAX_SERVER_LEAD)
     }
 
     fn force_keepalive(&mut self, now: Ms) {
