@@ -121,6 +121,46 @@ export function patch_requests(start, end, headerName) {
   return () => { for (const u of undo) u(); };
 }
 
+/** The lock overlay as built: its dialog, card and button, each with its inline style. */
+export function overlay_state(d, b) {
+  return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+}
+
+// The root's styles that a top-layer element cannot escape (measured in Chromium).
+const ROOT_HIDES = ["display", "content-visibility", "zoom"];
+
+/**
+ * Puts the lock overlay back as `overlay_state` saw it, whatever hid it or made its button
+ * unclickable. Its own elements: nested as built under <html>, their inline style
+ * (`all: initial`/`revert` and every value `!important`, so no page rule reaches them or
+ * what they inherit) and no `class`, `hidden`, `inert` or `disabled`. The root: nothing that
+ * hides the top layer (computed style). The dialog: modal, its button the element at its
+ * own centre (no other top-layer element above it). True when something was repaired.
+ */
+export function heal_overlay(saved) {
+  const [[d], [c], [b]] = saved, doc = d.ownerDocument, root = doc.documentElement;
+  const cs = G.getComputedStyle(root);
+  let n = 0;
+  if (b.parentNode != c || c.parentNode != d || d.parentNode != root) n = c.append(b) || d.append(c) || root.append(d) || 1;
+  for (const [e, css] of saved) {
+    if (e.style.cssText != css) n = e.style.cssText = css;
+    for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) n = e.removeAttribute(a) || 1;
+  }
+  if (cs.display == "none" || cs.contentVisibility == "hidden" || cs.zoom < 0.5) {
+    for (const p of ROOT_HIDES) root.style.setProperty(p, "revert", "important");
+    n = saved.root = 1;
+  }
+  const r = b.getBoundingClientRect(), hit = doc.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+  if (!d.matches(":modal") || (hit && !d.contains(hit))) n = d.close() || d.showModal() || b.focus() || 1;
+  return !!n;
+}
+
+/** At unlock: drop what `heal_overlay` set on the root. */
+export function release_overlay(saved) {
+  const s = saved[0][0].ownerDocument.documentElement.style;
+  if (saved.root) for (const p of ROOT_HIDES) s.removeProperty(p);
+}
+
 /**
  * Last line of defence when the wasm side cannot be trusted (panic, trap, failed load):
  * cover the page with plain DOM, make it inert and drop sessionStorage.
