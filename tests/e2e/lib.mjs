@@ -33,6 +33,8 @@ export async function startServer(args = []) {
       const t = await r.text();
       try { return JSON.parse(t); } catch { return t; }
     },
+    /** The audit records the server stored (the one place tests read them from). */
+    audit() { return this.api("/audit"); },
     stop() { proc.kill(); },
   };
 }
