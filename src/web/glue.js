@@ -139,26 +139,24 @@ const ROOT_HIDES = ["display", "content-visibility", "zoom"];
  */
 export function heal_overlay(saved) {
   const [[d], [c], [b]] = saved, doc = d.ownerDocument, root = doc.documentElement;
-  const cs = G.getComputedStyle(root);
-  let n = 0;
-  if (b.parentNode != c || c.parentNode != d || d.parentNode != root) n = c.append(b) || d.append(c) || root.append(d) || 1;
+  let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
+  if (bad) c.append(b), d.append(c), root.append(d);
   for (const [e, css] of saved) {
-    if (e.style.cssText != css) n = e.style.cssText = css;
-    for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) n = e.removeAttribute(a) || 1;
+    if (e.style.cssText != css) bad = e.style.cssText = css;
+    for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
   }
+  const cs = G.getComputedStyle(root);
   if (cs.display == "none" || cs.contentVisibility == "hidden" || cs.zoom < 0.5) {
-    for (const p of ROOT_HIDES) root.style.setProperty(p, "revert", "important");
-    n = saved.root = 1;
+    bad = saved.root = ROOT_HIDES.map((p) => root.style.setProperty(p, "revert", "important"));
   }
   const r = b.getBoundingClientRect(), hit = doc.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-  if (!d.matches(":modal") || (hit && !d.contains(hit))) n = d.close() || d.showModal() || b.focus() || 1;
-  return !!n;
+  if (!d.matches(":modal") || (hit && !d.contains(hit))) bad = d.close() || d.showModal() || b.focus() || 1;
+  return !!bad;
 }
 
 /** At unlock: drop what `heal_overlay` set on the root. */
 export function release_overlay(saved) {
-  const s = saved[0][0].ownerDocument.documentElement.style;
-  if (saved.root) for (const p of ROOT_HIDES) s.removeProperty(p);
+  if (saved.root) for (const p of ROOT_HIDES) G.document.documentElement.style.removeProperty(p);
 }
 
 /**

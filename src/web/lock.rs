@@ -270,16 +270,11 @@ impl DomLock {
         let _ = button.focus();
 
         let signin = self.on_signin.clone();
-        let me = self.me.clone();
+        // (A `close` by script removes `open`: the tamper observer re-opens it.)
         let listeners = vec![
             Listener::new(&button, "click", false, false, move |_| signin()),
             // Escape must not dismiss the lock.
             Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
-            Listener::new(&dialog, "close", false, true, move |_| {
-                if let Some(me) = me.upgrade() {
-                    heal_and_report(&me);
-                }
-            }),
         ];
         Some(Overlay {
             saved: overlay_state(&dialog, &button),
