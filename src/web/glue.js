@@ -134,11 +134,12 @@ const ROOT_HIDES = ["display", "content-visibility", "zoom"];
  * unclickable. Its own elements: nested as built under <html>, their inline style
  * (`all: initial`/`revert` and every value `!important`, so no page rule reaches them or
  * what they inherit) and no `class`, `hidden`, `inert` or `disabled`. The root: nothing that
- * hides the top layer (computed style). The dialog: modal, its button the element at its
- * own centre (no other top-layer element above it). True when something was repaired.
+ * hides the top layer (computed style). The dialog: open and modal. (Another top-layer
+ * element may sit above it: that is how the app's own re-authentication dialog is shown.)
+ * True when something was repaired.
  */
 export function heal_overlay(saved) {
-  const [[d], [c], [b]] = saved, doc = d.ownerDocument, root = doc.documentElement;
+  const [[d], [c], [b]] = saved, root = d.ownerDocument.documentElement;
   let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
   if (bad) c.append(b), d.append(c), root.append(d);
   for (const [e, css] of saved) {
@@ -149,8 +150,7 @@ export function heal_overlay(saved) {
   if (cs.display == "none" || cs.contentVisibility == "hidden" || cs.zoom < 0.5) {
     bad = saved.root = ROOT_HIDES.map((p) => root.style.setProperty(p, "revert", "important"));
   }
-  const r = b.getBoundingClientRect(), hit = doc.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-  if (!d.matches(":modal") || (hit && !d.contains(hit))) bad = d.close() || d.showModal() || b.focus() || 1;
+  if (!d.matches(":modal")) bad = d.close() || d.showModal() || b.focus() || 1;
   return !!bad;
 }
 
