@@ -20,6 +20,10 @@ cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-t
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
 cp src/web/glue.js pkg/glue.js
 sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#g" pkg/autologoff.js
+# Imports that need no conversion are taken straight from the module (`import * as x from
+# "./snippets/…"`): point that specifier at the same copy (the imports object keeps its key,
+# the module name inside the wasm).
+sed -i -E 's#from "\./snippets/[^"]*/src/web/glue\.js"#from "./glue.js"#g' pkg/autologoff.js
 grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
 rm -rf pkg/snippets
 # Ship minified ES modules (each file on its own: bundlers still see new URL(..., import.meta.url)).
