@@ -11,10 +11,16 @@ bash .ci/setup.sh node
 # --no-default-features: the shipped crate is no_std with its own panic handler (src/api.rs).
 cargo build --release --target wasm32-unknown-unknown -p autologoff --no-default-features
 rm -rf pkg
+# The name section stays until strip-fmt has read it; wasm-opt drops it.
 wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
-  --remove-name-section --remove-producers-section \
+  --remove-producers-section \
   target/wasm32-unknown-unknown/release/autologoff.wasm
-node_modules/.bin/wasm-opt -Oz --converge pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
+node .ci/strip-fmt.mjs pkg/autologoff_bg.wasm pkg/autologoff_bg.wasm
+# --zero-filled-memory: the memory is the module's own (fresh pages are zero);
+# --low-memory-unused: no address computation wraps into the first 1 KB (the stack's far end).
+node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+  --strip-debug --strip-producers --strip-target-features \
+  pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
 node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
