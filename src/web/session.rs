@@ -35,6 +35,7 @@ pub struct Session {
     pub core_inputs: Cell<u32>,
     pub(super) warning_shown: Cell<bool>,
     pub(super) listeners: RefCell<Vec<Listener>>,
+    pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
     pub(super) requests: RefCell<Option<RequestPatch>>,
     pub(super) channel: RefCell<Option<Channel>>,
     pub(super) leader: RefCell<Option<Leader>>,
@@ -94,6 +95,7 @@ impl Session {
                 core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
                 listeners: RefCell::new(Vec::new()),
+                input: RefCell::new(None),
                 requests: RefCell::new(None),
                 channel: RefCell::new(None),
                 leader: RefCell::new(None),
@@ -204,6 +206,7 @@ impl Session {
         self.hand_over();
         self.destroyed.set(true);
         self.listeners.borrow_mut().clear();
+        self.input.borrow_mut().take();
         self.timer.borrow_mut().take();
         self.timer_at.set(None);
         self.requests.borrow_mut().take();
@@ -228,6 +231,7 @@ impl Session {
             }
         }
         self.pumping.set(false);
+        self.sync_input();
         self.rearm();
         self.dispatch();
     }
@@ -365,7 +369,7 @@ impl Session {
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
     pub(super) fn flush_input(&self, t: Ms) {
-        let last = self.last_input.get();
+        let last = self.newest_input();
         if last > self.forwarded.get() {
             self.forward_input(last, t);
         }
@@ -374,6 +378,7 @@ impl Session {
     /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
     pub(super) fn forward_input(&self, at: Ms, t: Ms) {
         self.forwarded.set(at);
+        self.sync_input();
         self.core_inputs.set(self.core_inputs.get() + 1);
         if let Ok(mut p) = self.policy.try_borrow_mut() {
             p.handle_activity(Source::Input, at, t);
