@@ -34,6 +34,8 @@ pub struct Session {
     /// Trusted input handed to the core (throttled to about once a second).
     pub core_inputs: Cell<u32>,
     pub(super) warning_shown: Cell<bool>,
+    /// The warning dialog to show (or update) once the `warn` event is out.
+    pub(super) warning_due: Cell<Option<Ms>>,
     pub(super) listeners: RefCell<Vec<Listener>>,
     pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
     pub(super) requests: RefCell<Option<RequestPatch>>,
@@ -94,6 +96,7 @@ impl Session {
                 forwarded: Cell::new(0),
                 core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
+                warning_due: Cell::new(None),
                 listeners: RefCell::new(Vec::new()),
                 input: RefCell::new(None),
                 requests: RefCell::new(None),
@@ -234,6 +237,36 @@ impl Session {
         self.sync_input();
         self.rearm();
         self.dispatch();
+        self.show_warning();
+    }
+
+    /// The built-in warning dialog, after the `warn` event (same task, so before the next
+    /// frame): `showModal` on a large page costs a style recalculation the event need not wait for.
+    fn show_warning(&self) {
+        let Some(deadline) = self.warning_due.take() else {
+            return;
+        };
+        if !self.warning_shown.get() || self.destroyed.get() || self.pumping.replace(true) {
+            return;
+        }
+        // Inside the pumping guard: the focus it moves is not the user's input.
+        let mut w = self.warning.borrow_mut();
+        match w.as_ref() {
+            Some(w) => w.update(deadline),
+            None => {
+                let me = self.me.clone();
+                *w = Warning::show(
+                    deadline,
+                    Rc::new(move || {
+                        if let Some(s) = me.upgrade() {
+                            s.extend();
+                        }
+                    }),
+                );
+            }
+        }
+        drop(w);
+        self.pumping.set(false);
     }
 
     fn perform(&self, a: Action) {
@@ -241,21 +274,7 @@ impl Session {
         match a {
             Action::Warn { deadline } => {
                 if self.cfg.lock.overlay {
-                    let mut w = self.warning.borrow_mut();
-                    match w.as_ref() {
-                        Some(w) => w.update(deadline),
-                        None => {
-                            let me = self.me.clone();
-                            *w = Warning::show(
-                                deadline,
-                                Rc::new(move || {
-                                    if let Some(s) = me.upgrade() {
-                                        s.extend();
-                                    }
-                                }),
-                            );
-                        }
-                    }
+                    self.warning_due.set(Some(deadline));
                 }
                 self.warning_shown.set(true);
                 self.queue(
@@ -268,10 +287,12 @@ impl Session {
             }
             Action::WarnEnd => {
                 self.warning_shown.set(false);
+                self.warning_due.set(None);
                 self.warning.borrow_mut().take();
             }
             Action::Lock { reason } => {
                 self.warning_shown.set(false);
+                self.warning_due.set(None);
                 self.warning.borrow_mut().take();
                 // 1–3: cover, overlay, title
                 self.dom.borrow_mut().apply();
