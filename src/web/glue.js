@@ -45,6 +45,42 @@ export function untimer(id, repeat) {
   else G.clearTimeout(id);
 }
 
+/**
+ * Trusted input, the hot path: one capture listener for every activity event kind that only
+ * notes the time in JS, and calls `cb(event)` (into the wasm) when the core must hear: the
+ * first input at or after `w.next` (the 1 s throttle), or every input while `w.all` (the
+ * warning is shown: its controls and any activity are decided by the wasm). `w.last` is the
+ * newest trusted input the wasm has not been told about. Returns `w`; `w.off()` removes it.
+ */
+export function watch_input(kinds, cb) {
+  const w = { last: 0, next: 0, all: false };
+  const on = (e) => {
+    if (!e.isTrusted) return;
+    if (w.all) return cb(e);
+    const t = Date.now();
+    w.last = t;
+    if (t >= w.next) cb(e);
+  };
+  const o = { capture: true, passive: true };
+  for (const k of kinds) G.addEventListener(k, on, o);
+  w.off = () => { for (const k of kinds) G.removeEventListener(k, on, o); };
+  return w;
+}
+
+/** The wasm's side of `watch_input`: when to call next, whether to call on every input. */
+export function input_sync(w, next, all) {
+  w.next = next;
+  w.all = all;
+}
+
+export function input_last(w) {
+  return w.last;
+}
+
+export function input_off(w) {
+  w.off();
+}
+
 function urlOf(input) {
   try {
     if (typeof input === "string") return input;
