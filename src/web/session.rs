@@ -58,6 +58,7 @@ impl Session {
                 .server
                 .as_ref()
                 .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
+            hidden: cfg.hidden_timeout_ms.map(|h| h as Ms),
         };
         let mut policy = Policy::new(timing, t0, shared);
         let use_locks = cfg.cross_tab && has_web_locks();
