@@ -4,6 +4,8 @@ import wasmInit, { start } from "./autologoff.js";
 import { fail_closed, failed } from "./glue.js";
 
 let loading = null;
+/** The live session (for requestScreenLockPermission). */
+let live = null;
 
 function load() {
   if (!loading) {
@@ -18,6 +20,10 @@ const isTrap = (e) => typeof WebAssembly !== "undefined" && e instanceof WebAsse
 class AutologoffSession extends EventTarget {
   #h;
   #broken = false;
+  #screen = "off";
+  #wantScreen = false;
+  /** Aborts the IdleDetector. */
+  #idle = null;
 
   constructor() {
     super();
@@ -63,9 +69,55 @@ class AutologoffSession extends EventTarget {
     return this.#call((h) => h.unlock(), Promise.resolve(false));
   }
 
+  /** "off" | "on" | "unsupported" | "needs-permission" (the screenLock option). */
+  get screenLock() {
+    return this.#screen;
+  }
+
   destroy() {
+    this.#idle?.abort();
+    this.#idle = null;
+    if (live === this) live = null;
     this.#call((h) => h.destroy(), undefined);
   }
+
+  /**
+   * Start the IdleDetector when `idle-detection` is granted: a screen reported "locked"
+   * locks the session (reason "screen"). `want` = the screenLock option (kept for a later
+   * requestScreenLockPermission()).
+   */
+  async _screen(want = this.#wantScreen) {
+    if (!(this.#wantScreen = want) || this.#idle || live !== this) return;
+    const D = globalThis.IdleDetector;
+    if (!D) return void (this.#screen = "unsupported");
+    this.#screen = "needs-permission";
+    try {
+      if ((await navigator.permissions.query({ name: "idle-detection" })).state !== "granted" || this.#idle || live !== this) return;
+      const ac = (this.#idle = new AbortController());
+      const d = new D();
+      const check = () => d.screenState === "locked" && this.lock("screen");
+      d.addEventListener("change", check);
+      await d.start({ threshold: 60_000, signal: ac.signal });
+      if (ac.signal.aborted) return;
+      this.#screen = "on";
+      check();
+    } catch (_) {
+      if (live === this) this.#idle = null;
+    }
+  }
+}
+
+/**
+ * Ask for the `idle-detection` permission (call it from a user gesture). True when granted:
+ * a live session with `screenLock: true` then starts its detector.
+ */
+export async function requestScreenLockPermission() {
+  let ok = false;
+  try {
+    ok = (await globalThis.IdleDetector?.requestPermission()) === "granted";
+  } catch (_) {}
+  if (ok) await live?._screen();
+  return ok;
 }
 
 /**
@@ -96,6 +148,8 @@ export async function init(options) {
     throw e;
   }
   session._attach(handle);
+  live = session;
+  await session._screen(options?.screenLock === true);
   return session;
 }
 
