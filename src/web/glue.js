@@ -160,6 +160,52 @@ export function release_overlay(saved) {
 }
 
 /**
+ * `lock.mode: "detach"`: the target's children move into a fragment (out of the document:
+ * no DOM read, saved page or print holds them); focus and scroll are recorded for `attach`.
+ */
+export function detach(t) {
+  const d = t.ownerDocument, a = d.activeElement;
+  const s = [t, d.createDocumentFragment(), a != t && t.contains(a) ? a : null, scrollX, scrollY, t.scrollLeft, t.scrollTop];
+  hold_back(s);
+  return s;
+}
+
+/** Whatever the app put into the target while locked joins the held nodes (in order). */
+export function hold_back([t, f]) {
+  while (t.firstChild) f.append(t.firstChild);
+}
+
+/** The same nodes back in place, then focus and scroll (the target must not be inert). */
+export function attach([t, f, a, x, y, l, p]) {
+  t.append(f);
+  a && a.focus({ preventScroll: true });
+  G.scrollTo(x, y);
+  t.scrollLeft = l;
+  t.scrollTop = p;
+}
+
+/**
+ * While locked: Ctrl/⌘+S and Ctrl/⌘+P swallowed, and a print sheet that blanks what the lock
+ * made inert (a constructed sheet: no <style>, so a CSP without 'unsafe-inline' allows it).
+ * Returns the undo.
+ */
+export function guard() {
+  const k = (e) => (e.ctrlKey || e.metaKey) && /^[sp]$/i.test(e.key) && e.preventDefault();
+  G.addEventListener("keydown", k, true);
+  const d = G.document;
+  let sh = null;
+  try {
+    sh = new CSSStyleSheet();
+    sh.replaceSync("@media print{[inert]{visibility:hidden!important}}");
+    d.adoptedStyleSheets = [...d.adoptedStyleSheets, sh];
+  } catch (_) {}
+  return () => {
+    G.removeEventListener("keydown", k, true);
+    if (sh) d.adoptedStyleSheets = d.adoptedStyleSheets.filter((x) => x != sh);
+  };
+}
+
+/**
  * Last line of defence when the wasm side cannot be trusted (panic, trap, failed load):
  * cover the page with plain DOM, make it inert and drop sessionStorage.
  */
