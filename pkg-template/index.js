@@ -87,22 +87,20 @@ class AutologoffSession extends EventTarget {
    * requestScreenLockPermission()).
    */
   async _screen(want = this.#wantScreen) {
-    if (!(this.#wantScreen = want) || this.#idle || live !== this) return;
     const D = globalThis.IdleDetector;
+    if (!(this.#wantScreen = want) || this.#idle || live !== this) return;
     if (!D) return void (this.#screen = "unsupported");
     this.#screen = "needs-permission";
     try {
-      if ((await navigator.permissions.query({ name: "idle-detection" })).state !== "granted" || this.#idle || live !== this) return;
-      const ac = (this.#idle = new AbortController());
-      const d = new D();
-      const check = () => d.screenState === "locked" && this.lock("screen");
-      d.addEventListener("change", check);
-      await d.start({ threshold: 60_000, signal: ac.signal });
-      if (ac.signal.aborted) return;
-      this.#screen = "on";
-      check();
+      if ((await navigator.permissions.query({ name: "idle-detection" })).state == "granted" && !this.#idle && live == this) {
+        const ac = (this.#idle = new AbortController()), d = new D();
+        const check = () => d.screenState == "locked" && this.lock("screen");
+        d.onchange = check;
+        await d.start({ threshold: 60_000, signal: ac.signal });
+        if (!ac.signal.aborted) check(this.#screen = "on");
+      }
     } catch (_) {
-      if (live === this) this.#idle = null;
+      if (live == this) this.#idle = null;
     }
   }
 }

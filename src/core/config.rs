@@ -535,6 +535,9 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         None => (idle / 4).min(60_000),
     };
     let absolute = top.num("absoluteTimeoutMs", ABS_MIN, ABS_MAX)?;
+    // Read before anything that owns memory: an error here then has nothing to drop.
+    let hidden_timeout_ms = top.num("hiddenTimeoutMs", 0, IDLE_MAX)?;
+    let screen_lock = top.bool("screenLock", false)?;
 
     let activity_events = match top.strings("activityEvents")? {
         None => DEFAULT_EVENTS.iter().map(|s| String::from(*s)).collect(),
@@ -665,8 +668,8 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
     };
 
     Ok(Config {
-        hidden_timeout_ms: top.num("hiddenTimeoutMs", 0, IDLE_MAX)?,
-        screen_lock: top.bool("screenLock", false)?,
+        hidden_timeout_ms,
+        screen_lock,
         idle_timeout_ms: idle,
         warn_before_ms: warn,
         absolute_timeout_ms: absolute,
