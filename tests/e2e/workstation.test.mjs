@@ -124,6 +124,26 @@ test("detach with a target: only its content leaves; tamper repair and destroy()
   await ctx.close();
 });
 
+test("detach: a page loaded into a locked origin runs its body scripts, then holds its content back from DOMContentLoaded", async () => {
+  const ctx = await env.browser.newContext();
+  // the slow script the fixture blocks on is an API call: it needs a session
+  assert.ok((await ctx.request.post(env.server.url + "/login", { data: { user: "dr-test" } })).ok());
+  const o = { idleTimeoutMs: 60_000, lock: { mode: "detach" } };
+  const first = await openHarness(ctx, env.server.url, o);
+  await first.evaluate(() => window.session.lock()); // the origin is now locked
+  const page = await ctx.newPage();
+  await page.goto(`${env.server.url}/fixtures/early.html#${encodeURIComponent(JSON.stringify(o))}`, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.ready === true);
+  assert.equal(await page.evaluate(() => window.initError ?? null), null);
+  assert.equal(await page.evaluate(() => window.bodyAtInit), false, "init ran before the body existed");
+  assert.deepEqual(await page.evaluate(() => window.atBodyStart), { inert: true, blurred: false }, "the body script ran, the body already inert");
+  assert.equal(await page.evaluate(() => document.body.childNodes.length), 0);
+  assert.ok(!(await page.evaluate(() => document.documentElement.outerHTML)).includes("Early Patient 02"));
+  assert.equal(await page.evaluate(() => window.session.unlock()), true);
+  assert.equal(await page.evaluate(() => document.querySelector("#app h1").textContent.startsWith("Early Patient 02")), true);
+  await ctx.close();
+});
+
 test("a real Ctrl+S / Ctrl+P / Meta+S while locked is swallowed (any mode); after unlock it is not", async () => {
   const ctx = await env.browser.newContext();
   for (const mode of ["blur", "detach"]) {
