@@ -42,7 +42,8 @@ export interface AutologoffOptions {
   audit?: { url: string } | null;
   /**
    * Lock (reason "hidden") when no tab of the origin has been visible this long,
-   * 0 ..= 86400000 ms (0 = as soon as the last one is hidden). Default null (off).
+   * 0 ..= 86400000 ms (0 = as soon as the last one is hidden; with crossTab at least 1 s,
+   * the time another tab of the app has to say it is in front). Default null (off).
    */
   hiddenTimeoutMs?: number | null;
   /** Lock (reason "screen") when the OS reports the screen locked (IdleDetector). Default false. */

@@ -174,7 +174,7 @@ pub struct Timing {
     pub absolute: Option<Ms>,
     /// `(poll interval, keepalive interval)` when a server is configured.
     pub server: Option<(Ms, Ms)>,
-    /// `hiddenTimeoutMs`.
+    /// `hiddenTimeoutMs`; with `crossTab` the edge passes at least [`HIDDEN_GRACE`].
     pub hidden: Option<Ms>,
 }
 
@@ -203,9 +203,10 @@ pub const MAX_REORDER: Ms = 60_000;
 /// this was forged: it is cut back, or it would outrank the real locks that follow it.
 pub const STAMP_SLACK: Ms = 1_000;
 const ACTIVITY_EVENT_EVERY: Ms = 1_000;
-/// How long a tab that was hidden waits, at least, for another tab of the origin to say it
-/// is visible (switching between two tabs of the app hides one a moment before the other
-/// is shown, and each hears of the other through the channel).
+/// The shortest hidden limit with `crossTab`: how long a tab that was hidden waits, at least,
+/// for another tab of the origin to say it is visible (switching between two tabs of the app
+/// hides one a moment before the other is shown, and each hears of the other through the
+/// channel). A tab on its own (`crossTab: false`) has nobody to wait for.
 pub const HIDDEN_GRACE: Ms = 1_000;
 
 #[derive(Debug)]
@@ -348,7 +349,7 @@ impl Policy {
     /// warned (nobody would see the warning).
     fn hidden_deadline(&self) -> Option<Ms> {
         match (self.t.hidden, self.hidden_since, self.visible) {
-            (Some(limit), Some(since), None | Some(false)) => Some(since + limit.max(HIDDEN_GRACE)),
+            (Some(limit), Some(since), None | Some(false)) => Some(since + limit),
             _ => None,
         }
     }

@@ -1610,13 +1610,35 @@ fn a_throttled_page_shown_after_the_limit_locks_in_that_same_call() {
 }
 
 #[test]
-fn zero_locks_once_the_grace_for_another_tab_passed() {
+fn zero_locks_in_the_task_that_hides_the_page() {
+    // crossTab false: the edge passes 0 as it is, and hiding is the lock.
     let mut s = Sim::new(hidden_timing(0));
     s.visible(true);
     s.run_to(MIN);
     s.visible(false);
-    s.run_to(2 * MIN);
-    assert_eq!(s.main(), vec![(MIN + HIDDEN_GRACE, lock(Reason::Hidden))]);
+    assert_eq!(s.main(), vec![(MIN, lock(Reason::Hidden))]);
+    // with crossTab the edge passes the grace: another tab of the app has a second to answer
+    let t = hidden_timing(HIDDEN_GRACE);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.visible(true);
+    b.visible(false);
+    b.tell(&mut a); // A is in front and answers B's claim
+    a.tell(&mut b);
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.visible(false);
+    b.run_to(MIN + 300);
+    a.tell(&mut b);
+    b.visible(true); // the user switched from A to B: B withdraws A's claim
+    a.run_to(MIN + 300);
+    b.tell(&mut a);
+    a.run_to(HOUR);
+    assert_eq!(a.p.state(), State::Active, "{:?}", a.main());
+    b.run_to(HOUR);
+    b.visible(false); // the user left: B (in front) is hidden, A hears it
+    b.tell(&mut a);
+    a.run_to(2 * HOUR);
+    assert_eq!(a.main(), vec![(HOUR + HIDDEN_GRACE, lock(Reason::Hidden))]);
 }
 
 #[test]

@@ -18,7 +18,9 @@ use super::storage;
 use super::util::{document, now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
+use crate::core::policy::{
+    Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
+};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -58,7 +60,9 @@ impl Session {
                 .server
                 .as_ref()
                 .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
-            hidden: cfg.hidden_timeout_ms.map(|h| h as Ms),
+            hidden: cfg
+                .hidden_timeout_ms
+                .map(|h| (h as Ms).max(if cfg.cross_tab { HIDDEN_GRACE } else { 0 })),
         };
         let mut policy = Policy::new(timing, t0, shared);
         policy.handle_visibility(!document().hidden(), t0);

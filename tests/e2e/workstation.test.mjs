@@ -306,6 +306,19 @@ test("hiddenTimeoutMs: a page shown after the limit (its timer never ran) is loc
   for (const p of [a, other]) await p.close();
 });
 
+test("hiddenTimeoutMs 0 on a tab of its own (crossTab false): locked in the task that hides it", async () => {
+  const ctx = await cdpContext();
+  const a = await openIn(ctx, { idleTimeoutMs: 3_600_000, hiddenTimeoutMs: 0, crossTab: false });
+  await a.bringToFront();
+  const other = await ctx.newPage();
+  await other.bringToFront();
+  await waitFor(async () => (await visibility(a)) === "hidden");
+  const hid = await a.evaluate(() => window.lifecycle.filter((l) => l.type === "visibility" && l.visible === "hidden").at(-1));
+  assert.equal(hid.state, "locked", "locked in the visibilitychange task");
+  assert.equal(await lastLock(a), "hidden");
+  for (const p of [a, other]) await p.close();
+});
+
 test("screenLock: on with the permission, an emulated OS screen lock locks within a second (reason screen)", async () => {
   const ctx = await cdpContext();
   const page = await ctx.newPage();
