@@ -82,25 +82,23 @@ class AutologoffSession extends EventTarget {
   }
 
   /**
-   * Start the IdleDetector when `idle-detection` is granted: a screen reported "locked"
-   * locks the session (reason "screen"). `want` = the screenLock option (kept for a later
-   * requestScreenLockPermission()).
+   * Start the IdleDetector (its start() rejects unless `idle-detection` is granted): a screen
+   * reported "locked" locks the session (reason "screen"). `want` = the screenLock option
+   * (kept for a later requestScreenLockPermission()).
    */
   async _screen(want = this.#wantScreen) {
     const D = globalThis.IdleDetector;
-    if (!(this.#wantScreen = want) || this.#idle || live !== this) return;
+    if (!(this.#wantScreen = want) || this.#idle || live != this) return;
     if (!D) return void (this.#screen = "unsupported");
-    this.#screen = "needs-permission";
+    const ac = (this.#idle = new AbortController()), d = new D();
+    const check = () => d.screenState == "locked" && this.lock("screen");
+    d.onchange = check;
     try {
-      if ((await navigator.permissions.query({ name: "idle-detection" })).state == "granted" && !this.#idle && live == this) {
-        const ac = (this.#idle = new AbortController()), d = new D();
-        const check = () => d.screenState == "locked" && this.lock("screen");
-        d.onchange = check;
-        await d.start({ threshold: 60_000, signal: ac.signal });
-        if (!ac.signal.aborted) check(this.#screen = "on");
-      }
+      await d.start({ threshold: 60_000, signal: ac.signal });
+      if (!ac.signal.aborted) check(this.#screen = "on");
     } catch (_) {
-      if (live == this) this.#idle = null;
+      this.#screen = "needs-permission";
+      if (this.#idle == ac) this.#idle = null;
     }
   }
 }
