@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver};
 
+use super::detach::{Detached, Guards};
 use super::util::{callback, dialog, document, obj, Callback, Dialog, Listener};
 use crate::core::config::{LockCfg, LockMode};
 
@@ -42,6 +43,8 @@ struct Covered {
     saved: Vec<Saved>,
     prev_title: String,
     overlay: Option<Overlay>,
+    detached: Option<Detached>,
+    _guards: Guards,
     _observer: Option<Observer>,
 }
 
@@ -78,6 +81,8 @@ pub struct DomLock {
     /// Locked before the parser reached `<body>` (init from a `<head>` script, the origin
     /// already locked): covers when `<body>` is inserted, before it can be painted.
     waiting: Option<Observer>,
+    /// Locked for real (not only covered at pagehide): `detach` mode detaches.
+    deep: bool,
     me: Weak<RefCell<DomLock>>,
 }
 
@@ -94,9 +99,18 @@ impl DomLock {
                 on_tamper,
                 covered: None,
                 waiting: None,
+                deep: false,
                 me: me.clone(),
             })
         })
+    }
+
+    /// The lock: cover the page and, in `detach` mode, take the target's content out. (A
+    /// page leaving at pagehide is only covered: the app's own pagehide handlers that run
+    /// after ours may still read it.)
+    pub fn lock(&mut self) {
+        self.deep = self.cfg.mode == LockMode::Detach;
+        self.apply();
     }
 
     /// Cover the page (idempotent: a second call only repairs).
@@ -123,7 +137,7 @@ impl DomLock {
         let target = self.find_target(&body);
         let (prop, value) = match self.cfg.mode {
             LockMode::Blur => ("filter", BLUR),
-            LockMode::Hide => ("visibility", "hidden"),
+            _ => ("visibility", "hidden"),
         };
         let style = target.style();
         let prev_value = style.get_property_value(prop).unwrap_or_default();
@@ -152,6 +166,8 @@ impl DomLock {
             })
             .collect();
 
+        // Before the overlay takes focus: the focused field is recorded for the unlock.
+        let detached = self.deep.then(|| Detached::new(&target));
         let overlay = if self.cfg.overlay {
             self.build_overlay()
         } else {
@@ -170,6 +186,8 @@ impl DomLock {
             saved,
             prev_title,
             overlay,
+            detached,
+            _guards: Guards::new(),
             _observer: None,
         });
         let observer = self.observe();
@@ -181,6 +199,7 @@ impl DomLock {
     /// Uncover the page and restore every attribute, style and the title exactly.
     pub fn release(&mut self) {
         self.waiting = None;
+        self.deep = false;
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
@@ -207,6 +226,9 @@ impl DomLock {
         {
             let _ = c.target.remove_attribute("style");
         }
+        if let Some(d) = c.detached {
+            d.restore();
+        }
     }
 
     /// Re-apply whatever was undone while locked. Returns true when something was.
@@ -215,6 +237,13 @@ impl DomLock {
             return false;
         };
         let mut fixed = false;
+        if self.deep {
+            // Nodes the app added are held back too (not tampering: apps render while locked).
+            match &c.detached {
+                Some(d) => d.hold_back(),
+                None => c.detached = Some(Detached::new(&c.target)),
+            }
+        }
         let style = c.target.style();
         if style.get_property_value(c.prop).unwrap_or_default() != c.value
             || style.get_property_priority(c.prop) != "important"

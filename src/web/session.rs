@@ -15,10 +15,12 @@ use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
 use super::storage;
-use super::util::{now, obj, Listener, Timer};
+use super::util::{document, now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
+use crate::core::policy::{
+    Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
+};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -61,8 +63,12 @@ impl Session {
                 .server
                 .as_ref()
                 .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
+            hidden: cfg
+                .hidden_timeout_ms
+                .map(|h| (h as Ms).max(if cfg.cross_tab { HIDDEN_GRACE } else { 0 })),
         };
         let mut policy = Policy::new(timing, t0, shared);
+        policy.handle_visibility(!document().hidden(), t0);
         let use_locks = cfg.cross_tab && has_web_locks();
         if use_locks {
             policy.set_leader(false, t0);
@@ -294,8 +300,8 @@ impl Session {
                 self.warning_shown.set(false);
                 self.warning_due.set(None);
                 self.warning.borrow_mut().take();
-                // 1–3: cover, overlay, title
-                self.dom.borrow_mut().apply();
+                // 1–3: cover (detach), overlay, title
+                self.dom.borrow_mut().lock();
                 // 4: storage
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
@@ -377,7 +383,11 @@ impl Session {
         }
         let t = now();
         self.flush_input(t);
-        self.policy.borrow_mut().handle_timeout(t);
+        let mut p = self.policy.borrow_mut();
+        p.handle_timeout(t);
+        // Shown after the hidden limit: locked here, before the page is painted.
+        p.handle_visibility(!document().hidden(), t);
+        drop(p);
         self.pump();
     }
 
