@@ -157,6 +157,54 @@ export function patch_requests(start, end, headerName) {
   return () => { for (const u of undo) u(); };
 }
 
+// `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
+const CARD_CSS = "all:revert!important;background:#fff!important;color:#0f172a!important;" +
+  "padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;" +
+  "box-shadow:0 20px 60px rgba(0,0,0,.4)!important;font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif!important";
+const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;" +
+  "border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
+
+/**
+ * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
+ * heading and described by its text, holding a card with the heading, the text and one
+ * button; in the top layer (`showModal`) with the button focused. Inline CSS goes through
+ * the CSSOM (allowed under `style-src 'self'`). With `count` (the warning), the text is a
+ * polite live region ending in `<strong>count</strong>.`. Returns [dialog, text or its
+ * <strong>, button], or null without a root element.
+ */
+export function dialog(id, css, title, text, label, count) {
+  const doc = G.document, root = doc.documentElement;
+  if (!root) return null;
+  const el = (tag, id, css, text) => {
+    const e = doc.createElement(tag);
+    if (id) e.id = id;
+    e.style.cssText = css;
+    if (text != null) e.textContent = text;
+    return e;
+  };
+  const tid = id + "-title", xid = id + "-text";
+  const d = el("dialog", id, css);
+  for (const [k, v] of [["role", "alertdialog"], ["aria-modal", "true"], ["aria-labelledby", tid], ["aria-describedby", xid]]) {
+    d.setAttribute(k, v);
+  }
+  const card = el("div", "", CARD_CSS);
+  const p = el("p", xid, "", text);
+  const b = el("button", "", BUTTON_CSS, label);
+  b.setAttribute("type", "button");
+  card.append(el("h2", tid, "margin:0 0 8px;font-size:1.4em", title), p, b);
+  d.append(card);
+  let t = p;
+  if (count != null) {
+    p.setAttribute("aria-live", "polite");
+    p.setAttribute("aria-atomic", "true");
+    p.append((t = el("strong", "", "", count)), ".");
+  }
+  root.append(d);
+  d.showModal();
+  b.focus();
+  return [d, t, b];
+}
+
 /** The lock overlay as built: its dialog, card and button, each with its inline style. */
 export function overlay_state(d, b) {
   return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);

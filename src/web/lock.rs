@@ -286,17 +286,14 @@ impl DomLock {
     }
 
     fn build_overlay(&self) -> Option<Overlay> {
-        let root = document().document_element()?;
         let Dialog { dialog, button, .. } = dialog(
             OVERLAY_ID,
             OVERLAY_CSS,
             &self.cfg.title,
             LOCKED_TEXT,
             "Sign in again",
+            None,
         )?;
-        let _ = root.append_child(&dialog);
-        let _ = dialog.show_modal();
-        let _ = button.focus();
 
         let signin = self.on_signin.clone();
         // (A `close` by script removes `open`: the tamper observer re-opens it.)

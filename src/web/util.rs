@@ -161,72 +161,40 @@ pub fn random_id() -> String {
     s
 }
 
-/// A new HTML element of `tag` with an optional id, inline CSS (through the CSSOM,
-/// allowed under `style-src 'self'`) and text.
-pub fn html(
-    doc: &web_sys::Document,
-    tag: &str,
-    id: &str,
-    css: &str,
-    text: Option<&str>,
-) -> Option<web_sys::HtmlElement> {
-    let e: web_sys::HtmlElement = doc.create_element(tag).ok()?.unchecked_into();
-    if !id.is_empty() {
-        e.set_id(id);
-    }
-    e.style().set_css_text(css);
-    e.set_text_content(text);
-    Some(e)
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = dialog)]
+    fn dialog_js(
+        id: &str,
+        css: &str,
+        title: &str,
+        text: &str,
+        label: &str,
+        count: Option<&str>,
+    ) -> Option<js_sys::Array>;
 }
 
-// `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
-const CARD_CSS: &str = "all:revert!important;background:#fff!important;color:#0f172a!important;\
-padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;\
-box-shadow:0 20px 60px rgba(0,0,0,.4)!important;font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif!important";
-const BUTTON_CSS: &str = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;\
-border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
-
-/// One of the SDK's two dialogs (warning, lock): an `alertdialog` labelled by its heading and
-/// described by its text, holding a card with the heading, the text and one button.
+/// One of the SDK's two dialogs (warning, lock), built by `glue.js` and opened (top layer,
+/// button focused): an `alertdialog` labelled by its heading and described by its text.
 pub struct Dialog {
     pub dialog: web_sys::HtmlDialogElement,
+    /// The text, or with `count` (the warning) the `<strong>` holding the count.
     pub text: web_sys::HtmlElement,
     pub button: web_sys::HtmlElement,
 }
 
-pub fn dialog(id: &str, css: &str, title: &str, text: &str, label: &str) -> Option<Dialog> {
-    let doc = document();
-    let d = html(&doc, "dialog", id, css, None)?;
-    let (tid, xid) = (
-        crate::core::text::cat(&[id, "-title"]),
-        crate::core::text::cat(&[id, "-text"]),
-    );
-    for (k, v) in [
-        ("role", "alertdialog"),
-        ("aria-modal", "true"),
-        ("aria-labelledby", &tid),
-        ("aria-describedby", &xid),
-    ] {
-        let _ = d.set_attribute(k, v);
-    }
-    let card = html(&doc, "div", "", CARD_CSS, None)?;
-    let h = html(
-        &doc,
-        "h2",
-        &tid,
-        "margin:0 0 8px;font-size:1.4em",
-        Some(title),
-    )?;
-    let p = html(&doc, "p", &xid, "", Some(text))?;
-    let b = html(&doc, "button", "", BUTTON_CSS, Some(label))?;
-    let _ = b.set_attribute("type", "button");
-    for c in [&h, &p, &b] {
-        let _ = card.append_child(c);
-    }
-    let _ = d.append_child(&card);
+pub fn dialog(
+    id: &str,
+    css: &str,
+    title: &str,
+    text: &str,
+    label: &str,
+    count: Option<&str>,
+) -> Option<Dialog> {
+    let a = dialog_js(id, css, title, text, label, count)?;
     Some(Dialog {
-        dialog: d.unchecked_into(),
-        text: p,
-        button: b,
+        dialog: a.get(0).unchecked_into(),
+        text: a.get(1).unchecked_into(),
+        button: a.get(2).unchecked_into(),
     })
 }

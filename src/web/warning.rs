@@ -7,7 +7,7 @@ use alloc::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
 
-use super::util::{dialog, document, html, now, Dialog, Listener, Timer};
+use super::util::{dialog, document, now, Dialog, Listener, Timer};
 use crate::core::policy::Ms;
 use crate::core::text::push_uint;
 
@@ -38,14 +38,12 @@ fn text(ms: Ms) -> String {
 
 impl Warning {
     pub fn show(deadline: Ms, on_stay: Rc<dyn Fn()>) -> Option<Warning> {
-        let doc = document();
-        let root = doc.document_element()?;
-        let prev_focus = doc
+        let prev_focus = document()
             .active_element()
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         let Dialog {
             dialog,
-            text: p,
+            text: count,
             button,
         } = dialog(
             WARNING_ID,
@@ -53,15 +51,8 @@ impl Warning {
             "Are you still there?",
             "To protect patient information this session locks in ",
             "Stay signed in",
+            Some(&text(deadline - now())),
         )?;
-        let _ = p.set_attribute("aria-live", "polite");
-        let _ = p.set_attribute("aria-atomic", "true");
-        let count = html(&doc, "strong", "", "", Some(&text(deadline - now())))?;
-        let _ = p.append_child(&count);
-        let _ = p.append_with_str_1(".");
-        let _ = root.append_child(&dialog);
-        let _ = dialog.show_modal();
-        let _ = button.focus();
 
         let dl = Rc::new(::core::cell::Cell::new(deadline));
         let (dl2, count2) = (dl.clone(), count.clone());
