@@ -205,6 +205,71 @@ export function dialog(id, css, title, text, label, count) {
   return [d, t, b];
 }
 
+const BLUR = "blur(24px)";
+
+/**
+ * The lock's cover: `t` blurred (`blur`) or hidden, `!important`, and `t` (and with the
+ * overlay the body) made `inert` and `aria-hidden="true"`. Returns what was there before,
+ * for `recover` and `uncover`.
+ */
+export function cover(t, body, blur, overlay) {
+  const s = t.style, [prop, value] = blur ? ["filter", BLUR] : ["visibility", "hidden"];
+  const els = overlay ? [body] : [];
+  if (!els.includes(t)) els.push(t);
+  const c = { t, prop, value, v: s.getPropertyValue(prop), p: s.getPropertyPriority(prop), a: t.hasAttribute("style") };
+  s.setProperty(prop, value, "important");
+  c.saved = els.map((e) => {
+    const r = [e, e.getAttribute("inert"), e.getAttribute("aria-hidden")];
+    e.setAttribute("inert", "");
+    e.setAttribute("aria-hidden", "true");
+    return r;
+  });
+  return c;
+}
+
+/** Re-applies whatever of the cover was undone. True when something was. */
+export function recover(c) {
+  const s = c.t.style;
+  let bad = 0;
+  if (s.getPropertyValue(c.prop) != c.value || s.getPropertyPriority(c.prop) != "important") {
+    bad = s.setProperty(c.prop, c.value, "important") || 1;
+  }
+  for (const [e] of c.saved) {
+    if (!e.hasAttribute("inert")) bad = e.setAttribute("inert", "") || 1;
+    if (e.getAttribute("aria-hidden") !== "true") bad = e.setAttribute("aria-hidden", "true") || 1;
+  }
+  return !!bad;
+}
+
+/**
+ * Every attribute and the style exactly as before `cover` (a style attribute that was absent
+ * and is left empty by the CSSOM is removed again).
+ */
+export function uncover(c) {
+  const put = (e, a, v) => (v == null ? e.removeAttribute(a) : e.setAttribute(a, v));
+  for (const [e, i, h] of c.saved.slice().reverse()) put(e, "inert", i), put(e, "aria-hidden", h);
+  const { t, prop } = c, s = t.style;
+  if (c.v) s.setProperty(prop, c.v, c.p);
+  else s.removeProperty(prop);
+  if (!c.a && /^[ \t\n\f\r]*$/.test(t.getAttribute("style") || "")) t.removeAttribute("style");
+}
+
+/**
+ * A MutationObserver on <html> calling `cb`: with `full`, every change the lock's tamper check
+ * must see; without, only children (for <body> to appear). Null when it cannot observe.
+ */
+export function observe(cb, full) {
+  try {
+    const mo = new MutationObserver(cb);
+    mo.observe(G.document.documentElement, full ? { subtree: true, childList: true, attributes: true,
+      characterData: true, attributeFilter: ["style", "inert", "aria-hidden", "open", "class", "hidden", "disabled"] }
+      : { childList: true });
+    return mo;
+  } catch (_) {
+    return null;
+  }
+}
+
 /** The lock overlay as built: its dialog, card and button, each with its inline style. */
 export function overlay_state(d, b) {
   return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
@@ -316,7 +381,7 @@ export function fail_closed(why) {
     if (body) {
       body.setAttribute("inert", "");
       body.setAttribute("aria-hidden", "true");
-      body.style.setProperty("filter", "blur(24px)", "important");
+      body.style.setProperty("filter", BLUR, "important");
     }
     const box = d.createElement("div");
     box.id = "autologoff-failsafe";
