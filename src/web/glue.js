@@ -33,16 +33,15 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
 }
 
 /**
- * setTimeout / setInterval, with the id handed back as the JS value it is: fake timers
- * (Playwright, Jest, Vitest) number their ids from 10^12, past any 32-bit integer.
+ * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
+ * Vitest) number their ids from 10^12, past any 32-bit integer.
  */
-export function timer(cb, ms, repeat) {
-  return repeat ? G.setInterval(cb, ms) : G.setTimeout(cb, ms);
+export function timer(cb, ms) {
+  return G.setTimeout(cb, ms);
 }
 
-export function untimer(id, repeat) {
-  if (repeat) G.clearInterval(id);
-  else G.clearTimeout(id);
+export function untimer(id) {
+  G.clearTimeout(id);
 }
 
 /**
@@ -268,6 +267,52 @@ export function observe(cb, full) {
   } catch (_) {
     return null;
   }
+}
+
+/**
+ * The built-in warning (WCAG 2.2.1): the "Are you still there?" dialog with a countdown to
+ * `w.dl` (updated every second while shown) and "Stay signed in"; the button, a click on the
+ * backdrop (the dialog itself) or Escape calls `stay()`. Null without a root element.
+ */
+export function warning(deadline, stay) {
+  const prev = G.document.activeElement;
+  const w = { dl: deadline, f: prev instanceof G.HTMLElement ? prev : null };
+  const left = () => {
+    const s = Math.ceil(Math.max(w.dl - Date.now(), 0) / 1000);
+    return s >= 60 ? ((s / 60) | 0) + ":" + String(s % 60).padStart(2, "0") : s + " seconds";
+  };
+  const r = dialog("autologoff-warning", "border:0;padding:0;background:transparent", "Are you still there?",
+    "To protect patient information this session locks in ", "Stay signed in", left());
+  if (!r) return null;
+  const [d, count, b] = r;
+  w.d = d;
+  w.tick = () => (count.textContent = left());
+  w.i = G.setInterval(w.tick, 1000);
+  const on = [[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", (e) => e.preventDefault()]];
+  for (const [t, k, f] of on) t.addEventListener(k, f);
+  w.off = () => { for (const [t, k, f] of on) t.removeEventListener(k, f); };
+  return w;
+}
+
+/** The warning's countdown now runs to `deadline`. */
+export function warning_update(w, deadline) {
+  w.dl = deadline;
+  w.tick();
+}
+
+/** Whether `node` lies inside the warning dialog. */
+export function warning_has(w, node) {
+  return w.d.contains(node);
+}
+
+/** The warning removed, focus back where it was. */
+export function warning_close(w) {
+  const { d, f } = w;
+  d.close();
+  d.remove();
+  if (f && f.isConnected) f.focus();
+  G.clearInterval(w.i);
+  w.off();
 }
 
 /** The lock overlay as built: its dialog, card and button, each with its inline style. */

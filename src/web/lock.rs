@@ -217,13 +217,12 @@ impl DomLock {
     }
 
     fn build_overlay(&self) -> Option<Overlay> {
-        let Dialog { dialog, button, .. } = dialog(
+        let Dialog { dialog, button } = dialog(
             OVERLAY_ID,
             OVERLAY_CSS,
             &self.cfg.title,
             LOCKED_TEXT,
             "Sign in again",
-            None,
         )?;
 
         let signin = self.on_signin.clone();

@@ -88,50 +88,36 @@ impl Drop for Listener {
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn timer(cb: &JsValue, ms: u32, repeat: bool) -> JsValue;
-    fn untimer(id: &JsValue, repeat: bool);
+    fn timer(cb: &JsValue, ms: u32) -> JsValue;
+    fn untimer(id: &JsValue);
 }
 
-/// A `setTimeout` (or `setInterval`) that is cleared when dropped.
+/// A `setTimeout` that is cleared when dropped.
 #[must_use = "the timer is cleared when this guard is dropped"]
 pub struct Timer {
     id: JsValue,
-    repeat: bool,
     _cb: Callback,
 }
 
 impl Timer {
     /// Calls `f` once after `ms`.
     pub fn once(ms: u32, f: impl FnMut() + 'static) -> Timer {
-        Timer::new(ms, false, f)
+        Timer::boxed(ms, Box::new(f))
     }
 
-    /// Calls `f` every `ms`.
-    pub fn every(ms: u32, f: impl FnMut() + 'static) -> Timer {
-        Timer::new(ms, true, f)
-    }
-
-    fn new(ms: u32, repeat: bool, f: impl FnMut() + 'static) -> Timer {
-        Timer::boxed(ms, repeat, Box::new(f))
-    }
-
-    fn boxed(ms: u32, repeat: bool, mut f: Box<dyn FnMut()>) -> Timer {
+    fn boxed(ms: u32, mut f: Box<dyn FnMut()>) -> Timer {
         let cb = callback(move |_| {
             f();
             JsValue::UNDEFINED
         });
-        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32), repeat);
-        Timer {
-            id,
-            repeat,
-            _cb: cb,
-        }
+        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32));
+        Timer { id, _cb: cb }
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        untimer(&self.id, self.repeat);
+        untimer(&self.id);
     }
 }
 
@@ -170,31 +156,20 @@ extern "C" {
         title: &str,
         text: &str,
         label: &str,
-        count: Option<&str>,
     ) -> Option<js_sys::Array>;
 }
 
-/// One of the SDK's two dialogs (warning, lock), built by `glue.js` and opened (top layer,
-/// button focused): an `alertdialog` labelled by its heading and described by its text.
+/// The lock's dialog, built by `glue.js` (`dialog`, shared with the warning) and opened (top
+/// layer, button focused): an `alertdialog` labelled by its heading and described by its text.
 pub struct Dialog {
     pub dialog: web_sys::HtmlDialogElement,
-    /// The text, or with `count` (the warning) the `<strong>` holding the count.
-    pub text: web_sys::HtmlElement,
     pub button: web_sys::HtmlElement,
 }
 
-pub fn dialog(
-    id: &str,
-    css: &str,
-    title: &str,
-    text: &str,
-    label: &str,
-    count: Option<&str>,
-) -> Option<Dialog> {
-    let a = dialog_js(id, css, title, text, label, count)?;
+pub fn dialog(id: &str, css: &str, title: &str, text: &str, label: &str) -> Option<Dialog> {
+    let a = dialog_js(id, css, title, text, label)?;
     Some(Dialog {
         dialog: a.get(0).unchecked_into(),
-        text: a.get(1).unchecked_into(),
         button: a.get(2).unchecked_into(),
     })
 }
