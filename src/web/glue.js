@@ -163,6 +163,12 @@ const CARD_CSS = "all:revert!important;background:#fff!important;color:#0f172a!i
 const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;" +
   "border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
 
+/** Adds each `[target, kind, listener]`; returns the function that removes them. */
+function listen(on) {
+  for (const [t, k, f] of on) t.addEventListener(k, f);
+  return () => { for (const [t, k, f] of on) t.removeEventListener(k, f); };
+}
+
 /**
  * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
  * heading and described by its text, holding a card with the heading, the text and one
@@ -171,7 +177,7 @@ const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20p
  * polite live region ending in `<strong>count</strong>.`. Returns [dialog, text or its
  * <strong>, button], or null without a root element.
  */
-export function dialog(id, css, title, text, label, count) {
+function dialog(id, css, title, text, label, count) {
   const doc = G.document, root = doc.documentElement;
   if (!root) return null;
   const el = (tag, id, css, text) => {
@@ -288,9 +294,7 @@ export function warning(deadline, stay) {
   w.d = d;
   w.tick = () => (count.textContent = left());
   w.i = G.setInterval(w.tick, 1000);
-  const on = [[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", (e) => e.preventDefault()]];
-  for (const [t, k, f] of on) t.addEventListener(k, f);
-  w.off = () => { for (const [t, k, f] of on) t.removeEventListener(k, f); };
+  w.off = listen([[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", (e) => e.preventDefault()]]);
   return w;
 }
 
@@ -315,9 +319,30 @@ export function warning_close(w) {
   w.off();
 }
 
-/** The lock overlay as built: its dialog, card and button, each with its inline style. */
-export function overlay_state(d, b) {
-  return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+/**
+ * The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
+ * rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
+ * text-indent…); every other property has its initial value (visible, no margin or border).
+ */
+const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;" +
+  "height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;" +
+  "background:rgba(15,23,42,.88)!important";
+
+/**
+ * The lock overlay, opened: "Sign in again" calls `signin()`; Escape does not dismiss it (a
+ * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements as
+ * built (dialog, card and button, each with its inline style) for `heal_overlay` and
+ * `release_overlay`, or null without a root element.
+ */
+export function overlay(title, signin) {
+  const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
+    "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+  if (!r) return null;
+  const [d, , b] = r;
+  const off = listen([[b, "click", () => signin()], [d, "cancel", (e) => e.preventDefault()]]);
+  const saved = [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+  saved.off = off;
+  return saved;
 }
 
 // The root's styles that a top-layer element cannot escape (measured in Chromium).
@@ -348,8 +373,12 @@ export function heal_overlay(saved) {
   return !!bad;
 }
 
-/** At unlock: drop what `heal_overlay` set on the root. */
+/** At unlock: the overlay closed and removed, and what `heal_overlay` set on the root dropped. */
 export function release_overlay(saved) {
+  const [[d]] = saved;
+  d.close();
+  d.remove();
+  saved.off();
   if (saved.root) for (const p of ROOT_HIDES) G.document.documentElement.style.removeProperty(p);
 }
 

@@ -9,21 +9,11 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlDialogElement, HtmlElement, MutationObserver};
+use web_sys::{HtmlElement, MutationObserver};
 
 use super::detach::{Detached, Guards};
-use super::util::{callback, dialog, document, Callback, Dialog, Listener};
+use super::util::{callback, document, Callback};
 use crate::core::config::{LockCfg, LockMode};
-
-pub const OVERLAY_ID: &str = "autologoff-overlay";
-const LOCKED_TEXT: &str =
-    "Your session was locked to protect patient information. Sign in again to continue.";
-/// The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
-/// rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
-/// text-indent…); every other property has its initial value (visible, no margin or border).
-const OVERLAY_CSS: &str = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;\
-height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;\
-background:rgba(15,23,42,.88)!important";
 
 struct Covered {
     target: HtmlElement,
@@ -36,16 +26,15 @@ struct Covered {
     _observer: Option<Observer>,
 }
 
+/// The overlay's elements as built (`overlay` in glue.js), for `heal_overlay`.
 struct Overlay {
-    dialog: HtmlDialogElement,
-    /// Its elements as built, for `heal_overlay` (glue.js).
     saved: JsValue,
-    _listeners: Vec<Listener>,
+    _signin: Callback,
 }
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn overlay_state(dialog: &HtmlDialogElement, button: &HtmlElement) -> JsValue;
+    fn overlay(title: &str, signin: &JsValue) -> JsValue;
     fn heal_overlay(saved: &JsValue) -> bool;
     fn release_overlay(saved: &JsValue);
     fn cover(target: &HtmlElement, body: &HtmlElement, blur: bool, overlay: bool) -> JsValue;
@@ -166,8 +155,6 @@ impl DomLock {
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
-            o.dialog.close();
-            o.dialog.remove();
             release_overlay(&o.saved);
         }
         let doc = document();
@@ -217,25 +204,18 @@ impl DomLock {
     }
 
     fn build_overlay(&self) -> Option<Overlay> {
-        let Dialog { dialog, button } = dialog(
-            OVERLAY_ID,
-            OVERLAY_CSS,
-            &self.cfg.title,
-            LOCKED_TEXT,
-            "Sign in again",
-        )?;
-
-        let signin = self.on_signin.clone();
-        // (A `close` by script removes `open`: the tamper observer re-opens it.)
-        let listeners = vec![
-            Listener::new(&button, "click", false, false, move |_| signin()),
-            // Escape must not dismiss the lock.
-            Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
-        ];
+        let on_signin = self.on_signin.clone();
+        let signin = callback(move |_| {
+            on_signin();
+            JsValue::UNDEFINED
+        });
+        let saved = overlay(&self.cfg.title, signin.as_ref());
+        if saved.is_null() {
+            return None;
+        }
         Some(Overlay {
-            saved: overlay_state(&dialog, &button),
-            dialog,
-            _listeners: listeners,
+            saved,
+            _signin: signin,
         })
     }
 

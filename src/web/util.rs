@@ -146,30 +146,3 @@ pub fn random_id() -> String {
     }
     s
 }
-
-#[wasm_bindgen(module = "/src/web/glue.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = dialog)]
-    fn dialog_js(
-        id: &str,
-        css: &str,
-        title: &str,
-        text: &str,
-        label: &str,
-    ) -> Option<js_sys::Array>;
-}
-
-/// The lock's dialog, built by `glue.js` (`dialog`, shared with the warning) and opened (top
-/// layer, button focused): an `alertdialog` labelled by its heading and described by its text.
-pub struct Dialog {
-    pub dialog: web_sys::HtmlDialogElement,
-    pub button: web_sys::HtmlElement,
-}
-
-pub fn dialog(id: &str, css: &str, title: &str, text: &str, label: &str) -> Option<Dialog> {
-    let a = dialog_js(id, css, title, text, label)?;
-    Some(Dialog {
-        dialog: a.get(0).unchecked_into(),
-        button: a.get(2).unchecked_into(),
-    })
-}
