@@ -304,6 +304,17 @@ export function warning_update(w, deadline) {
   w.tick();
 }
 
+/**
+ * The target of a press (pointer or touch down, pointer up, click, Enter or Space), when it
+ * is a node: presses inside the warning act through its own controls, not as activity.
+ */
+export function press_target(e) {
+  const t = e.type, n = e.target;
+  return (/^(pointerdown|mousedown|touchstart|pointerup|click)$/.test(t) ||
+    (t == "keydown" && e instanceof G.KeyboardEvent && (e.key == "Enter" || e.key == " "))) &&
+    n instanceof G.Node ? n : null;
+}
+
 /** Whether `node` lies inside the warning dialog. */
 export function warning_has(w, node) {
   return w.d.contains(node);
