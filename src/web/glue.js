@@ -33,16 +33,15 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
 }
 
 /**
- * setTimeout / setInterval, with the id handed back as the JS value it is: fake timers
- * (Playwright, Jest, Vitest) number their ids from 10^12, past any 32-bit integer.
+ * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
+ * Vitest) number their ids from 10^12, past any 32-bit integer.
  */
-export function timer(cb, ms, repeat) {
-  return repeat ? G.setInterval(cb, ms) : G.setTimeout(cb, ms);
+export function timer(cb, ms) {
+  return G.setTimeout(cb, ms);
 }
 
-export function untimer(id, repeat) {
-  if (repeat) G.clearInterval(id);
-  else G.clearTimeout(id);
+export function untimer(id) {
+  G.clearTimeout(id);
 }
 
 /**
@@ -157,9 +156,204 @@ export function patch_requests(start, end, headerName) {
   return () => { for (const u of undo) u(); };
 }
 
-/** The lock overlay as built: its dialog, card and button, each with its inline style. */
-export function overlay_state(d, b) {
-  return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+// `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
+const CARD_CSS = "all:revert!important;background:#fff!important;color:#0f172a!important;" +
+  "padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;" +
+  "box-shadow:0 20px 60px rgba(0,0,0,.4)!important;font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif!important";
+const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;" +
+  "border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
+
+/** Adds each `[target, kind, listener]`; returns the function that removes them. */
+function listen(on) {
+  for (const [t, k, f] of on) t.addEventListener(k, f);
+  return () => { for (const [t, k, f] of on) t.removeEventListener(k, f); };
+}
+
+/**
+ * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
+ * heading and described by its text, holding a card with the heading, the text and one
+ * button; in the top layer (`showModal`) with the button focused. Inline CSS goes through
+ * the CSSOM (allowed under `style-src 'self'`). With `count` (the warning), the text is a
+ * polite live region ending in `<strong>count</strong>.`. Returns [dialog, text or its
+ * <strong>, button], or null without a root element.
+ */
+function dialog(id, css, title, text, label, count) {
+  const doc = G.document, root = doc.documentElement;
+  if (!root) return null;
+  const el = (tag, id, css, text) => {
+    const e = doc.createElement(tag);
+    if (id) e.id = id;
+    e.style.cssText = css;
+    if (text != null) e.textContent = text;
+    return e;
+  };
+  const tid = id + "-title", xid = id + "-text";
+  const d = el("dialog", id, css);
+  for (const [k, v] of [["role", "alertdialog"], ["aria-modal", "true"], ["aria-labelledby", tid], ["aria-describedby", xid]]) {
+    d.setAttribute(k, v);
+  }
+  const card = el("div", "", CARD_CSS);
+  const p = el("p", xid, "", text);
+  const b = el("button", "", BUTTON_CSS, label);
+  b.setAttribute("type", "button");
+  card.append(el("h2", tid, "margin:0 0 8px;font-size:1.4em", title), p, b);
+  d.append(card);
+  let t = p;
+  if (count != null) {
+    p.setAttribute("aria-live", "polite");
+    p.setAttribute("aria-atomic", "true");
+    p.append((t = el("strong", "", "", count)), ".");
+  }
+  root.append(d);
+  d.showModal();
+  b.focus();
+  return [d, t, b];
+}
+
+const BLUR = "blur(24px)";
+
+/**
+ * The lock's cover: `t` blurred (`blur`) or hidden, `!important`, and `t` (and with the
+ * overlay the body) made `inert` and `aria-hidden="true"`. Returns what was there before,
+ * for `recover` and `uncover`.
+ */
+export function cover(t, body, blur, overlay) {
+  const s = t.style, [prop, value] = blur ? ["filter", BLUR] : ["visibility", "hidden"];
+  const els = overlay ? [body] : [];
+  if (!els.includes(t)) els.push(t);
+  const c = { t, prop, value, v: s.getPropertyValue(prop), p: s.getPropertyPriority(prop), a: t.hasAttribute("style") };
+  s.setProperty(prop, value, "important");
+  c.saved = els.map((e) => {
+    const r = [e, e.getAttribute("inert"), e.getAttribute("aria-hidden")];
+    e.setAttribute("inert", "");
+    e.setAttribute("aria-hidden", "true");
+    return r;
+  });
+  return c;
+}
+
+/** Re-applies whatever of the cover was undone. True when something was. */
+export function recover(c) {
+  const s = c.t.style;
+  let bad = 0;
+  if (s.getPropertyValue(c.prop) != c.value || s.getPropertyPriority(c.prop) != "important") {
+    bad = s.setProperty(c.prop, c.value, "important") || 1;
+  }
+  for (const [e] of c.saved) {
+    if (!e.hasAttribute("inert")) bad = e.setAttribute("inert", "") || 1;
+    if (e.getAttribute("aria-hidden") !== "true") bad = e.setAttribute("aria-hidden", "true") || 1;
+  }
+  return !!bad;
+}
+
+/**
+ * Every attribute and the style exactly as before `cover` (a style attribute that was absent
+ * and is left empty by the CSSOM is removed again).
+ */
+export function uncover(c) {
+  const put = (e, a, v) => (v == null ? e.removeAttribute(a) : e.setAttribute(a, v));
+  for (const [e, i, h] of c.saved.slice().reverse()) put(e, "inert", i), put(e, "aria-hidden", h);
+  const { t, prop } = c, s = t.style;
+  if (c.v) s.setProperty(prop, c.v, c.p);
+  else s.removeProperty(prop);
+  if (!c.a && /^[ \t\n\f\r]*$/.test(t.getAttribute("style") || "")) t.removeAttribute("style");
+}
+
+/**
+ * A MutationObserver on <html> calling `cb`: with `full`, every change the lock's tamper check
+ * must see; without, only children (for <body> to appear). Null when it cannot observe.
+ */
+export function observe(cb, full) {
+  try {
+    const mo = new MutationObserver(cb);
+    mo.observe(G.document.documentElement, full ? { subtree: true, childList: true, attributes: true,
+      characterData: true, attributeFilter: ["style", "inert", "aria-hidden", "open", "class", "hidden", "disabled"] }
+      : { childList: true });
+    return mo;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * The built-in warning (WCAG 2.2.1): the "Are you still there?" dialog with a countdown to
+ * `w.dl` (updated every second while shown) and "Stay signed in"; the button, a click on the
+ * backdrop (the dialog itself) or Escape calls `stay()`. Null without a root element.
+ */
+export function warning(deadline, stay) {
+  const prev = G.document.activeElement;
+  const w = { dl: deadline, f: prev instanceof G.HTMLElement ? prev : null };
+  const left = () => {
+    const s = Math.ceil(Math.max(w.dl - Date.now(), 0) / 1000);
+    return s >= 60 ? ((s / 60) | 0) + ":" + String(s % 60).padStart(2, "0") : s + " seconds";
+  };
+  const r = dialog("autologoff-warning", "border:0;padding:0;background:transparent", "Are you still there?",
+    "To protect patient information this session locks in ", "Stay signed in", left());
+  if (!r) return null;
+  const [d, count, b] = r;
+  w.d = d;
+  w.tick = () => (count.textContent = left());
+  w.i = G.setInterval(w.tick, 1000);
+  w.off = listen([[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", (e) => e.preventDefault()]]);
+  return w;
+}
+
+/** The warning's countdown now runs to `deadline`. */
+export function warning_update(w, deadline) {
+  w.dl = deadline;
+  w.tick();
+}
+
+/**
+ * The target of a press (pointer or touch down, pointer up, click, Enter or Space), when it
+ * is a node: presses inside the warning act through its own controls, not as activity.
+ */
+export function press_target(e) {
+  const t = e.type, n = e.target;
+  return (/^(pointerdown|mousedown|touchstart|pointerup|click)$/.test(t) ||
+    (t == "keydown" && e instanceof G.KeyboardEvent && (e.key == "Enter" || e.key == " "))) &&
+    n instanceof G.Node ? n : null;
+}
+
+/** Whether `node` lies inside the warning dialog. */
+export function warning_has(w, node) {
+  return w.d.contains(node);
+}
+
+/** The warning removed, focus back where it was. */
+export function warning_close(w) {
+  const { d, f } = w;
+  d.close();
+  d.remove();
+  if (f && f.isConnected) f.focus();
+  G.clearInterval(w.i);
+  w.off();
+}
+
+/**
+ * The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
+ * rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
+ * text-indent…); every other property has its initial value (visible, no margin or border).
+ */
+const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;" +
+  "height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;" +
+  "background:rgba(15,23,42,.88)!important";
+
+/**
+ * The lock overlay, opened: "Sign in again" calls `signin()`; Escape does not dismiss it (a
+ * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements as
+ * built (dialog, card and button, each with its inline style) for `heal_overlay` and
+ * `release_overlay`, or null without a root element.
+ */
+export function overlay(title, signin) {
+  const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
+    "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+  if (!r) return null;
+  const [d, , b] = r;
+  const off = listen([[b, "click", () => signin()], [d, "cancel", (e) => e.preventDefault()]]);
+  const saved = [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+  saved.off = off;
+  return saved;
 }
 
 // The root's styles that a top-layer element cannot escape (measured in Chromium).
@@ -190,8 +384,12 @@ export function heal_overlay(saved) {
   return !!bad;
 }
 
-/** At unlock: drop what `heal_overlay` set on the root. */
+/** At unlock: the overlay closed and removed, and what `heal_overlay` set on the root dropped. */
 export function release_overlay(saved) {
+  const [[d]] = saved;
+  d.close();
+  d.remove();
+  saved.off();
   if (saved.root) for (const p of ROOT_HIDES) G.document.documentElement.style.removeProperty(p);
 }
 
@@ -268,7 +466,7 @@ export function fail_closed(why) {
     if (body) {
       body.setAttribute("inert", "");
       body.setAttribute("aria-hidden", "true");
-      body.style.setProperty("filter", "blur(24px)", "important");
+      body.style.setProperty("filter", BLUR, "important");
     }
     const box = d.createElement("div");
     box.id = "autologoff-failsafe";

@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, KeyboardEvent, PageTransitionEvent};
+use web_sys::{Event, PageTransitionEvent};
 
 use super::crosstab::{has_web_locks, stored_state};
 use super::session::Session;
@@ -20,6 +20,7 @@ extern "C" {
     fn input_sync(w: &JsValue, next: f64, all: bool);
     fn input_last(w: &JsValue) -> f64;
     fn input_off(w: &JsValue);
+    fn press_target(e: &Event) -> Option<web_sys::Node>;
 }
 
 /// The trusted-input listener (glue.js `watch_input`): JS notes each input's time and calls
@@ -74,21 +75,13 @@ impl Session {
 
     /// Presses inside the warning dialog act through its own button (no click-through).
     fn is_warning_control(&self, e: &Event) -> bool {
-        let ty = e.type_();
-        let pressing = matches!(
-            ty.as_str(),
-            "pointerdown" | "mousedown" | "touchstart" | "pointerup" | "click"
-        ) || (ty == "keydown"
-            && e.dyn_ref::<KeyboardEvent>()
-                .is_some_and(|k| matches!(k.key().as_str(), "Enter" | " ")));
-        if !pressing {
+        let Some(node) = press_target(e) else {
             return false;
-        }
-        let node = e.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+        };
         self.warning
             .borrow()
             .as_ref()
-            .is_some_and(|w| w.contains(node.as_ref()))
+            .is_some_and(|w| w.contains(Some(&node)))
     }
 
     pub(super) fn install_listeners(&self) {
