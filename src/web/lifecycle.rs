@@ -58,7 +58,11 @@ impl Session {
 
     /// The newest trusted input, wherever it was noted (JS keeps the throttled ones).
     pub(super) fn newest_input(&self) -> Ms {
-        let js = self.input.borrow().as_ref().map_or(0.0, |w| input_last(&w.w));
+        let js = self
+            .input
+            .borrow()
+            .as_ref()
+            .map_or(0.0, |w| input_last(&w.w));
         self.last_input.get().max(js as Ms)
     }
 
