@@ -1,20 +1,15 @@
 // node bench/deadline.mjs pkgDirA [pkgDirB …]: warn and lock event times against their deadlines (idleTimeoutMs 1500,
 // warnBeforeMs 500, 200-row table page, 5 repetitions interleaved), when the timer callback started, and the
 // first requestAnimationFrame after the lock (the page is covered by then: inert checked in the lock event).
-import { readFileSync, existsSync } from "node:fs";
-import { join, resolve, extname } from "node:path";
+import { resolve } from "node:path";
+import { routePkgs } from "./trusted.mjs";
 import { startServer, launch } from "../tests/e2e/lib.mjs";
 const dirs = process.argv.slice(2).map((d) => resolve(d));
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm" };
 const server = await startServer();
 const browser = await launch();
 async function openPage() {
   const ctx = await browser.newContext();
-  await ctx.route(`${server.url}/pkg*/**`, (route) => {
-    const u = new URL(route.request().url()).pathname.split("/");
-    const f = join(dirs[Number(u[1].slice(3))], u.slice(2).join("/"));
-    return route.fulfill({ status: 200, contentType: TYPES[extname(f)], body: readFileSync(f) });
-  });
+  await routePkgs(ctx, server.url, dirs);
   const page = await ctx.newPage();
   await page.goto(`${server.url}/fixtures/other.html`);
   await page.evaluate(() => {

@@ -3,8 +3,8 @@
 // get BENCH_N trusted pointermoves and keydowns per repetition, BENCH_REPS repetitions
 // interleaved (order rotated); prints script time per event (median [min–max]) and, with
 // BENCH_PROFILE=1, a CDP CPU profile (self time) of each pkg over the same events.
-import { readFileSync, existsSync } from "node:fs";
-import { join, resolve, extname } from "node:path";
+import { join, resolve } from "node:path";
+import { moves, keys, routePkgs } from "./trusted.mjs";
 import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
 
 const N = Number(process.env.BENCH_N || 10_000);
@@ -14,20 +14,13 @@ if (!dirs.length) dirs.push(join(ROOT, "pkg"));
 // "listener": one no-op passive capture listener on window for the same six event kinds, the
 // floor for any library that listens (the browser makes a JS event object per dispatch).
 const LIBS = [...dirs.map((_, i) => `pkg${i}`), "listener", "none", "none (A/A)"];
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm" };
 
 const server = await startServer();
 const browser = await launch();
 
 async function openPage() {
   const ctx = await browser.newContext();
-  await ctx.route(`${server.url}/pkg*/**`, (route) => {
-    const u = new URL(route.request().url()).pathname.split("/");
-    const i = Number(u[1].slice(3));
-    const f = join(dirs[i] ?? "", u.slice(2).join("/"));
-    if (!dirs[i] || !existsSync(f)) return route.fulfill({ status: 404 });
-    return route.fulfill({ status: 200, contentType: TYPES[extname(f)] || "application/octet-stream", body: readFileSync(f) });
-  });
+  await routePkgs(ctx, server.url, dirs);
   const page = await ctx.newPage();
   await page.goto(`${server.url}/fixtures/other.html`);
   // the issue's page: a 200-row table
@@ -43,26 +36,6 @@ async function openPage() {
   return { ctx, page, cdp };
 }
 
-let seq = 0;
-async function moves(cdp, n, batch = 1000) {
-  for (let done = 0; done < n; done += batch) {
-    const ps = [];
-    for (let i = 0; i < Math.min(batch, n - done); i++) {
-      const k = seq++;
-      ps.push(cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 20 + (k % 400), y: 20 + ((k * 7) % 300), modifiers: k % 2 ? 8 : 0 }));
-    }
-    await Promise.all(ps);
-  }
-}
-const KEY = { key: "a", code: "KeyA", windowsVirtualKeyCode: 65, nativeVirtualKeyCode: 65 };
-async function keys(cdp, n, batch = 1000) {
-  for (let done = 0; done < n; done += batch) {
-    const ps = [];
-    for (let i = 0; i < Math.min(batch, n - done); i++) ps.push(cdp.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...KEY }));
-    await Promise.all(ps);
-  }
-  await cdp.send("Input.dispatchKeyEvent", { type: "keyUp", ...KEY });
-}
 const metrics = async (cdp) => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
 
 async function arm(page, lib) {
