@@ -45,6 +45,17 @@ export function untimer(id, repeat) {
   else G.clearTimeout(id);
 }
 
+const esc = (e) => { if (e.key == "Escape" || e.type == "cancel") e.preventDefault(); };
+/**
+ * Keeps a modal dialog open: refuses its `cancel`; `hold` (the lock overlay) also swallows
+ * Escape on the window, in capture, before any dialog sees it (close watchers honour
+ * `cancel.preventDefault()` only once per user activation), until called without `hold`.
+ */
+export function keep_open(dialog, hold) {
+  dialog.addEventListener("cancel", esc);
+  G[(hold ? "add" : "remove") + "EventListener"]("keydown", esc, true);
+}
+
 function urlOf(input) {
   try {
     if (typeof input === "string") return input;

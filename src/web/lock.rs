@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver};
 
-use super::util::{callback, dialog, document, obj, Callback, Dialog, Listener};
+use super::util::{callback, dialog, document, keep_open, obj, Callback, Dialog, Listener};
 use crate::core::config::{LockCfg, LockMode};
 
 pub const OVERLAY_ID: &str = "autologoff-overlay";
@@ -175,6 +175,7 @@ impl DomLock {
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
+            keep_open(&o.dialog, false);
             o.dialog.close();
             o.dialog.remove();
         }
@@ -272,13 +273,13 @@ impl DomLock {
         let _ = root.append_child(&dialog);
         let _ = dialog.show_modal();
         let _ = button.focus();
+        // Escape must not dismiss the lock (nor read as tampering once it would have).
+        keep_open(&dialog, true);
 
         let signin = self.on_signin.clone();
         let me = self.me.clone();
         let listeners = vec![
             Listener::new(&button, "click", false, false, move |_| signin()),
-            // Escape must not dismiss the lock.
-            Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
             Listener::new(&dialog, "close", false, true, move |_| {
                 if let Some(me) = me.upgrade() {
                     heal_and_report(&me);

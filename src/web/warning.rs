@@ -7,7 +7,7 @@ use alloc::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlDialogElement, HtmlElement};
 
-use super::util::{dialog, document, html, now, Dialog, Listener, Timer};
+use super::util::{dialog, document, html, keep_open, now, Dialog, Listener, Timer};
 use crate::core::policy::Ms;
 use crate::core::text::push_uint;
 
@@ -71,6 +71,7 @@ impl Warning {
         });
         let stay = on_stay.clone();
         let stay2 = on_stay;
+        keep_open(&dialog, false);
         let listeners = vec![
             Listener::new(&button, "click", false, false, move |_| stay()),
             // A click on the backdrop (the dialog itself) or Escape also means "stay".
@@ -82,7 +83,6 @@ impl Warning {
                     }
                 }
             }),
-            Listener::new(&dialog, "cancel", false, false, |e| e.prevent_default()),
         ];
         Some(Warning {
             dialog,
