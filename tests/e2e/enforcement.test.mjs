@@ -1,4 +1,5 @@
-// In-page enforcement, end to end in Chromium against the real demo server.
+// In-page enforcement, end to end against the real demo server, in each engine
+// (AUTOLOGOFF_ENGINE); a test an engine cannot run says why it is skipped there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { suite } from "./suite.mjs";
@@ -95,7 +96,7 @@ test("input held back by the throttle moves the deadline before any warning: one
   await ctx.close();
 });
 
-test("input held back by the throttle still counts: with no warning, and across destroy() + init()", async () => {
+test("input held back by the throttle still counts: with no warning, and across destroy() + init()", env.only(["chromium", "firefox"], "WebKitWebDriver exits when a test drives a second tab of the session"), async () => {
   const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 3000, warnBeforeMs: 0 };
   const page = await openHarness(ctx, env.server.url, { ...o, crossTab: false });
@@ -124,7 +125,7 @@ test("input held back by the throttle still counts: with no warning, and across 
   await ctx.close();
 });
 
-test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", async () => {
+test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", env.only(["chromium"], "CDP Input.dispatchMouseEvent"), async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   await page.goto(`${env.server.url}/fixtures/other.html`);
@@ -158,7 +159,7 @@ test("a burst of 10,000 trusted pointermove events reaches the policy core about
   await ctx.close();
 });
 
-test("a page hidden while the clock jumps 2 h is locked before it is shown, with no stale warning", async () => {
+test("a page hidden while the clock jumps 2 h is locked before it is shown, with no stale warning", env.only(["chromium", "firefox"], "Playwright page.clock"), async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   await page.clock.install();
@@ -244,6 +245,32 @@ test("removing the overlay or the blur from script is undone and audited", async
   await ctx.close();
 });
 
+test("Escape pressed 5 times while locked: the overlay stays open and nothing is audited as tamper", async () => {
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { crossTab: false });
+  await page.evaluate(() => {
+    window.session.lock();
+    document.querySelector("#autologoff-overlay").addEventListener("close", () => { window.closes = (window.closes ?? 0) + 1; });
+  });
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press("Escape");
+    await sleep(100);
+  }
+  const st = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r({
+    open: document.querySelector("#autologoff-overlay").open,
+    modal: document.querySelector("#autologoff-overlay").matches(":modal"),
+    closes: window.closes ?? 0,
+    tamper: window.events.filter((e) => e.type === "audit" && e.detail.type === "tamper").length,
+  }))));
+  console.log(`# ${env.engine}: 5 × Escape while locked -> overlay open ${st.open}, tamper records ${st.tamper}`);
+  assert.deepEqual(st, { open: true, modal: true, closes: 0, tamper: 0 });
+  // real tampering still is: closing the dialog from script reopens it and is audited
+  await page.evaluate(() => document.querySelector("#autologoff-overlay").close());
+  await waitFor(() => page.evaluate(() => window.events.some((e) => e.type === "audit" && e.detail.type === "tamper")));
+  assert.equal(await page.evaluate(() => document.querySelector("#autologoff-overlay").open), true);
+  await ctx.close();
+});
+
 test("works under a strict CSP, and importing the package touches no window (SSR)", async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
@@ -260,7 +287,7 @@ test("works under a strict CSP, and importing the package touches no window (SSR
   await ctx.close();
 });
 
-test("a page locked before its <body> was parsed is covered as soon as the body is inserted", async () => {
+test("a page locked before its <body> was parsed is covered as soon as the body is inserted", env.only(["chromium"], "Firefox runs the fixture's head script only after <body> is parsed (the case under test never arises); WebKitWebDriver exits when a test drives a second tab of the session"), async () => {
   const ctx = await env.browser.newContext();
   // the slow script the fixture blocks on is an API call: it needs a session
   assert.ok((await ctx.request.post(env.server.url + "/login", { data: { user: "dr-test" } })).ok());
@@ -323,7 +350,7 @@ test("a Rust panic inside the wasm leaves the page covered, storage empty and th
   await ctx.close();
 });
 
-test("a failed wasm load covers the page and rejects", async () => {
+test("a failed wasm load covers the page and rejects", env.only(["chromium", "firefox"], "Playwright page.route"), async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   await page.route("**/autologoff_bg.wasm", (r) => r.fulfill({ status: 500, body: "nope" }));
