@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { suite } from "./suite.mjs";
-import { openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
+import { openHarness, gotoHarness, events, sleep, waitFor, back } from "./lib.mjs";
 
 const env = suite({ shared: true });
 
@@ -193,8 +193,7 @@ test("Back after leaving: the cached page was covered, and after expiry comes ba
   await page.click("#other");
   await page.waitForURL(/other\.html/);
   await sleep(3000);
-  await page.goBack({ waitUntil: "commit" });
-  await page.waitForFunction(() => window.ready === true && window.session);
+  await back(page);
   const life = await page.evaluate(() => window.lifecycle);
   const show = life.filter((l) => l.type === "pageshow").at(-1);
   const state = await page.evaluate(() => window.session.state);
@@ -216,8 +215,7 @@ test("Back while the session is still live uncovers the page", async () => {
   const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 60_000 });
   await page.click("#other");
   await page.waitForURL(/other\.html/);
-  await page.goBack({ waitUntil: "commit" });
-  await page.waitForFunction(() => window.ready === true && window.session);
+  await back(page);
   await sleep(100);
   assert.equal(await page.evaluate(() => window.session.state), "active");
   assert.equal(await page.evaluate(() => document.body.inert), false);

@@ -60,6 +60,7 @@ export async function launchWebKit() {
 function context(wd, S) {
   let current = null;
   let closed = false;
+  const cleared = new Set();
   let spare = true; // the session's first window, not yet handed out
   const pages = [];
   const ctx = {
@@ -96,7 +97,17 @@ function context(wd, S) {
     };
     const p = {
       evaluate,
-      async goto(url) { await cmd("POST", "/url", { url }); },
+      async goto(url) {
+        // Playwright contexts start with empty storage; WebKitGTK's WebDriver sessions share
+        // one profile: a context's first visit to an origin clears its localStorage first.
+        const origin = new URL(url).origin;
+        if (!cleared.has(origin)) {
+          cleared.add(origin);
+          await cmd("POST", "/url", { url: origin + "/fixtures/other.html" });
+          await evaluate(() => localStorage.clear());
+        }
+        await cmd("POST", "/url", { url });
+      },
       async reload() { await cmd("POST", "/refresh", {}); },
       async bringToFront() { await on(); },
       async title() { return cmd("GET", "/title"); },
