@@ -11,15 +11,25 @@ bash .ci/setup.sh node
 # --no-default-features: the shipped crate is no_std with its own panic handler (src/api.rs).
 cargo build --release --target wasm32-unknown-unknown -p autologoff --no-default-features
 rm -rf pkg
+# The name section stays until strip-fmt has read it; wasm-opt drops it.
 wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
-  --remove-name-section --remove-producers-section \
+  --remove-producers-section \
   target/wasm32-unknown-unknown/release/autologoff.wasm
-node_modules/.bin/wasm-opt -Oz --converge pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
+node .ci/strip-fmt.mjs pkg/autologoff_bg.wasm pkg/autologoff_bg.wasm
+# --zero-filled-memory: the memory is the module's own (fresh pages are zero);
+# --low-memory-unused: no address computation wraps into the first 1 KB (the stack's far end).
+node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+  --strip-debug --strip-producers --strip-target-features \
+  pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
 node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
 cp src/web/glue.js pkg/glue.js
 sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#g" pkg/autologoff.js
+# Imports that need no conversion are taken straight from the module (`import * as x from
+# "./snippets/…"`): point that specifier at the same copy (the imports object keeps its key,
+# the module name inside the wasm).
+sed -i -E 's#from "\./snippets/[^"]*/src/web/glue\.js"#from "./glue.js"#g' pkg/autologoff.js
 grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
 rm -rf pkg/snippets
 # Ship minified ES modules (each file on its own: bundlers still see new URL(..., import.meta.url)).

@@ -24,6 +24,7 @@ const str = (s) => { const t = Buffer.from(s, "utf8"); return Buffer.concat([enc
 const out = [b.subarray(0, 8)];
 const renamed = new Map();
 let short = 0;
+let snippet = null;
 const name = (i) => {
   // a, b, …, z, A, …, Z, aa, ab, …: valid JS identifiers, never a reserved word of two letters or less
   const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -55,7 +56,10 @@ while (p < b.length) {
       if (!renamed.has(field)) renamed.set(field, name(short++));
       f = renamed.get(field);
     }
-    parts.push(str(mod), str(f), b.subarray(descStart, p));
+    // The snippet (src/web/glue.js) is imported under a long hashed module name: call it "g".
+    const m = /\/snippets\/[^/]+\/src\/web\/glue\.js$/.test(mod) ? "g" : mod;
+    if (m !== mod) snippet = mod;
+    parts.push(str(m), str(f), b.subarray(descStart, p));
   }
   if (p !== end) throw new Error("import section parse mismatch");
   const body = Buffer.concat(parts);
@@ -69,6 +73,19 @@ for (const [from, to] of renamed) {
   const hits = js.match(re)?.length ?? 0;
   if (hits !== 1) throw new Error(`shrink-imports: ${from} occurs ${hits} times in ${jsPath}`);
   js = js.replace(re, to);
+}
+// …and so is its key in the glue's imports object (once per `import * as` of it).
+if (snippet) {
+  const key = JSON.stringify(snippet);
+  const hits = js.split(key + ":").length - 1;
+  if (hits < 1) throw new Error(`shrink-imports: ${key} is not a key in ${jsPath}`);
+  js = js.split(key + ":").join('"g":');
+  // wasm-bindgen imports the same module once per Rust block: one namespace is enough.
+  const ns = [...js.matchAll(/^\s*"g": (import\d+),$/gm)].map((x) => x[1]);
+  for (const n of ns.slice(1)) {
+    js = js.replace(new RegExp(`^\\s*"g": ${n},\\n`, "m"), "");
+    js = js.replace(new RegExp(`^import \\* as ${n} from .*\\n`, "m"), "");
+  }
 }
 writeFileSync(wasmPath, Buffer.concat(out));
 writeFileSync(jsPath, js);

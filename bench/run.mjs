@@ -31,9 +31,9 @@ const KB = (n) => (n / 1024).toFixed(1) + " KB";
 const ms = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) + " ms" : "—");
 
 // the reference server the e2e tier uses; `npm test` and `npm run demo` build it, a fresh clone may not have it
-if (!existsSync(join(ROOT, "target/debug/autologoff-demo-server"))) {
-  log("building the demo server (cargo build -p autologoff-demo-server)");
-  const r = spawnSync("cargo", ["build", "-q", "-p", "autologoff-demo-server"], { cwd: ROOT, stdio: "inherit" });
+if (!existsSync(join(ROOT, "target/debug/autologoff-server"))) {
+  log("building autologoff-server (cargo build -p autologoff-server)");
+  const r = spawnSync("cargo", ["build", "-q", "-p", "autologoff-server"], { cwd: ROOT, stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status || 1);
 }
 log("bundling peers with esbuild");

@@ -123,6 +123,10 @@ pub enum Action {
     Keepalive { last_activity_ago_ms: Ms },
     /// GET `server.url`.
     Poll,
+    /// GET `server.url` to check an unlock heard from another tab (or read from storage);
+    /// its answer goes to [`Policy::handle_verify_answer`]. With a server, that unlock is
+    /// only a hint: any script of the origin can publish one.
+    Verify,
     /// Deliver queued audit records.
     Flush,
     /// Record an audit entry.
@@ -180,6 +184,10 @@ pub const MAX_SERVER_LEAD: Ms = 31 * 24 * 3_600_000;
 /// applied and the order starts again from it (else every answer would be ignored, and the
 /// page locked at a stale expiry, until the server's clock caught up).
 pub const MAX_REORDER: Ms = 60_000;
+/// How far past `now` (or the newest stamp this tab knows) another tab's unlock stamp can
+/// be. Every tab reads the same clock and stamps `max(now, newest + 1)`, so a stamp beyond
+/// this was forged: it is cut back, or it would outrank the real locks that follow it.
+pub const STAMP_SLACK: Ms = 1_000;
 const ACTIVITY_EVENT_EVERY: Ms = 1_000;
 
 #[derive(Debug)]
@@ -207,6 +215,12 @@ pub struct Policy {
     next_poll: Option<Ms>,
     flush_at: Option<Ms>,
     activity_event_at: Ms,
+    /// An unlock heard from another tab while locked, with a server: waiting for this
+    /// tab's own `GET server.url` (sent at or after `hint_at`) to say the session is live.
+    hint: Option<Shared>,
+    hint_at: Ms,
+    /// A [`Action::Verify`] request is out (one at a time, however many hints arrive).
+    verifying: bool,
     /// Pending actions, oldest first (a handful at most: a Vec beats a VecDeque in bytes).
     actions: Vec<Action>,
 }
@@ -234,6 +248,9 @@ impl Policy {
             next_poll: None,
             flush_at: None,
             activity_event_at: Ms::MIN / 2,
+            hint: None,
+            hint_at: 0,
+            verifying: false,
             actions: Vec::new(),
         };
         if let Some(s) = shared {
@@ -455,16 +472,23 @@ impl Policy {
     /// lock forgot the old order); a `401`, expired, malformed or failed answer leaves the
     /// page locked. Once unlocked meanwhile (another tab), it is a plain answer.
     pub fn handle_unlock_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
+        if self.live_while_locked(answer, sent_at, now) {
+            self.handle_unlock_confirmed(now);
+        }
+    }
+
+    /// Whether a locked page got a live, well-formed answer (it then holds the new order);
+    /// any other answer is handled as a plain one and gives false.
+    fn live_while_locked(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) -> bool {
         match answer {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
-            } if self.state == State::Locked => {
-                if self.apply_live(expires_at, server_time, sent_at, now) {
-                    self.handle_unlock_confirmed(now);
-                }
+            } if self.state == State::Locked => self.apply_live(expires_at, server_time, sent_at, now),
+            _ => {
+                self.handle_server_answer(answer, sent_at, now);
+                false
             }
-            _ => self.handle_server_answer(answer, sent_at, now),
         }
     }
 
@@ -500,24 +524,76 @@ impl Policy {
         }
         self.lock_changed_at = now.max(self.lock_changed_at + 1);
         self.remote_hold = None;
-        if let Some((poll, _)) = self.t.server {
-            self.next_poll = Some(now + poll);
-        }
-        self.leave_locked(now, now, None);
+        self.leave_locked(now, now, None, now);
         self.actions.push(Action::Share);
         self.evaluate(now);
     }
 
-    /// Another tab (or an earlier load) published its state.
+    /// The answer of an [`Action::Verify`] request sent at `sent_at`: a live session
+    /// confirms the unlock another tab published; a `401` or a failure drops it (the page
+    /// stays locked and nothing but a failure is recorded).
+    pub fn handle_verify_answer(&mut self, answer: ServerAnswer, sent_at: Ms, now: Ms) {
+        self.verifying = false;
+        let Some(h) = self.hint else { return };
+        if sent_at < self.hint_at {
+            // A newer hint came while this request was out: it needs an answer of its own.
+            return self.verify();
+        }
+        self.hint = None;
+        if self.live_while_locked(answer, sent_at, now) {
+            // Under the other tab's stamp, unshared: it already published this unlock.
+            self.lock_changed_at = self.lock_changed_at.max(h.lock_changed_at);
+            self.leave_locked(
+                h.started.min(now),
+                h.last_activity.min(now),
+                Some(Reason::Remote),
+                now,
+            );
+            self.evaluate(now);
+        }
+    }
+
+    /// Another tab (or an earlier load) published its state. A lock is followed at once;
+    /// an unlock, when this tab is locked and a server is configured, is only a hint that
+    /// this tab checks with its own `GET server.url` ([`Action::Verify`]).
     pub fn handle_remote(&mut self, s: Shared, now: Ms) {
-        if s.lock_changed_at > self.lock_changed_at {
-            self.lock_changed_at = s.lock_changed_at;
-            if s.locked && self.state != State::Locked {
-                self.enter_locked(Reason::Remote, now);
-                return;
-            }
-            if !s.locked && self.state == State::Locked {
-                self.leave_locked(s.started, s.last_activity.min(now), Some(Reason::Remote));
+        let stamp = match s.locked {
+            true => s.lock_changed_at,
+            false => s
+                .lock_changed_at
+                .min(now.max(self.lock_changed_at) + STAMP_SLACK),
+        };
+        if stamp > self.lock_changed_at {
+            let locked = self.state == State::Locked;
+            if s.locked {
+                self.lock_changed_at = stamp;
+                self.hint = None;
+                if !locked {
+                    self.enter_locked(Reason::Remote, now);
+                    return;
+                }
+            } else if !locked {
+                self.lock_changed_at = stamp;
+            } else if self.t.server.is_some() {
+                // Its stamp is taken only once the server confirms: a refused hint must
+                // not outrank this tab's next real unlock or lock.
+                if self.hint.is_none_or(|h| stamp > h.lock_changed_at) {
+                    self.hint = Some(Shared {
+                        lock_changed_at: stamp,
+                        ..s
+                    });
+                    self.hint_at = now;
+                    self.verify();
+                }
+            } else {
+                // Without a server, any script of the origin could call `unlock()` anyway.
+                self.lock_changed_at = stamp;
+                self.leave_locked(
+                    s.started.min(now),
+                    s.last_activity.min(now),
+                    Some(Reason::Remote),
+                    now,
+                );
             }
         }
         if s.server_at > self.server_at {
@@ -622,6 +698,14 @@ impl Policy {
         self.lock(Reason::Server, now);
     }
 
+    /// Ask the server about the pending hint (one request out at a time).
+    fn verify(&mut self) {
+        if !self.verifying {
+            self.verifying = true;
+            self.actions.push(Action::Verify);
+        }
+    }
+
     fn force_keepalive(&mut self, now: Ms) {
         if self.t.server.is_some() {
             self.keepalive(now);
@@ -665,8 +749,12 @@ impl Policy {
 
     /// Out of the lock (confirmed here, or by another tab), the clocks restarting from
     /// `started` and `last_activity`.
-    fn leave_locked(&mut self, started: Ms, last_activity: Ms, reason: Option<Reason>) {
+    fn leave_locked(&mut self, started: Ms, last_activity: Ms, reason: Option<Reason>, now: Ms) {
         self.state = State::Active;
+        self.hint = None;
+        if let Some((poll, _)) = self.t.server {
+            self.next_poll = Some(now + poll);
+        }
         self.started = started;
         self.last_activity = last_activity;
         self.warned_deadline = None;

@@ -3,6 +3,7 @@
 use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
 use super::policy::{
     Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
+    MAX_SERVER_LEAD, STAMP_SLACK,
 };
 
 const S: Ms = 1_000;
@@ -751,6 +752,240 @@ fn flush_is_scheduled_in_the_same_timer_table() {
     assert_eq!(s.count(|a| *a == Action::Flush), 1);
 }
 
+fn with_server(idle: Ms) -> Timing {
+    Timing {
+        idle,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+    }
+}
+
+/// A live answer of the server (same clock as ours) for a session ending in an hour.
+fn live(now: Ms) -> ServerAnswer {
+    ServerAnswer::Live {
+        expires_at: now + HOUR,
+        server_time: now,
+    }
+}
+
+impl Sim {
+    /// Hand the remote state to this tab at its current time and record what it does.
+    fn hear(&mut self, sh: Shared) {
+        self.p.handle_remote(sh, self.now);
+        self.drain();
+    }
+    fn verify_answer(&mut self, answer: ServerAnswer, sent_at: Ms) {
+        self.p.handle_verify_answer(answer, sent_at, self.now);
+        self.drain();
+    }
+    fn since(&self, mark: usize) -> Vec<Action> {
+        self.log[mark..].iter().map(|(_, a)| *a).collect()
+    }
+}
+
+/// The state another tab published, with the lock cleared and the stamp moved later: what
+/// a script of the origin can post on the channel or write to storage.
+fn forged_unlock(mut sh: Shared, later: Ms) -> Shared {
+    sh.locked = false;
+    sh.lock_changed_at += later;
+    sh
+}
+
+#[test]
+fn with_a_server_a_remote_unlock_is_a_hint_the_tab_checks_with_the_server() {
+    let t = with_server(HOUR);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.p.handle_lock(Reason::Manual, a.now);
+    a.drain();
+    let locked = a.p.shared();
+    b.hear(locked);
+    assert_eq!(b.p.state(), State::Locked);
+    // a forged unlock: B stays locked and asks the server, once however often it is posted
+    b.now += S;
+    let mark = b.log.len();
+    b.hear(forged_unlock(locked, 10));
+    b.hear(forged_unlock(locked, 20));
+    assert_eq!(b.p.state(), State::Locked);
+    assert_eq!(b.since(mark), vec![Action::Verify]);
+    // the server has no session (the lock's DELETE ended it): still locked, nothing audited
+    let sent = b.now;
+    b.now += 30;
+    b.verify_answer(ServerAnswer::Expired, sent);
+    assert_eq!(b.p.state(), State::Locked);
+    assert_eq!(
+        b.since(mark),
+        vec![Action::Verify],
+        "no unlock, no audit, no retry"
+    );
+    // the refused hint's stamp was not taken: B's state still carries A's lock
+    assert_eq!(b.p.shared().lock_changed_at, locked.lock_changed_at);
+    assert!(b.p.shared().locked);
+    // a failed check never unlocks either, and is recorded as an error
+    b.hear(forged_unlock(locked, 30));
+    b.verify_answer(ServerAnswer::Failed("timeout"), b.now);
+    assert_eq!(b.p.state(), State::Locked);
+    assert_eq!(b.audits().last(), Some(&AuditKind::Error));
+    // the user signs in again in A: B hears A's unlock, checks, and the live answer unlocks it
+    a.now += 2 * S;
+    a.p.handle_unlock_confirmed(a.now);
+    a.drain();
+    let unlocked = a.p.shared();
+    b.now = a.now + 5;
+    let mark = b.log.len();
+    b.hear(unlocked);
+    assert_eq!(b.p.state(), State::Locked, "not before the server answered");
+    let sent = b.now;
+    b.now += 40;
+    b.verify_answer(live(b.now), sent);
+    assert_eq!(b.p.state(), State::Active);
+    let after = b.since(mark);
+    assert!(after.contains(&Action::Unlock), "{after:?}");
+    assert!(after.contains(&Action::Audit {
+        kind: AuditKind::Unlock,
+        reason: Some(Reason::Remote),
+        detail: None
+    }));
+    // under A's stamp (what B publishes next cannot outrank A's later locks)
+    assert_eq!(b.p.shared().lock_changed_at, unlocked.lock_changed_at);
+    // a remote lock stays immediate
+    a.now += S;
+    a.p.handle_lock(Reason::Idle, a.now);
+    b.now = a.now + 5;
+    b.hear(a.p.shared());
+    assert_eq!(b.p.state(), State::Locked);
+}
+
+#[test]
+fn a_hint_needs_an_answer_to_a_request_sent_after_it_and_a_newer_lock_drops_it() {
+    let t = with_server(HOUR);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.p.handle_lock(Reason::Manual, a.now);
+    let locked = a.p.shared();
+    b.hear(locked);
+    // B already had a check out for an earlier hint when a newer one came
+    b.hear(forged_unlock(locked, 1));
+    let first_sent = b.now;
+    b.now += 10;
+    let mark = b.log.len();
+    b.hear(forged_unlock(locked, 2));
+    assert_eq!(b.since(mark), vec![], "one request out at a time");
+    // the live answer to the earlier request does not count for the newer hint: ask again
+    b.now += 10;
+    b.verify_answer(live(b.now), first_sent);
+    assert_eq!(b.p.state(), State::Locked);
+    assert!(b.since(mark).contains(&Action::Verify));
+    // a newer lock arrives before the answer: the hint is gone, a live answer unlocks nothing
+    let mut newer_lock = locked;
+    newer_lock.lock_changed_at += 3;
+    b.hear(newer_lock);
+    b.verify_answer(live(b.now), b.now);
+    assert_eq!(b.p.state(), State::Locked);
+    // without a server a remote unlock is followed at once (README: it trusts the origin)
+    let t = timing(HOUR, 0);
+    let (mut a, mut c) = (Sim::new(t), Sim::new(t));
+    a.p.handle_lock(Reason::Manual, a.now);
+    c.hear(a.p.shared());
+    c.hear(forged_unlock(a.p.shared(), 1));
+    assert_eq!(c.p.state(), State::Active);
+    assert_eq!(c.count(|a| *a == Action::Verify), 0);
+}
+
+#[test]
+fn unlock_with_a_server_needs_a_live_well_formed_answer() {
+    let t = with_server(HOUR);
+    let mut s = Sim::new(t);
+    s.p.handle_lock(Reason::Manual, s.now);
+    s.drain();
+    for bad in [
+        ServerAnswer::Expired,
+        ServerAnswer::Failed("timeout"),
+        ServerAnswer::Live {
+            expires_at: s.now,
+            server_time: s.now,
+        },
+        ServerAnswer::Live {
+            expires_at: s.now + MAX_SERVER_LEAD + 1,
+            server_time: s.now,
+        },
+    ] {
+        s.p.handle_unlock_answer(bad, s.now, s.now);
+        s.drain();
+        assert_eq!(s.p.state(), State::Locked, "{bad:?}");
+    }
+    s.p.handle_unlock_answer(live(s.now), s.now, s.now);
+    s.drain();
+    assert_eq!(s.p.state(), State::Active);
+}
+
+#[test]
+fn a_forged_far_future_stamp_never_outranks_the_real_locks_after_it() {
+    // Two active tabs; a script posts an unlocked state stamped a year ahead. Without the
+    // cap, B would take that stamp and ignore every real lock for a year.
+    for t in [timing(HOUR, 0), with_server(HOUR)] {
+        let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+        a.run_to(MIN);
+        b.run_to(MIN);
+        b.hear(forged_unlock(a.p.shared(), 365 * 24 * HOUR));
+        assert!(b.p.shared().lock_changed_at <= b.now + STAMP_SLACK);
+        a.now += 2 * STAMP_SLACK;
+        a.p.handle_lock(Reason::Manual, a.now);
+        b.now = a.now + 5;
+        b.hear(a.p.shared());
+        assert_eq!(b.p.state(), State::Locked, "{t:?}");
+    }
+    // The same from a locked tab whose server session is live (the user is signed in):
+    // the check unlocks it, but under a capped stamp, so A's next lock still wins.
+    let t = with_server(HOUR);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.p.handle_lock(Reason::Manual, a.now);
+    b.hear(a.p.shared());
+    b.hear(forged_unlock(a.p.shared(), 365 * 24 * HOUR));
+    b.verify_answer(live(b.now), b.now);
+    assert_eq!(b.p.state(), State::Active);
+    a.p.handle_unlock_confirmed(a.now + 10);
+    a.now += 2 * STAMP_SLACK;
+    a.p.handle_lock(Reason::Idle, a.now);
+    b.now = a.now + 5;
+    b.hear(a.p.shared());
+    assert_eq!(b.p.state(), State::Locked);
+}
+
+#[test]
+fn a_load_into_a_forged_unlocked_state_locks_when_the_server_says_401() {
+    // Storage says "unlocked", stamped later than the real lock, while the server session
+    // has ended: the load's first GET locks it, and its lock outranks the forged stamp so
+    // every tab (and the next load) agrees it is locked.
+    let t = with_server(HOUR);
+    let mut a = Sim::new(t);
+    a.run_to(MIN);
+    a.p.handle_lock(Reason::Manual, a.now);
+    let forged = forged_unlock(a.p.shared(), 500);
+    let now = a.now + S;
+    let mut p = Policy::new(t, now, Some(forged));
+    while p.poll_action().is_some() {}
+    p.handle_server_answer(ServerAnswer::Expired, now, now + 20);
+    assert_eq!(p.state(), State::Locked);
+    let mut acts = Vec::new();
+    while let Some(x) = p.poll_action() {
+        acts.push(x);
+    }
+    assert!(acts.contains(&lock(Reason::Server)), "{acts:?}");
+    assert!(acts.contains(&Action::Share));
+    assert!(p.shared().locked && p.shared().lock_changed_at > forged.lock_changed_at);
+    let mut b = Sim::new(t);
+    b.now = now + 30;
+    b.hear(forged);
+    b.hear(p.shared());
+    assert_eq!(b.p.state(), State::Locked);
+}
+
 #[test]
 fn hours_of_simulated_time_run_fast() {
     // 24 h of input every 30 s with a 1-min poll: thousands of steps, microseconds each
@@ -1108,7 +1343,7 @@ fn server_sim() -> Sim {
     })
 }
 
-fn live(expires_at: Ms, server_time: Ms) -> ServerAnswer {
+fn live_at(expires_at: Ms, server_time: Ms) -> ServerAnswer {
     ServerAnswer::Live {
         expires_at,
         server_time,
@@ -1124,13 +1359,13 @@ fn a_poll_answer_arriving_after_the_keepalive_answer_is_ignored() {
         // arrives first (10.3 s), the GET's last (10.5 s).
         s.now = T0 + 10_300;
         s.p.handle_server_answer(
-            live(T0 + skew + 15 * MIN, T0 + skew + 10_200),
+            live_at(T0 + skew + 15 * MIN, T0 + skew + 10_200),
             T0 + 10_050,
             s.now,
         );
         s.now = T0 + 10_500;
         s.p.handle_server_answer(
-            live(T0 + skew + 3 * MIN, T0 + skew + 10_100),
+            live_at(T0 + skew + 3 * MIN, T0 + skew + 10_100),
             T0 + 10_000,
             s.now,
         );
@@ -1150,13 +1385,13 @@ fn two_keepalive_answers_in_reverse_order_keep_the_newer() {
     // answer arrives first
     s.now = T0 + 51_300;
     s.p.handle_server_answer(
-        live(T0 + 51_200 + 20 * MIN, T0 + 51_200),
+        live_at(T0 + 51_200 + 20 * MIN, T0 + 51_200),
         T0 + 51_000,
         s.now,
     );
     s.now = T0 + 51_400;
     s.p.handle_server_answer(
-        live(T0 + 50_500 + 20 * MIN, T0 + 50_500),
+        live_at(T0 + 50_500 + 20 * MIN, T0 + 50_500),
         T0 + 50_000,
         s.now,
     );
@@ -1172,13 +1407,13 @@ fn two_keepalive_answers_in_reverse_order_keep_the_newer() {
     // two answers made in the same server millisecond: the later expiry holds
     let mut s = server_sim();
     s.now = T0 + 100;
-    s.p.handle_server_answer(live(T0 + 20 * MIN, T0 + 50), T0, s.now);
-    s.p.handle_server_answer(live(T0 + 10 * MIN, T0 + 50), T0, s.now);
+    s.p.handle_server_answer(live_at(T0 + 20 * MIN, T0 + 50), T0, s.now);
+    s.p.handle_server_answer(live_at(T0 + 10 * MIN, T0 + 50), T0, s.now);
     s.drain();
     assert_eq!(s.p.deadline(), (T0 + 20 * MIN, Reason::Server));
     // a newer answer is applied even when it moves the deadline earlier
     s.now = T0 + 200;
-    s.p.handle_server_answer(live(T0 + 5 * MIN, T0 + 150), T0 + 100, s.now);
+    s.p.handle_server_answer(live_at(T0 + 5 * MIN, T0 + 150), T0 + 100, s.now);
     s.drain();
     assert_eq!(s.p.deadline(), (T0 + 5 * MIN, Reason::Server));
 }
@@ -1186,7 +1421,7 @@ fn two_keepalive_answers_in_reverse_order_keep_the_newer() {
 #[test]
 fn session_expires_header_only_moves_the_server_deadline_later() {
     let mut s = server_sim();
-    s.p.handle_server_answer(live(T0 + 10 * MIN, T0), T0, T0);
+    s.p.handle_server_answer(live_at(T0 + 10 * MIN, T0), T0, T0);
     s.run_to(MIN);
     // an API response generated before the keepalive's answer, arriving after it
     s.p.handle_expires_header(T0 + 5 * MIN, s.now);
@@ -1213,7 +1448,7 @@ fn session_expires_header_only_moves_the_server_deadline_later() {
 fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
     for via_api in [true, false] {
         let mut s = server_sim();
-        s.p.handle_server_answer(live(T0 + 20 * MIN, T0), T0, T0);
+        s.p.handle_server_answer(live_at(T0 + 20 * MIN, T0), T0, T0);
         s.run_to(MIN);
         // a poll (answered at 59.9 s: live) is in flight when an API call answers 401 (or
         // the session's own GET/POST does)
@@ -1226,9 +1461,9 @@ fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
         assert_eq!(s.p.state(), State::Locked);
         // the poll's 200 arrives after the 401, then a header, then a 200 made later still
         s.now += 100;
-        s.p.handle_server_answer(live(T0 + 25 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
+        s.p.handle_server_answer(live_at(T0 + 25 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
         s.p.handle_expires_header(T0 + 30 * MIN, s.now);
-        s.p.handle_server_answer(live(T0 + 40 * MIN, T0 + MIN + 50), T0 + MIN, s.now);
+        s.p.handle_server_answer(live_at(T0 + 40 * MIN, T0 + MIN + 50), T0 + MIN, s.now);
         s.drain();
         assert_eq!(s.p.state(), State::Locked);
         assert_eq!(s.p.reason(), Reason::Server);
@@ -1241,18 +1476,18 @@ fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
         assert_eq!(s.p.remaining_ms(s.now), 0);
         // only unlock()'s GET after re-authentication unlocks: not a malformed one, not a 401
         s.now = T0 + MIN + 30 * S;
-        s.p.handle_unlock_answer(live(s.now + 400 * 24 * HOUR, s.now), s.now - 40, s.now);
+        s.p.handle_unlock_answer(live_at(s.now + 400 * 24 * HOUR, s.now), s.now - 40, s.now);
         s.p.handle_unlock_answer(ServerAnswer::Expired, s.now - 40, s.now);
         s.p.handle_unlock_answer(ServerAnswer::Failed("server timeout"), s.now - 40, s.now);
         s.drain();
         assert_eq!(s.p.state(), State::Locked);
-        s.p.handle_unlock_answer(live(s.now + 15 * MIN, s.now - 20), s.now - 40, s.now);
+        s.p.handle_unlock_answer(live_at(s.now + 15 * MIN, s.now - 20), s.now - 40, s.now);
         s.drain();
         assert_eq!(s.p.state(), State::Active);
         assert_eq!(s.main().last(), Some(&(MIN + 30 * S, Action::Unlock)));
         assert_eq!(s.p.deadline(), (s.now + 15 * MIN, Reason::Server));
         // the new session's order holds: a 200 from before the lock, arriving now, is older
-        s.p.handle_server_answer(live(T0 + 6 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
+        s.p.handle_server_answer(live_at(T0 + 6 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
         s.drain();
         assert_eq!(s.p.deadline(), (s.now + 15 * MIN, Reason::Server));
     }
@@ -1261,12 +1496,12 @@ fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
 #[test]
 fn a_server_clock_set_back_restarts_the_order() {
     let mut s = server_sim();
-    s.p.handle_server_answer(live(T0 + 20 * MIN, T0), T0, T0);
+    s.p.handle_server_answer(live_at(T0 + 20 * MIN, T0), T0, T0);
     s.run_to(MIN);
     // the server's clock steps back an hour: its answers are not late ones (they are far
     // older than any request can take), they are applied and measured afresh
     s.p.handle_server_answer(
-        live(T0 - HOUR + MIN + 30 * MIN, T0 - HOUR + MIN),
+        live_at(T0 - HOUR + MIN + 30 * MIN, T0 - HOUR + MIN),
         s.now,
         s.now,
     );
@@ -1277,12 +1512,12 @@ fn a_server_clock_set_back_restarts_the_order() {
     let step = T0 - HOUR;
     s.run_to(2 * MIN);
     s.p.handle_server_answer(
-        live(step + 2 * MIN + 40 * MIN, step + 2 * MIN),
+        live_at(step + 2 * MIN + 40 * MIN, step + 2 * MIN),
         s.now,
         s.now,
     );
     s.p.handle_server_answer(
-        live(step + 2 * MIN + 10 * MIN, step + 2 * MIN - 5),
+        live_at(step + 2 * MIN + 10 * MIN, step + 2 * MIN - 5),
         s.now - 10,
         s.now,
     );

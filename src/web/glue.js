@@ -132,6 +132,44 @@ export function patch_requests(start, end, headerName) {
   return () => { for (const u of undo) u(); };
 }
 
+/** The lock overlay as built: its dialog, card and button, each with its inline style. */
+export function overlay_state(d, b) {
+  return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+}
+
+// The root's styles that a top-layer element cannot escape (measured in Chromium).
+const ROOT_HIDES = ["display", "content-visibility", "zoom"];
+
+/**
+ * Puts the lock overlay back as `overlay_state` saw it, whatever hid it or made its button
+ * unclickable. Its own elements: nested as built under <html>, their inline style
+ * (`all: initial`/`revert` and every value `!important`, so no page rule reaches them or
+ * what they inherit) and no `class`, `hidden`, `inert` or `disabled`. The root: nothing that
+ * hides the top layer (computed style). The dialog: open and modal. (Another top-layer
+ * element may sit above it: that is how the app's own re-authentication dialog is shown.)
+ * True when something was repaired.
+ */
+export function heal_overlay(saved) {
+  const [[d], [c], [b]] = saved, root = d.ownerDocument.documentElement;
+  let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
+  if (bad) c.append(b), d.append(c), root.append(d);
+  for (const [e, css] of saved) {
+    if (e.style.cssText != css) bad = e.style.cssText = css;
+    for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
+  }
+  const cs = G.getComputedStyle(root);
+  if (cs.display == "none" || cs.contentVisibility == "hidden" || cs.zoom < 0.5) {
+    bad = saved.root = ROOT_HIDES.map((p) => root.style.setProperty(p, "revert", "important"));
+  }
+  if (!d.matches(":modal")) bad = d.close() || d.showModal() || b.focus() || 1;
+  return !!bad;
+}
+
+/** At unlock: drop what `heal_overlay` set on the root. */
+export function release_overlay(saved) {
+  if (saved.root) for (const p of ROOT_HIDES) G.document.documentElement.style.removeProperty(p);
+}
+
 /**
  * Last line of defence when the wasm side cannot be trusted (panic, trap, failed load):
  * cover the page with plain DOM, make it inert and drop sessionStorage.

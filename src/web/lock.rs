@@ -18,11 +18,12 @@ pub const OVERLAY_ID: &str = "autologoff-overlay";
 const BLUR: &str = "blur(24px)";
 const LOCKED_TEXT: &str =
     "Your session was locked to protect patient information. Sign in again to continue.";
-/// The overlay fills the viewport above everything; `!important` so page CSS cannot undo it.
-const OVERLAY_CSS: &str = "position:fixed!important;inset:0!important;width:100vw!important;height:100vh!important;\
-max-width:none!important;max-height:none!important;margin:0!important;padding:0!important;border:0!important;\
-background:rgba(15,23,42,.88)!important;display:flex!important;align-items:center!important;\
-justify-content:center!important;z-index:2147483647!important;filter:none!important;visibility:visible!important";
+/// The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
+/// rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
+/// text-indent…); every other property has its initial value (visible, no margin or border).
+const OVERLAY_CSS: &str = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;\
+height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;\
+background:rgba(15,23,42,.88)!important";
 
 /// Attributes of one element as they were before the lock.
 struct Saved {
@@ -46,8 +47,16 @@ struct Covered {
 
 struct Overlay {
     dialog: HtmlDialogElement,
-    button: HtmlElement,
+    /// Its elements as built, for `heal_overlay` (glue.js).
+    saved: JsValue,
     _listeners: Vec<Listener>,
+}
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn overlay_state(dialog: &HtmlDialogElement, button: &HtmlElement) -> JsValue;
+    fn heal_overlay(saved: &JsValue) -> bool;
+    fn release_overlay(saved: &JsValue);
 }
 
 struct Observer {
@@ -178,6 +187,7 @@ impl DomLock {
             keep_open(&o.dialog, false);
             o.dialog.close();
             o.dialog.remove();
+            release_overlay(&o.saved);
         }
         let doc = document();
         doc.set_title(&c.prev_title);
@@ -224,22 +234,8 @@ impl DomLock {
             }
         }
         if let Some(o) = &c.overlay {
-            let doc = document();
-            if !o.dialog.is_connected() {
-                if let Some(root) = doc.document_element() {
-                    let _ = root.append_child(&o.dialog);
-                }
-                fixed = true;
-            }
-            let modal = o.dialog.matches(":modal").unwrap_or(false);
-            if !o.dialog.open() || !modal {
-                if o.dialog.open() {
-                    o.dialog.close();
-                }
-                let _ = o.dialog.show_modal();
-                let _ = o.button.focus();
-                fixed = true;
-            }
+            // Hidden, moved, restyled (inline, class, stylesheet), covered or closed.
+            fixed |= heal_overlay(&o.saved);
         }
         let doc = document();
         if doc.title() != self.cfg.title {
@@ -277,18 +273,13 @@ impl DomLock {
         keep_open(&dialog, true);
 
         let signin = self.on_signin.clone();
-        let me = self.me.clone();
+        // (A `close` by script removes `open`: the tamper observer re-opens it.)
         let listeners = vec![
             Listener::new(&button, "click", false, false, move |_| signin()),
-            Listener::new(&dialog, "close", false, true, move |_| {
-                if let Some(me) = me.upgrade() {
-                    heal_and_report(&me);
-                }
-            }),
         ];
         Some(Overlay {
+            saved: overlay_state(&dialog, &button),
             dialog,
-            button,
             _listeners: listeners,
         })
     }
@@ -310,7 +301,15 @@ impl DomLock {
 
     fn observe(&self) -> Option<Observer> {
         let filter = js_sys::Array::new();
-        for a in ["style", "inert", "aria-hidden", "open", "class"] {
+        for a in [
+            "style",
+            "inert",
+            "aria-hidden",
+            "open",
+            "class",
+            "hidden",
+            "disabled",
+        ] {
             filter.push(&JsValue::from_str(a));
         }
         let init = obj(&[

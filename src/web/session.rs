@@ -116,7 +116,7 @@ impl Session {
         // Lock at once (same task) when the origin is already past its deadline.
         s.pump();
         if s.cfg.server.is_some() {
-            s.server_request("GET", None);
+            s.server_request("GET", None, false);
         }
         if s.audit.borrow().has_pending() {
             s.policy.borrow_mut().schedule_flush(t0 + 1_000);
@@ -273,7 +273,7 @@ impl Session {
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
                 if self.cfg.server.is_some() && reason != Reason::Remote {
-                    self.server_request("DELETE", None);
+                    self.server_request("DELETE", None, false);
                 }
                 // 6: events (the audit record follows as its own action)
                 self.queue(
@@ -300,8 +300,9 @@ impl Session {
             }
             Action::Keepalive {
                 last_activity_ago_ms,
-            } => self.server_request("POST", Some(last_activity_ago_ms)),
-            Action::Poll => self.server_request("GET", None),
+            } => self.server_request("POST", Some(last_activity_ago_ms), false),
+            Action::Poll => self.server_request("GET", None, false),
+            Action::Verify => self.server_request("GET", None, true),
             Action::Flush => self.flush_audit(false),
             Action::Audit {
                 kind,
@@ -430,8 +431,9 @@ impl Session {
 
     // ---------------- server ----------------
 
-    /// `ago`: the keepalive's `lastActivityAgoMs` (POST only).
-    fn server_request(&self, method: &'static str, ago: Option<Ms>) {
+    /// A GET, POST or DELETE of `server.url`. `ago`: the keepalive's `lastActivityAgoMs`
+    /// (POST only); `verify`: a GET that checks another tab's unlock ([`Action::Verify`]).
+    fn server_request(&self, method: &'static str, ago: Option<Ms>, verify: bool) {
         let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
@@ -448,9 +450,13 @@ impl Session {
                 s.share();
                 return;
             }
-            s.policy
-                .borrow_mut()
-                .handle_server_answer(answer, sent, now());
+            let mut p = s.policy.borrow_mut();
+            if verify {
+                p.handle_verify_answer(answer, sent, now());
+            } else {
+                p.handle_server_answer(answer, sent, now());
+            }
+            drop(p);
             s.pump();
         });
     }

@@ -181,10 +181,12 @@ pub fn html(
     Some(e)
 }
 
-const CARD_CSS: &str = "background:#fff;color:#0f172a;padding:24px 28px;border-radius:12px;max-width:420px;\
-text-align:center;box-shadow:0 20px 60px rgba(0,0,0,.4);font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif";
-const BUTTON_CSS: &str =
-    "font:inherit;padding:10px 20px;border:0;border-radius:8px;background:#1d4ed8;color:#fff;cursor:pointer";
+// `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
+const CARD_CSS: &str = "all:revert!important;background:#fff!important;color:#0f172a!important;\
+padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;\
+box-shadow:0 20px 60px rgba(0,0,0,.4)!important;font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif!important";
+const BUTTON_CSS: &str = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;\
+border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
 
 /// One of the SDK's two dialogs (warning, lock): an `alertdialog` labelled by its heading and
 /// described by its text, holding a card with the heading, the text and one button.

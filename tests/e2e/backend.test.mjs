@@ -86,5 +86,24 @@ test("Postgres stopped: /audit answers 503 and the SDK's queue delivers every re
   await sleep(1000);
   const stored = (await s.audit()).map((r) => `${r.tab}/${r.seq}`);
   assert.deepEqual([...stored].sort(), [...made].sort(), "every record once, none lost, none twice");
+  // Each lock's DELETE cleared the session cookie before its records were sent: they are
+  // still attributed to the user who was signed in (never to a name the client wrote).
+  const users = new Set((await s.audit()).map((r) => r.user));
+  assert.deepEqual([...users], ["dr-test"]);
+  await ctx.close();
+});
+
+test("the lock's own audit records, sent after its DELETE cleared the cookie, are attributed to the user", async () => {
+  const { s, ctx } = await setup([]);
+  const page = await openHarness(ctx, s.url, { crossTab: false, server: SERVER(), audit: { url: "/audit" } }, { login: true });
+  await page.evaluate(() => window.session.lock());
+  await waitFor(async () => !(await ctx.cookies()).some((c) => c.name === "sid"));
+  const stored = await waitFor(async () => {
+    const rows = await s.audit();
+    return rows.some((r) => r.type === "lock") && rows.some((r) => r.type === "purge") && rows;
+  }, { timeout: 10_000, every: 200 });
+  assert.ok(s.log().indexOf("DELETE /session 204") < s.log().lastIndexOf("POST /audit 200"), "records arrived after the DELETE");
+  assert.deepEqual(stored.filter((r) => r.type === "lock").map((r) => [r.reason, r.user]), [["manual", "dr-test"]]);
+  assert.ok(stored.every((r) => r.user === "dr-test"), JSON.stringify(stored));
   await ctx.close();
 });

@@ -128,12 +128,14 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     const o = { idleTimeoutMs: 60_000, audit: { url: "/audit" } };
     const tabs = [await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o), await openHarness(ctx, s.url, o)];
     // PHI-looking title, URL query and storage values in every tab: none may reach a record.
-    const phi = async (p) => p.evaluate(() => {
-      document.title = "Chart: Jane Testpatient, MRN SYN-0007";
-      history.replaceState(null, "", location.pathname + "?mrn=SYN-0007&name=Jane+Testpatient" + location.hash);
-      sessionStorage.setItem("chart", "Jane Testpatient, DOB 1970-01-01");
-      localStorage.setItem("draft:note", "Jane Testpatient reports chest pain");
-    });
+    const fed = ["Chart: Jane Testpatient, MRN SYN-0007", "?mrn=SYN-0007&name=Jane+Testpatient",
+      "Jane Testpatient, DOB 1970-01-01", "Jane Testpatient reports chest pain"];
+    const phi = async (p) => p.evaluate(([title, query, chart, note]) => {
+      document.title = title;
+      history.replaceState(null, "", location.pathname + query + location.hash);
+      sessionStorage.setItem("chart", chart);
+      localStorage.setItem("draft:note", note);
+    }, fed);
     for (const t of tabs) await phi(t);
     const made = new Map(); // "tab/seq" -> record, from every page's audit events
     const order = new Map(); // tab id -> seqs in the order the events fired
@@ -198,15 +200,137 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     for (const [tab, seqs] of order) {
       assert.ok(seqs.every((x, i) => i === 0 || x > seqs[i - 1]), `tab ${tab} made seqs out of order: ${seqs}`);
     }
-    const seqs = stored.map((r) => r.seq);
-    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "served in seq order");
-    // no PHI: records carry only seq/type/at/reason/tab
+    // The server keeps arrival order (received_at, tab, seq), the order an auditor's export
+    // prints; within each tab the records arrive in the order they were made.
+    const arrived = new Map();
+    for (const r of stored) arrived.set(r.tab, [...(arrived.get(r.tab) ?? []), r.seq]);
+    for (const [tab, seqs] of arrived) {
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `tab ${tab}: records stored out of the order they were made`);
+    }
+    // No PHI: each field is a number, one of a closed set or a strict format, and no word
+    // of the synthetic values fed in above is a whole token of any text field. (Not a substring test
+    // over the whole record: the server's receivedAt, in unix ms, can contain "1970".)
+    const words = (v) => String(v).split(/[^A-Za-z0-9-]+/).filter(Boolean);
+    const phiWords = new Set(fed.flatMap(words).filter((w) => w !== "reports"));
+    const TYPES = ["warn", "extend", "lock", "unlock", "tamper", "server-expired", "purge", "error"];
     for (const r of stored) {
-      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "user", "receivedAt"].includes(k)), []);
-      assert.doesNotMatch(JSON.stringify(r), /Patient|Testpatient|MRN|SYN-|mrn=|chest|1970/i);
+      const id = `record ${JSON.stringify(r)}`;
+      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "user", "receivedAt"].includes(k)), [], id);
+      assert.ok(Number.isInteger(r.seq) && r.seq >= 0, id);
+      assert.ok(TYPES.includes(r.type), id);
+      assert.match(r.tab, /^[0-9a-f]{16}$/, id);
+      assert.equal(new Date(r.at).toISOString(), r.at, id);
+      assert.ok(r.reason === undefined || /^[A-Za-z -]{1,40}$/.test(r.reason), id);
+      assert.ok(r.receivedAt === undefined || Number.isFinite(r.receivedAt), id);
+      assert.ok(r.user === undefined || r.user === null || r.user === "dr-test", id);
+      for (const k of ["type", "at", "reason", "tab", "user"]) {
+        if (r[k] !== undefined) for (const w of words(r[k])) assert.ok(!phiWords.has(w), `${id}: ${k} carries "${w}"`);
+      }
     }
     // last, so that the audit checks above still report: the cross-tab contract for every cycle
     assert.deepEqual(stuck, [], `unlock() in one tab resolved true but tabs stayed locked after ${stuck.length} of ${CYCLES} cycles`);
+    await ctx.close();
+  } finally {
+    s.stop();
+  }
+});
+
+// ---- with `server`, an unlock heard from another tab is only a hint (issue 14) ----
+
+const SERVER = { idleTimeoutMs: 60_000, warnBeforeMs: 0, server: { url: "/session" } };
+
+/** A tab of the origin with the SDK and `server`, signed in, then locked: the lock's DELETE ends the session. */
+async function lockedTab(s, ctx) {
+  const a = await openHarness(ctx, s.url, SERVER, { login: true });
+  assert.equal(await state(a), "active");
+  await a.evaluate(() => window.session.lock("manual"));
+  await waitFor(async () => (await ctx.request.get(s.url + "/session")).status() === 401);
+  return a;
+}
+
+/** Still covered: locked, overlay open, page inert, no unlock event or record. */
+async function assertCovered(a, what) {
+  const st = await a.evaluate(() => ({
+    state: window.session.state,
+    overlay: !!document.querySelector("#autologoff-overlay[open]"),
+    inert: document.body.inert,
+    filter: getComputedStyle(document.body).filter,
+    unlocks: window.events.filter((e) => e.type === "unlock" || (e.type === "audit" && e.detail.type === "unlock")).length,
+  }));
+  assert.deepEqual(st, { state: "locked", overlay: true, inert: true, filter: st.filter, unlocks: 0 }, what);
+  assert.match(st.filter, /blur/, what);
+}
+
+test("with server: a forged unlock posted on the channel or written to storage by another tab leaves the locked tab covered", async () => {
+  const { s, ctx } = await env.setup();
+  try {
+    const a = await lockedTab(s, ctx);
+    const gets0 = (await s.api("/__test/stats")).gets;
+    // a passer-by opens another page of the app (no SDK) and forges the shared state
+    const b = await ctx.newPage();
+    await b.goto(s.url + "/fixtures/other.html");
+    const forged = await b.evaluate(() => {
+      const f = localStorage.getItem("autologoff:state").split("|");
+      f[3] = "0"; // not locked
+      f[5] = String(Number(f[5]) + 50); // lock_changed_at later than the lock
+      const text = f.join("|");
+      new BroadcastChannel("autologoff").postMessage(text);
+      localStorage.setItem("autologoff:state", text);
+      return text;
+    });
+    await sleep(1000);
+    await assertCovered(a, `after the forged state ${forged}`);
+    // the tab asked the server itself (and the answer, 401, kept it locked)
+    assert.ok((await s.api("/__test/stats")).gets > gets0, "the locked tab did not check with the server");
+    // a forged stamp far in the future changes nothing either
+    await b.evaluate(() => {
+      const f = localStorage.getItem("autologoff:state").split("|");
+      f[3] = "0";
+      f[5] = String(Date.now() + 365 * 24 * 3600_000);
+      new BroadcastChannel("autologoff").postMessage(f.join("|"));
+    });
+    await sleep(500);
+    await assertCovered(a, "after a far-future forged stamp");
+    // a new load of the locked tab reads the stored state (its pagehide stored the real one
+    // again; no sign-in this time), and a new tab with `server` loads into the forged one
+    // written once more: its own first GET (401) locks it, and nothing unlocks A
+    await gotoHarness(a, s.url, SERVER);
+    assert.equal(await state(a), "locked");
+    await b.evaluate((t) => localStorage.setItem("autologoff:state", t), forged);
+    const c = await openHarness(ctx, s.url, SERVER);
+    await waitFor(async () => (await state(c)) === "locked", { timeout: 3000 });
+    assert.equal((await events(c, "lock")).at(-1).detail.reason, "server");
+    await b.evaluate((t) => new BroadcastChannel("autologoff").postMessage(t), forged);
+    await sleep(500);
+    await assertCovered(a, "after a reload, and a new tab loaded into the forged stored state");
+    await ctx.close();
+  } finally {
+    s.stop();
+  }
+});
+
+test("with server: a second SDK instance without server that calls unlock() leaves the locked tab covered; a real sign-in still unlocks it", async () => {
+  const { s, ctx } = await env.setup();
+  try {
+    const a = await lockedTab(s, ctx);
+    // another tab runs the SDK without `server`: it starts locked, and its unlock() needs nobody
+    const b = await openHarness(ctx, s.url, { idleTimeoutMs: 60_000 });
+    assert.equal(await state(b), "locked");
+    assert.equal(await b.evaluate(() => window.session.unlock()), true);
+    await sleep(1000);
+    await assertCovered(a, "after unlock() in a tab without server");
+    // a tab with `server` loading into that unlocked stored state: the server says 401, it locks
+    const c = await openHarness(ctx, s.url, SERVER);
+    await waitFor(async () => (await state(c)) === "locked", { timeout: 3000 });
+    await sleep(300);
+    await assertCovered(a, "after a new tab loaded into the unlocked stored state");
+    // the user signs in again: now the same hint is confirmed by the server and A uncovers
+    assert.ok((await ctx.request.post(s.url + "/login", { data: JSON.stringify({ user: "dr-test" }) })).ok());
+    assert.equal(await c.evaluate(() => window.session.unlock()), true);
+    await waitFor(async () => (await state(a)) === "active", { timeout: 3000 });
+    assert.equal(await a.evaluate(() => document.body.inert), false);
+    const rec = (await events(a, "audit")).filter((e) => e.detail.type === "unlock").map((e) => e.detail.reason);
+    assert.deepEqual(rec, ["remote"]);
     await ctx.close();
   } finally {
     s.stop();

@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod export;
 mod hooks;
+mod listener;
 mod serve;
 
 use std::process::ExitCode;

@@ -17,10 +17,13 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower_http::services::ServeDir;
 
 use crate::cli::{redacted, Serve};
+use crate::listener::Bounded;
 use crate::{demo, hooks};
 
 /// Requests handled at once; more wait for a slot.
 const MAX_IN_FLIGHT: usize = 1024;
+/// Connections open at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 4096;
 
 /// The demo page's policy: its own scripts and wasm, nothing inline, nothing framed.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
@@ -83,6 +86,7 @@ pub async fn run(args: Serve) -> ExitCode {
     if args.demo_login {
         eprintln!("demo login enabled (POST /login without a password): not for production");
     }
+    let listener = Bounded::new(listener, MAX_CONNECTIONS);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
