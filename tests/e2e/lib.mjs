@@ -91,10 +91,11 @@ export async function openHarness(context, base, opts, { login = false } = {}) {
   return page;
 }
 
-export async function gotoHarness(page, base, opts, { login = false } = {}) {
+/** `fixture`: harness.html (PHI in its static HTML) or chart.html (PHI rendered after init). */
+export async function gotoHarness(page, base, opts, { login = false, fixture = "harness" } = {}) {
   const q = login ? "?login=1" : "";
   const hash = opts === undefined ? "" : "#" + encodeURIComponent(JSON.stringify(opts));
-  await page.goto(`${base}/fixtures/harness.html${q}${hash}`);
+  await page.goto(`${base}/fixtures/${fixture}.html${q}${hash}`);
   await page.waitForFunction(() => window.ready === true);
 }
 
