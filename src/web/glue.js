@@ -47,13 +47,13 @@ export function untimer(id, repeat) {
 
 const esc = (e) => { if (e.key == "Escape" || e.type == "cancel") e.preventDefault(); };
 /**
- * Keeps a modal dialog open: refuses its `cancel`; `hold` (the lock overlay) also swallows
- * Escape on the window, in capture, before any dialog sees it (close watchers honour
- * `cancel.preventDefault()` only once per user activation), until called without `hold`.
+ * Keeps a modal dialog open: `mode` 1 refuses its `cancel`; 2 (the lock overlay) also
+ * swallows Escape on the window, in capture, before any dialog sees it (close watchers
+ * honour `cancel.preventDefault()` only once per user activation); 0 removes both.
  */
-export function keep_open(dialog, hold) {
-  dialog.addEventListener("cancel", esc);
-  G[(hold ? "add" : "remove") + "EventListener"]("keydown", esc, true);
+export function keep_open(dialog, mode) {
+  dialog[(mode ? "add" : "remove") + "EventListener"]("cancel", esc);
+  G[(mode > 1 ? "add" : "remove") + "EventListener"]("keydown", esc, true);
 }
 
 function urlOf(input) {

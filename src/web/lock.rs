@@ -184,7 +184,7 @@ impl DomLock {
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
-            keep_open(&o.dialog, false);
+            keep_open(&o.dialog, 0);
             o.dialog.close();
             o.dialog.remove();
             release_overlay(&o.saved);
@@ -270,7 +270,7 @@ impl DomLock {
         let _ = dialog.show_modal();
         let _ = button.focus();
         // Escape must not dismiss the lock (nor read as tampering once it would have).
-        keep_open(&dialog, true);
+        keep_open(&dialog, 2);
 
         let signin = self.on_signin.clone();
         // (A `close` by script removes `open`: the tamper observer re-opens it.)

@@ -90,8 +90,8 @@ impl Drop for Listener {
 extern "C" {
     fn timer(cb: &JsValue, ms: u32, repeat: bool) -> JsValue;
     fn untimer(id: &JsValue, repeat: bool);
-    /// Refuses `dialog`'s `cancel`; `hold` also swallows Escape until called without it.
-    pub fn keep_open(dialog: &JsValue, hold: bool);
+    /// `mode` 1 refuses `dialog`'s `cancel`; 2 also swallows Escape on the window; 0 undoes both.
+    pub fn keep_open(dialog: &JsValue, mode: u8);
 }
 
 /// A `setTimeout` (or `setInterval`) that is cleared when dropped.

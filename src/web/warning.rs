@@ -71,7 +71,7 @@ impl Warning {
         });
         let stay = on_stay.clone();
         let stay2 = on_stay;
-        keep_open(&dialog, false);
+        keep_open(&dialog, 1);
         let listeners = vec![
             Listener::new(&button, "click", false, false, move |_| stay()),
             // A click on the backdrop (the dialog itself) or Escape also means "stay".
@@ -107,6 +107,7 @@ impl Warning {
 
 impl Drop for Warning {
     fn drop(&mut self) {
+        keep_open(&self.dialog, 0);
         self.dialog.close();
         self.dialog.remove();
         if let Some(f) = &self.prev_focus {

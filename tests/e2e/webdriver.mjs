@@ -82,6 +82,12 @@ function context(wd, S) {
         return { ok: () => status >= 200 && status < 300, status: () => status };
       },
     },
+    /** The session's cookies (of the current page's origin), Playwright-shaped. */
+    async cookies() {
+      const p = pages[0];
+      if (!p) return [];
+      return (await p.cookies()).map((c) => ({ name: c.name, value: c.value, domain: c.domain, path: c.path }));
+    },
     async close() { if (!closed) { closed = true; await wd("DELETE", S).catch(() => {}); } },
   };
   const page = (handle) => {
@@ -89,7 +95,9 @@ function context(wd, S) {
     const cmd = async (m, path, body) => { await on(); return wd(m, S + path, body); };
     const actions = (type, id, list) => cmd("POST", "/actions", { actions: [{ type, id, ...(type === "pointer" ? { parameters: { pointerType: "mouse" } } : {}), actions: list }] });
     const evaluate = async (fn, arg) => {
-      const script = `const done = arguments[1]; Promise.resolve().then(() => (${fn})(arguments[0]))
+      // A function is called with `arg`; a string is an expression (as in Playwright).
+      const call = typeof fn === "string" ? `(${fn})` : `(${fn})(arguments[0])`;
+      const script = `const done = arguments[1]; Promise.resolve().then(() => ${call})
         .then((v) => done({ v: v === undefined ? null : v }), (e) => done({ e: String(e && e.stack || e) }));`;
       const r = await cmd("POST", "/execute/async", { script, args: [arg === undefined ? null : arg] });
       if (r && r.e !== undefined) throw new Error("evaluate: " + r.e);
@@ -111,6 +119,7 @@ function context(wd, S) {
       async reload() { await cmd("POST", "/refresh", {}); },
       async bringToFront() { await on(); },
       async title() { return cmd("GET", "/title"); },
+      cookies() { return cmd("GET", "/cookie"); },
       async url() { return cmd("GET", "/url"); },
       async screenshot() { return Buffer.from(await cmd("GET", "/screenshot"), "base64"); },
       async waitForFunction(fn, arg, { timeout = 30_000 } = {}) {
@@ -144,7 +153,8 @@ function context(wd, S) {
         press: (key) => { const k = KEYS[key] ?? key; return actions("key", "keyboard", [{ type: "keyDown", value: k }, { type: "keyUp", value: k }]); },
         type: (text) => actions("key", "keyboard", [...text].flatMap((c) => [{ type: "keyDown", value: c }, { type: "keyUp", value: c }])),
       },
-      on() {}, // console messages are not available over classic WebDriver
+      on() {}, // console messages and network events are not available over classic WebDriver
+      networkEvents: false,
       async close() { await cmd("DELETE", "/window"); current = null; },
     };
     return p;
