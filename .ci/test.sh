@@ -60,10 +60,11 @@ p=$(grep -E "ℹ pass" "$LOG/server" | awk '{print $3}'); f=$(grep -E "ℹ fail"
 summary+=("server ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 
 # Every file runs in Chromium and Firefox (Playwright); WebKitGTK (WebDriver, no Playwright build
-# for it) runs the files its one-window WebDriver client covers (not the multi-tab, server-hook
-# and demo-UI files: WebKitWebDriver exits when a test drives a second tab). A test an engine cannot run is skipped
-# there with the reason (CDP- or page.clock-only); skips are counted apart.
-E2E_WEBKIT="${E2E_WEBKIT:-enforcement back}"
+# for it) runs the files its one-window WebDriver client covers: not crosstab (several tabs:
+# WebKitWebDriver exits when a test drives a second tab of its session) nor demo (Playwright
+# locators). A test an engine cannot run is skipped there with the reason (CDP-, page.clock- or
+# page.route-only, a second tab); skips are counted apart.
+E2E_WEBKIT="${E2E_WEBKIT:-enforcement back tamper requests server backend}"
 e2e_tier() {
   local engine="$1"; shift
   echo "== e2e: $engine against autologoff-server"
