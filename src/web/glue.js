@@ -153,8 +153,11 @@ export function heal_overlay(saved) {
   const [[d], [c], [b]] = saved, root = d.ownerDocument.documentElement;
   let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
   if (bad) c.append(b), d.append(c), root.append(d);
-  for (const [e, css] of saved) {
-    if (e.style.cssText != css) bad = e.style.cssText = css;
+  for (const s of saved) {
+    const [e, css] = s;
+    // Compared with what this engine serializes once `css` is set (s[2]): WebKit does not
+    // give back the string it was given, and a rewrite on every mutation never settles.
+    if (e.style.cssText != (s[2] || css)) e.style.cssText = css, bad = s[2] = e.style.cssText;
     for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
   }
   const cs = G.getComputedStyle(root);
