@@ -59,12 +59,11 @@ rc=${PIPESTATUS[0]}
 p=$(grep -E "ℹ pass" "$LOG/server" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/server" | awk '{print $3}')
 summary+=("server ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 
-# Every file runs in Chromium and Firefox (Playwright); WebKitGTK (WebDriver, no Playwright build
-# for it) runs the files its one-window WebDriver client covers: not crosstab (several tabs:
-# WebKitWebDriver exits when a test drives a second tab of its session) nor demo (Playwright
-# locators). A test an engine cannot run is skipped there with the reason (CDP-, page.clock- or
-# page.route-only, a second tab); skips are counted apart.
-E2E_WEBKIT="${E2E_WEBKIT:-enforcement back tamper requests server backend}"
+# Every file runs in every engine: Chromium and Firefox through Playwright, WebKitGTK through
+# tests/e2e/webdriver.mjs (no Playwright build for it). A test an engine cannot run is skipped
+# there with its reason (CDP-, page.clock- or page.route-only; several tabs, which
+# WebKitWebDriver cannot drive; Playwright locators, which the WebDriver client lacks);
+# skips are counted apart.
 e2e_tier() {
   local engine="$1"; shift
   echo "== e2e: $engine against autologoff-server"
@@ -76,7 +75,7 @@ e2e_tier() {
 }
 e2e_tier chromium tests/e2e/*.test.mjs
 e2e_tier firefox tests/e2e/*.test.mjs
-e2e_tier webkit $(for f in $E2E_WEBKIT; do echo "tests/e2e/$f.test.mjs"; done)
+e2e_tier webkit tests/e2e/*.test.mjs
 
 echo "== size: what ships (bytes are deterministic, so this is a check, not a timing)"
 # The 45 KB gzip budget (wasm + JS as shipped; 1 KB = 1000 bytes) is a check: bytes are deterministic.

@@ -8,6 +8,9 @@ import { suite } from "./suite.mjs";
 import { waitFor } from "./lib.mjs";
 
 const env = suite({ shared: true });
+// The demo is driven through Playwright locators (roles, labels, fill, visibility): the
+// WebKitGTK WebDriver client (webdriver.mjs) does not offer them.
+const UI = (opts) => env.only(["chromium", "firefox"], "Playwright locators (getByRole/getByLabel/fill), not in the WebKitGTK WebDriver client", opts);
 
 const USER = "dr.rivera";
 /** Replace a field's value as a user would (Playwright's fill over WebDriver BiDi, Firefox,
@@ -183,7 +186,7 @@ async function assertUnlocked(page, { name, chartHeading }) {
   assert.ok((await page.title()).includes(name), "the title is restored");
 }
 
-test("sign in, open a chart, type a note, walk away: warning, then a locked page that Back does not reveal", { timeout: 20_000 }, async () => {
+test("sign in, open a chart, type a note, walk away: warning, then a locked page that Back does not reveal", UI({ timeout: 20_000 }), async () => {
   const ctx = await env.browser.newContext();
   try {
     const page = await ctx.newPage();
@@ -252,7 +255,7 @@ test("sign in, open a chart, type a note, walk away: warning, then a locked page
   }
 });
 
-test("the unsaved note survives the idle lock and re-authentication through the demo's dialog", { timeout: 20_000 }, async () => {
+test("the unsaved note survives the idle lock and re-authentication through the demo's dialog", UI({ timeout: 20_000 }), async () => {
   const ctx = await env.browser.newContext();
   try {
     const page = await ctx.newPage();
