@@ -3,6 +3,7 @@
 // (hashes don't compress) in the import section and again as object keys in the glue.
 // usage: node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 import { readFileSync, writeFileSync } from "node:fs";
+import { readLeb, encLeb } from "./leb128.mjs";
 
 const [wasmPath, jsPath] = process.argv.slice(2);
 const b = readFileSync(wasmPath);
@@ -10,15 +11,11 @@ let js = readFileSync(jsPath, "utf8");
 
 let p = 8;
 const leb = () => {
-  let r = 0, s = 0, x;
-  do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80);
-  return r;
+  const [v, next] = readLeb(b, p);
+  p = next;
+  return v;
 };
-const enc = (n) => {
-  const out = [];
-  do { let x = n & 0x7f; n = Math.floor(n / 128); if (n) x |= 0x80; out.push(x); } while (n);
-  return Buffer.from(out);
-};
+const enc = encLeb;
 const str = (s) => { const t = Buffer.from(s, "utf8"); return Buffer.concat([enc(t.length), t]); };
 
 const out = [b.subarray(0, 8)];

@@ -6,20 +6,17 @@
 // then drops what only they used.
 // usage: node .ci/strip-fmt.mjs in.wasm out.wasm   (in.wasm must still have its name section)
 import { readFileSync, writeFileSync } from "node:fs";
+import { readLeb, encLeb } from "./leb128.mjs";
 
 const [inPath, outPath] = process.argv.slice(2);
 const b = readFileSync(inPath);
 let p = 8;
 const leb = () => {
-  let r = 0, s = 0, x;
-  do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80);
-  return r;
+  const [v, next] = readLeb(b, p);
+  p = next;
+  return v;
 };
-const enc = (n) => {
-  const out = [];
-  do { let x = n & 0x7f; n = Math.floor(n / 128); if (n) x |= 0x80; out.push(x); } while (n);
-  return Buffer.from(out);
-};
+const enc = encLeb;
 
 // First pass: imported function count, code section bounds, function names.
 const sections = [];

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { moves, keys } from "./trusted.mjs";
 import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
 import { buildPeers, version, wasmFunctionNames } from "./bundle.mjs";
 import { arm, waitIdle, hideTab, showTab } from "./page.mjs";
@@ -64,33 +65,6 @@ async function openPage({ clock = false } = {}) {
   return { ctx, page, cdp };
 }
 
-// ---- trusted input through CDP (what page.mouse.move / page.keyboard.press send) ----
-// Chromium dispatches mousemoves rAF-aligned and coalesces queued ones into one DOM event per
-// frame; awaiting each move (page.mouse.move) waits a frame, ~17 ms, so 10,000 would take ~3 min
-// per configuration. Consecutive moves with different modifiers cannot be coalesced, so moves are
-// sent in pipelined batches alternating Shift: every one is its own trusted pointermove (checked below).
-let moveSeq = 0;
-async function moves(cdp, n, batch = 1000) {
-  for (let done = 0; done < n; done += batch) {
-    const ps = [];
-    for (let i = 0; i < Math.min(batch, n - done); i++) {
-      const k = moveSeq++;
-      ps.push(cdp.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 20 + (k % 400), y: 20 + ((k * 7) % 300), modifiers: k % 2 ? 8 : 0 }));
-    }
-    await Promise.all(ps);
-  }
-}
-const KEY = { key: "a", code: "KeyA", windowsVirtualKeyCode: 65, nativeVirtualKeyCode: 65 };
-// keydowns only (no library here listens to keyup; a keyup after each would only add the same
-// baseline work to every configuration and double the time), released once at the end
-async function keys(cdp, n, batch = 1000) {
-  for (let done = 0; done < n; done += batch) {
-    const ps = [];
-    for (let i = 0; i < Math.min(batch, n - done); i++) ps.push(cdp.send("Input.dispatchKeyEvent", { type: "rawKeyDown", ...KEY }));
-    await Promise.all(ps);
-  }
-  await cdp.send("Input.dispatchKeyEvent", { type: "keyUp", ...KEY });
-}
 const send = (cdp, kind, n) => (kind === "pointermove" ? moves(cdp, n) : keys(cdp, n));
 
 async function metrics(cdp) {

@@ -1,5 +1,7 @@
 /** Why the page was locked. */
-export type LockReason = "idle" | "absolute" | "server" | "remote" | "manual";
+export type LockReason = "idle" | "absolute" | "server" | "remote" | "manual" | "hidden" | "screen";
+/** `session.screenLock`: whether the OS screen lock is watched (final when init resolves). */
+export type ScreenLockStatus = "off" | "on" | "unsupported" | "needs-permission";
 export type SessionState = "active" | "warning" | "locked";
 export type ActivitySource = "input" | "request" | "remote";
 export type AuditType =
@@ -29,10 +31,23 @@ export interface AutologoffOptions {
   activityEvents?: string[];
   requests?: { track?: boolean; ignore?: string[] };
   server?: ServerOptions | null;
-  lock?: { target?: string; mode?: "blur" | "hide"; overlay?: boolean; title?: string };
+  /**
+   * What is covered while locked. `mode: "detach"` takes the target's child nodes out of
+   * the document and puts the same nodes back at unlock (see the README for what does
+   * not survive: iframes reload, media pauses).
+   */
+  lock?: { target?: string; mode?: "blur" | "hide" | "detach"; overlay?: boolean; title?: string };
   purge?: { sessionStorage?: boolean; localStorageKeys?: string[]; keepSessionKeys?: string[] };
   crossTab?: boolean;
   audit?: { url: string } | null;
+  /**
+   * Lock (reason "hidden") when no tab of the origin has been visible this long,
+   * 0 ..= 86400000 ms (0 = as soon as the last one is hidden; with crossTab at least 1 s,
+   * the time another tab of the app has to say it is in front). Default null (off).
+   */
+  hiddenTimeoutMs?: number | null;
+  /** Lock (reason "screen") when the OS reports the screen locked (IdleDetector). Default false. */
+  screenLock?: boolean;
 }
 
 export interface AuditRecord {
@@ -55,6 +70,8 @@ export interface AutologoffEventMap {
 
 export interface AutologoffSession extends EventTarget {
   readonly state: SessionState;
+  /** Whether the OS screen lock is watched (`screenLock` option). */
+  readonly screenLock: ScreenLockStatus;
   /** Milliseconds until the lock (0 when locked). */
   remainingMs(): number;
   /** The user chose to stay: counts as activity and sends a keepalive. */
@@ -91,6 +108,13 @@ export declare const AutologoffSession: {
   readonly prototype: AutologoffSession;
   new (...args: never[]): AutologoffSession;
 };
+
+/**
+ * Ask for the `idle-detection` permission (call it from a user gesture). Resolves true when
+ * granted (a live session with `screenLock: true` then starts watching and reports "on"),
+ * false when denied or unsupported.
+ */
+export function requestScreenLockPermission(): Promise<boolean>;
 
 /** Validate the options and arm the session. Rejects with TypeError / RangeError on bad options. */
 export function init(options?: AutologoffOptions | null): Promise<AutologoffSession>;

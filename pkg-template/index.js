@@ -4,6 +4,8 @@ import wasmInit, { start } from "./autologoff.js";
 import { fail_closed, failed } from "./glue.js";
 
 let loading = null;
+/** The live session (for requestScreenLockPermission). */
+let live = null;
 
 function load() {
   if (!loading) {
@@ -18,6 +20,10 @@ const isTrap = (e) => typeof WebAssembly !== "undefined" && e instanceof WebAsse
 class AutologoffSession extends EventTarget {
   #h;
   #broken = false;
+  #screen = "off";
+  #wantScreen = false;
+  /** Aborts the IdleDetector. */
+  #idle = null;
 
   constructor() {
     super();
@@ -63,9 +69,51 @@ class AutologoffSession extends EventTarget {
     return this.#call((h) => h.unlock(), Promise.resolve(false));
   }
 
+  /** "off" | "on" | "unsupported" | "needs-permission" (the screenLock option). */
+  get screenLock() {
+    return this.#screen;
+  }
+
   destroy() {
+    this.#idle?.abort();
+    this.#idle = null;
+    if (live === this) live = null;
     this.#call((h) => h.destroy(), undefined);
   }
+
+  /**
+   * Start the IdleDetector (its start() rejects unless `idle-detection` is granted): a screen
+   * reported "locked" locks the session (reason "screen"). `want` = the screenLock option
+   * (kept for a later requestScreenLockPermission()).
+   */
+  async _screen(want = this.#wantScreen) {
+    const D = globalThis.IdleDetector;
+    if (!(this.#wantScreen = want) || this.#idle || live != this) return;
+    if (!D) return void (this.#screen = "unsupported");
+    const ac = (this.#idle = new AbortController()), d = new D();
+    const check = () => d.screenState == "locked" && this.lock("screen");
+    d.onchange = check;
+    try {
+      await d.start({ threshold: 60_000, signal: ac.signal });
+      if (!ac.signal.aborted) check(this.#screen = "on");
+    } catch (_) {
+      this.#screen = "needs-permission";
+      if (this.#idle == ac) this.#idle = null;
+    }
+  }
+}
+
+/**
+ * Ask for the `idle-detection` permission (call it from a user gesture). True when granted:
+ * a live session with `screenLock: true` then starts its detector.
+ */
+export async function requestScreenLockPermission() {
+  let ok = false;
+  try {
+    ok = (await globalThis.IdleDetector?.requestPermission()) === "granted";
+  } catch (_) {}
+  if (ok) await live?._screen();
+  return ok;
 }
 
 /**
@@ -96,6 +144,8 @@ export async function init(options) {
     throw e;
   }
   session._attach(handle);
+  live = session;
+  await session._screen(options?.screenLock === true);
   return session;
 }
 

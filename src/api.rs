@@ -205,7 +205,7 @@ impl SessionHandle {
                 None => return Err(range_error(&cat(&[
                     "autologoff: lock(reason) (",
                     &describe(&reason),
-                    ") must be one of \"idle\", \"absolute\", \"server\", \"remote\", \"manual\"",
+                    ") must be one of \"idle\", \"absolute\", \"server\", \"remote\", \"manual\", \"hidden\", \"screen\"",
                 ]))),
             }
         };

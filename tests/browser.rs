@@ -226,6 +226,31 @@ async fn bad_options_reject_with_the_right_class_and_message_and_install_nothing
         ),
         (r#"{"warnBeforeMs":-5}"#, "RangeError", "warnBeforeMs (-5)"),
         (
+            r#"{"hiddenTimeoutMs":-1}"#,
+            "RangeError",
+            "hiddenTimeoutMs (-1) must be a finite number between 0 and 86400000",
+        ),
+        (
+            r#"{"hiddenTimeoutMs":86400001}"#,
+            "RangeError",
+            "hiddenTimeoutMs (86400001)",
+        ),
+        (
+            r#"{"hiddenTimeoutMs":"5"}"#,
+            "TypeError",
+            "hiddenTimeoutMs must be a number of milliseconds, got string \"5\"",
+        ),
+        (
+            r#"{"screenLock":"yes"}"#,
+            "TypeError",
+            "screenLock must be a boolean, got string \"yes\"",
+        ),
+        (
+            r#"{"lock":{"mode":"shred"}}"#,
+            "RangeError",
+            "lock.mode (\"shred\") must be one of \"blur\", \"hide\", \"detach\"",
+        ),
+        (
             r#"{"absoluteTimeoutMs":604800001}"#,
             "RangeError",
             "absoluteTimeoutMs (604800001)",
@@ -571,4 +596,74 @@ async fn the_fetch_and_xhr_patch_is_transparent() {
     assert_eq!(get(&xhr, "body").as_string().unwrap(), "chunk-1|chunk-2");
     assert_eq!(get(&xhr, "seen"), JsValue::TRUE);
     h.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn detach_moves_the_targets_nodes_out_and_the_same_ones_back() {
+    reset_page();
+    let d = doc();
+    let app = d.get_element_by_id("app").unwrap();
+    let field: web_sys::HtmlInputElement = d.get_element_by_id("f").unwrap().unchecked_into();
+    field.set_value("draft for Jane Test");
+    field.focus().unwrap();
+    let before = snapshot();
+    let (mut h, _log) = arm(r##"{"crossTab":false,"lock":{"mode":"detach","target":"#app"}}"##);
+    h.lock("manual".into()).unwrap();
+    assert_eq!(
+        app.has_child_nodes(),
+        false,
+        "the target is empty while locked"
+    );
+    assert!(!d
+        .document_element()
+        .unwrap()
+        .outer_html()
+        .contains("Jane Test"));
+    assert!(d.get_element_by_id("f").is_none());
+    // the app renders into the target while locked: held back before the next paint
+    let late = d.create_element("p").unwrap();
+    late.set_text_content(Some("Result for Jane Test"));
+    app.append_child(&late).unwrap();
+    sleep(0).await;
+    assert_eq!(
+        app.has_child_nodes(),
+        false,
+        "an inserted node is held back"
+    );
+    // Save and Print shortcuts are swallowed while locked
+    let key = |k: &str| {
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key(k);
+        init.set_ctrl_key(true);
+        init.set_cancelable(true);
+        let e =
+            web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        web_sys::window().unwrap().dispatch_event(&e).unwrap();
+        e.default_prevented()
+    };
+    assert!(key("s") && key("p") && !key("a"));
+    assert!(h.unlock().as_string().is_none()); // a Promise
+    sleep(0).await;
+    assert_eq!(h.state(), "active");
+    // the same input element, its value and focus are back, then the held-back node
+    let again: web_sys::HtmlInputElement = d.get_element_by_id("f").unwrap().unchecked_into();
+    assert!(again == field, "the same node");
+    assert_eq!(again.value(), "draft for Jane Test");
+    assert!(d
+        .active_element()
+        .is_some_and(|e| &e == again.as_ref() as &web_sys::Element));
+    assert!(app
+        .last_child()
+        .is_some_and(|n| &n == late.as_ref() as &web_sys::Node));
+    assert!(!key("s"), "shortcuts work again");
+    // lock again, destroy while locked: the page as before init (plus the late node)
+    h.lock("manual".into()).unwrap();
+    h.destroy();
+    late.remove();
+    assert_eq!(snapshot(), before);
+    assert_eq!(
+        d.adopted_style_sheets().length(),
+        0,
+        "the print sheet is gone"
+    );
 }

@@ -1,8 +1,12 @@
 // autologoff demo app: a small synthetic "ward chart" guarded by the autologoff SDK.
 // No frameworks; all data is synthetic and served by the demo server.
-import { init } from "/pkg/index.js";
+import { init, requestScreenLockPermission } from "/pkg/index.js";
 
-const $ = (id) => document.getElementById(id);
+// The page's elements by id, kept as references: with `lock.mode: "detach"` they are out of
+// the document while locked, where getElementById cannot find them (the app's timers and
+// event handlers keep updating the same nodes, which come back at unlock).
+const byId = new Map([...document.querySelectorAll("[id]")].map((n) => [n.id, n]));
+const $ = (id) => document.getElementById(id) ?? byId.get(id);
 const el = (tag, props = {}, ...children) => {
   const n = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -24,7 +28,7 @@ const app = {
   current: null,       // selected patient (detail JSON)
   vitalsTimer: 0,
   tickTimer: 0,
-  settings: { idleS: 30, warnS: 15, mode: "blur" },
+  settings: { idleS: 30, warnS: 15, mode: "blur", shared: false },
   listeners: [],       // [type, fn] registered on the current session
 };
 
@@ -112,15 +116,24 @@ $("sign-out").addEventListener("click", async () => {
 
 // ---- the autologoff session -----------------------------------------------------------
 function options() {
-  const { idleS, warnS, mode } = app.settings;
+  const { idleS, warnS, mode, shared } = app.settings;
   return {
     idleTimeoutMs: idleS * 1000,
     warnBeforeMs: warnS * 1000,
     server: { url: "/session", pollIntervalMs: 10000, keepaliveIntervalMs: 10000 },
-    lock: { mode },
+    // The shared-workstation preset: the chart leaves the page while locked, no tab of the
+    // app in front for 60 s locks, and so does the operating system's screen lock.
+    lock: { mode: shared ? "detach" : mode },
+    ...(shared ? { hiddenTimeoutMs: 60_000, screenLock: true } : {}),
     purge: { localStorageKeys: ["demo:draft*"] },
     audit: { url: "/audit" },
   };
+}
+
+/** "mode “blur”", or the preset with how the screen lock is watched. */
+function describeMode(s) {
+  if (!app.settings.shared) return `mode “${app.settings.mode}”`;
+  return `shared workstation: detach, hidden 60 s, screen lock ${s?.screenLock ?? "off"}`;
 }
 
 async function startSession({ freshLogin = false } = {}) {
@@ -139,8 +152,9 @@ async function startSession({ freshLogin = false } = {}) {
     on("signin", onSignin);
     on("audit", onAudit);
     msg.className = "small ok";
-    msg.textContent = `Armed: lock after ${app.settings.idleS} s idle, warning ${app.settings.warnS} s before, mode “${app.settings.mode}”.`;
-    $("st-config").textContent = `idle ${app.settings.idleS} s · warn ${app.settings.warnS} s · ${app.settings.mode}`;
+    msg.textContent = `Armed: lock after ${app.settings.idleS} s idle, warning ${app.settings.warnS} s before, ${describeMode(s)}.`;
+    $("st-config").textContent = `idle ${app.settings.idleS} s · warn ${app.settings.warnS} s · ${app.settings.shared ? "shared workstation" : app.settings.mode}`;
+    $("allow-screen").hidden = s.screenLock !== "needs-permission";
     if (s.state === "locked" && freshLogin) {
       // The shared session state from an earlier load was locked, so the SDK starts locked
       // and ends the server session, including the one POST /login just created.
@@ -175,10 +189,11 @@ $("settings-form").addEventListener("submit", async (e) => {
   const idleS = Number($("set-idle").value);
   const warnS = Number($("set-warn").value);
   const mode = new FormData(e.target).get("mode") ?? "blur";
+  const shared = $("set-shared").checked;
   const prev = app.settings;
-  app.settings = { idleS, warnS, mode };
+  app.settings = { idleS, warnS, mode, shared };
   stopSession();
-  logEvent("settings", `idle ${idleS} s, warn ${warnS} s, ${mode}`);
+  logEvent("settings", `idle ${idleS} s, warn ${warnS} s, ${shared ? "shared workstation" : mode}`);
   if (!(await startSession())) {
     // Bad values: the SDK rejected them (and installed nothing). Re-arm with the last good ones.
     const err = $("settings-msg").textContent;
@@ -190,6 +205,17 @@ $("settings-form").addEventListener("submit", async (e) => {
 });
 
 $("lock-now").addEventListener("click", () => app.session?.lock());
+
+// The screen-lock permission needs a user gesture: this button is shown while it is missing.
+$("allow-screen").addEventListener("click", async () => {
+  const ok = await requestScreenLockPermission();
+  $("allow-screen").hidden = ok;
+  logEvent("settings", ok ? "screen lock detection allowed" : "screen lock detection not allowed");
+  if (app.session) {
+    $("settings-msg").textContent =
+      `Armed: lock after ${app.settings.idleS} s idle, warning ${app.settings.warnS} s before, ${describeMode(app.session)}.`;
+  }
+});
 
 // ---- SDK events ------------------------------------------------------------------------
 function onWarn(e) {

@@ -41,7 +41,10 @@ async fn serve(app: Router) -> String {
 async fn logins<S: SessionStore>(sessions: &Sessions<S>) -> Vec<String> {
     let mut cookies = Vec::with_capacity(SESSIONS);
     for i in 0..SESSIONS {
-        let started = sessions.start(&format!("dr-{i}"), &Default::default()).await.unwrap();
+        let started = sessions
+            .start(&format!("dr-{i}"), &Default::default())
+            .await
+            .unwrap();
         cookies.push(format!("sid={}", started.id().as_str()));
     }
     cookies
@@ -50,7 +53,9 @@ async fn logins<S: SessionStore>(sessions: &Sessions<S>) -> Vec<String> {
 async fn guarded<S: SessionStore>(store: S) -> (String, Vec<String>) {
     let sessions = Sessions::builder(store).secure(false).build().unwrap();
     let cookies = logins(&sessions).await;
-    let app = Router::new().route("/api/whoami", get(whoami)).route_layer(sessions.layer());
+    let app = Router::new()
+        .route("/api/whoami", get(whoami))
+        .route_layer(sessions.layer());
     (serve(app).await, cookies)
 }
 
@@ -92,7 +97,11 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -101,7 +110,8 @@ async fn main() {
     let redis = common::Redis::start();
     let bare_url = serve(Router::new().route("/api/whoami", get(bare))).await;
     let (mem_url, mem_cookies) = guarded(MemoryStore::new()).await;
-    let (redis_url, redis_cookies) = guarded(RedisStore::connect(&redis.url()).await.unwrap()).await;
+    let (redis_url, redis_cookies) =
+        guarded(RedisStore::connect(&redis.url()).await.unwrap()).await;
     let variants: [(&str, &str, &[String]); 3] = [
         ("bare axum route (no layer)", &bare_url, &mem_cookies),
         ("layer + memory store", &mem_url, &mem_cookies),
@@ -118,7 +128,10 @@ async fn main() {
         }
     }
     println!("guarded GET /api/whoami on loopback, {SESSIONS} live sessions, {CONNECTIONS} connections, {ROUNDS} interleaved rounds of {} ms", ROUND.as_millis());
-    println!("{:<28} {:>10} {:>16} {:>9} {:>9} {:>9}", "variant", "req/s", "round range", "p50 ms", "p99 ms", "vs bare");
+    println!(
+        "{:<28} {:>10} {:>16} {:>9} {:>9} {:>9}",
+        "variant", "req/s", "round range", "p50 ms", "p99 ms", "vs bare"
+    );
     let bare_rps = results[0].0 as f64 / (ROUNDS as f64 * ROUND.as_secs_f64());
     for (i, (name, _, _)) in variants.iter().enumerate() {
         let (n, lat, per_round) = &mut results[i];
@@ -147,12 +160,29 @@ async fn main() {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let used = |info: String| -> u64 {
-        info.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     };
-    let r0 = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());
-    let rs = Sessions::builder(RedisStore::connect(&redis.url()).await.unwrap()).build().unwrap();
+    let r0 = used(
+        redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap(),
+    );
+    let rs = Sessions::builder(RedisStore::connect(&redis.url()).await.unwrap())
+        .build()
+        .unwrap();
     logins(&rs).await;
-    let r1 = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());
+    let r1 = used(
+        redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap(),
+    );
     println!("bytes per live session: memory store ≈ {mem_per:.0} B (process RSS), Redis ≈ {:.0} B (used_memory, session hash + owner key)", (r1 - r0) as f64 / SESSIONS as f64);
     println!("(cost vs bare = 1 − req/s ÷ bare req/s; bare and guarded share the machine's 2 cores with the load generator)");
 }

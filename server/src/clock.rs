@@ -65,9 +65,19 @@ mod tests {
     fn iso_round_trip() {
         assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_ms(1_796_146_197_011), "2026-12-01T17:29:57.011Z");
-        assert_eq!(parse_iso_utc("2026-12-01T17:29:57.011Z"), Some(1_796_146_197_011));
-        assert_eq!(parse_iso_utc("2026-12-01T17:29:57Z"), Some(1_796_146_197_000));
-        assert_eq!(parse_iso_utc("2026-12-01T18:29:57.011+01:00"), None, "UTC only");
+        assert_eq!(
+            parse_iso_utc("2026-12-01T17:29:57.011Z"),
+            Some(1_796_146_197_011)
+        );
+        assert_eq!(
+            parse_iso_utc("2026-12-01T17:29:57Z"),
+            Some(1_796_146_197_000)
+        );
+        assert_eq!(
+            parse_iso_utc("2026-12-01T18:29:57.011+01:00"),
+            None,
+            "UTC only"
+        );
         assert_eq!(parse_iso_utc("yesterday"), None);
         assert_eq!(parse_iso_utc("2026-13-01T00:00:00Z"), None);
     }

@@ -62,8 +62,13 @@ impl From<AuditError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status(), Json(serde_json::json!({ "error": self.message() }))).into_response();
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut res = (
+            self.status(),
+            Json(serde_json::json!({ "error": self.message() })),
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }

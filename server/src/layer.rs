@@ -23,7 +23,9 @@ pub struct SessionLayer<S> {
 
 impl<S> Clone for SessionLayer<S> {
     fn clone(&self) -> Self {
-        SessionLayer { sessions: self.sessions.clone() }
+        SessionLayer {
+            sessions: self.sessions.clone(),
+        }
     }
 }
 
@@ -37,7 +39,10 @@ impl<S, I> Layer<I> for SessionLayer<S> {
     type Service = SessionService<S, I>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        SessionService { sessions: self.sessions.clone(), inner }
+        SessionService {
+            sessions: self.sessions.clone(),
+            inner,
+        }
     }
 }
 
@@ -49,7 +54,10 @@ pub struct SessionService<S, I> {
 
 impl<S, I: Clone> Clone for SessionService<S, I> {
     fn clone(&self) -> Self {
-        SessionService { sessions: self.sessions.clone(), inner: self.inner.clone() }
+        SessionService {
+            sessions: self.sessions.clone(),
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -81,7 +89,9 @@ where
             request.extensions_mut().insert(live);
             let mut response = inner.call(request).await?;
             if response.status().is_success() {
-                response.headers_mut().insert(sessions.expires_header().clone(), expires);
+                response
+                    .headers_mut()
+                    .insert(sessions.expires_header().clone(), expires);
             }
             Ok(response)
         })

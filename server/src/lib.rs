@@ -19,17 +19,17 @@
 //! answers in one place, [`ApiError`].
 
 pub mod audit;
+mod clock;
 mod error;
 mod layer;
 mod routes;
 mod sessions;
 pub mod store;
-mod clock;
 
+pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
 pub use sessions::{IdSource, LiveSession, Sessions, SessionsBuilder, Started};
-pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 
 /// The README's quick-start, compiled as a doctest.
 #[cfg(doctest)]

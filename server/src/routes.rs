@@ -17,7 +17,10 @@ pub const MAX_KEEPALIVE_BODY: usize = 1024;
 
 pub(crate) fn session_router<S: SessionStore>(sessions: Sessions<S>) -> Router {
     Router::new()
-        .route("/session", get(status::<S>).post(keepalive::<S>).delete(end::<S>))
+        .route(
+            "/session",
+            get(status::<S>).post(keepalive::<S>).delete(end::<S>),
+        )
         .with_state(sessions)
 }
 
@@ -66,7 +69,10 @@ pub fn parse_keepalive(body: &[u8]) -> Result<u64, ApiError> {
             )));
         }
         ago = v.as_u64().ok_or_else(|| {
-            ApiError::BadRequest(format!("lastActivityAgoMs must be an integer ≥ 0, got {}", shown(v)))
+            ApiError::BadRequest(format!(
+                "lastActivityAgoMs must be an integer ≥ 0, got {}",
+                shown(v)
+            ))
         })?;
     }
     Ok(ago)
@@ -76,7 +82,10 @@ fn answer<S: SessionStore>(sessions: &Sessions<S>, live: &LiveSession) -> Respon
     let mut res = (StatusCode::OK, Json(live)).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(sessions.expires_header().clone(), HeaderValue::from(live.expires_at));
+    h.insert(
+        sessions.expires_header().clone(),
+        HeaderValue::from(live.expires_at),
+    );
     res
 }
 
@@ -113,7 +122,10 @@ async fn end<S: SessionStore>(State(sessions): State<Sessions<S>>, headers: Head
         h.append(header::SET_COOKIE, c);
     }
     if let Some(v) = sessions.clear_site_data() {
-        h.insert(header::HeaderName::from_static("clear-site-data"), v.clone());
+        h.insert(
+            header::HeaderName::from_static("clear-site-data"),
+            v.clone(),
+        );
     }
     res
 }

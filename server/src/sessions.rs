@@ -91,7 +91,9 @@ pub struct Sessions<S> {
 
 impl<S> Clone for Sessions<S> {
     fn clone(&self) -> Self {
-        Sessions { inner: Arc::clone(&self.inner) }
+        Sessions {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -165,7 +167,9 @@ impl<S: SessionStore> SessionsBuilder<S> {
         let idle = self.idle.as_millis();
         let absolute = self.absolute.as_millis();
         if !(1000..=86_400_000).contains(&idle) {
-            return Err(ConfigError(format!("idle ({idle} ms) must be 1 s ..= 24 h")));
+            return Err(ConfigError(format!(
+                "idle ({idle} ms) must be 1 s ..= 24 h"
+            )));
         }
         if !(idle..=604_800_000).contains(&absolute) {
             return Err(ConfigError(format!(
@@ -174,9 +178,13 @@ impl<S: SessionStore> SessionsBuilder<S> {
         }
         if let IdSource::Cookie(name) = &self.source {
             let token = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
             if !token {
-                return Err(ConfigError(format!("cookie name {name:?} is not a cookie token")));
+                return Err(ConfigError(format!(
+                    "cookie name {name:?} is not a cookie token"
+                )));
             }
         }
         Ok(Sessions {
@@ -263,7 +271,10 @@ impl<S: SessionStore> Sessions<S> {
             idle_ms: self.inner.idle_ms,
             absolute_ms: self.inner.absolute_ms,
         };
-        self.inner.store.create(&id, &session, previous.as_ref(), now).await?;
+        self.inner
+            .store
+            .create(&id, &session, previous.as_ref(), now)
+            .await?;
         let set_cookie = self.cookie_value(self.cookie_name(), id.as_str(), None);
         let clear_ended = self.cookie_value(&self.ended_cookie_name(), "", Some(0));
         Ok(Started {
@@ -288,12 +299,18 @@ impl<S: SessionStore> Sessions<S> {
     /// The live session of a request, or `401`. Nothing is extended.
     pub async fn current(&self, request: &HeaderMap) -> Result<LiveSession, ApiError> {
         let id = self.required(request)?;
-        self.lookup(&id).await?.ok_or(ApiError::Unauthorized("session ended or expired"))
+        self.lookup(&id)
+            .await?
+            .ok_or(ApiError::Unauthorized("session ended or expired"))
     }
 
     /// A keepalive: the user was active `ago_ms` ago, so last activity moves to
     /// `max(stored, now − ago_ms)`. `401` when the session is not live.
-    pub async fn keepalive(&self, request: &HeaderMap, ago_ms: u64) -> Result<LiveSession, ApiError> {
+    pub async fn keepalive(
+        &self,
+        request: &HeaderMap,
+        ago_ms: u64,
+    ) -> Result<LiveSession, ApiError> {
         let id = self.required(request)?;
         let now = self.now();
         let at = now.saturating_sub(Ms::try_from(ago_ms).unwrap_or(Ms::MAX));
@@ -305,7 +322,10 @@ impl<S: SessionStore> Sessions<S> {
 
     /// Ends the request's session (`DELETE /session`); the id, when one was presented,
     /// so that the answer can keep attributing the browser's late audit records.
-    pub(crate) async fn end_presented(&self, request: &HeaderMap) -> Result<Option<SessionId>, ApiError> {
+    pub(crate) async fn end_presented(
+        &self,
+        request: &HeaderMap,
+    ) -> Result<Option<SessionId>, ApiError> {
         match self.presented(request)? {
             Presented::Id(id) => {
                 self.inner.store.end(&id, self.now()).await?;
@@ -336,12 +356,21 @@ impl<S: SessionStore> Sessions<S> {
     /// cleared, and (when an id was presented) the ended id kept for attribution.
     pub(crate) fn ended_cookies(&self, ended: Option<&SessionId>) -> Vec<HeaderValue> {
         let grace = ATTRIBUTION_GRACE_MS / 1000;
-        let ended = ended.and_then(|id| self.cookie_value(&self.ended_cookie_name(), id.as_str(), Some(grace)));
-        self.cookie_value(self.cookie_name(), "", Some(0)).into_iter().chain(ended).collect()
+        let ended = ended
+            .and_then(|id| self.cookie_value(&self.ended_cookie_name(), id.as_str(), Some(grace)));
+        self.cookie_value(self.cookie_name(), "", Some(0))
+            .into_iter()
+            .chain(ended)
+            .collect()
     }
 
     fn live(&self, id: SessionId, s: Session, now: Ms) -> LiveSession {
-        LiveSession { id, expires_at: s.expires_at(), user: s.user, server_time: now }
+        LiveSession {
+            id,
+            expires_at: s.expires_at(),
+            user: s.user,
+            server_time: now,
+        }
     }
 
     fn cookie_name(&self) -> &str {
@@ -385,7 +414,10 @@ impl<S: SessionStore> Sessions<S> {
             IdSource::Cookie(name) => cookie(request, name)?,
             IdSource::Header(name) => match request.get(name) {
                 None => None,
-                Some(v) => Some(v.to_str().map_err(|_| ApiError::Unauthorized("malformed session id"))?),
+                Some(v) => Some(
+                    v.to_str()
+                        .map_err(|_| ApiError::Unauthorized("malformed session id"))?,
+                ),
             },
         };
         Ok(match raw {
@@ -397,9 +429,15 @@ impl<S: SessionStore> Sessions<S> {
 
 /// The value of cookie `name` in the request's `Cookie` headers (the first one).
 fn cookie<'a>(request: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
-    let total: usize = request.get_all(header::COOKIE).iter().map(HeaderValue::len).sum();
+    let total: usize = request
+        .get_all(header::COOKIE)
+        .iter()
+        .map(HeaderValue::len)
+        .sum();
     if total > MAX_COOKIE_HEADER {
-        return Err(ApiError::TooLarge(format!("Cookie header over {MAX_COOKIE_HEADER} bytes")));
+        return Err(ApiError::TooLarge(format!(
+            "Cookie header over {MAX_COOKIE_HEADER} bytes"
+        )));
     }
     for value in request.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };

@@ -3,7 +3,9 @@
 
 mod common;
 
-use autologoff_server::store::{MemoryStore, RedisStore, Session, SessionId, SessionStore, StoreError};
+use autologoff_server::store::{
+    MemoryStore, RedisStore, Session, SessionId, SessionStore, StoreError,
+};
 use common::Redis;
 
 const T0: i64 = 1_800_000_000_000;
@@ -11,32 +13,64 @@ const IDLE: i64 = 900_000;
 const ABS: i64 = 43_200_000;
 
 fn session(user: &str, at: i64) -> Session {
-    Session { user: user.into(), created_at: at, last_activity: at, idle_ms: IDLE, absolute_ms: ABS }
+    Session {
+        user: user.into(),
+        created_at: at,
+        last_activity: at,
+        idle_ms: IDLE,
+        absolute_ms: ABS,
+    }
 }
 
 /// The rules every store keeps (replica `b` sees what replica `a` did).
 async fn rules<S: SessionStore>(a: S, b: S) {
     let id = SessionId::generate().unwrap();
     a.create(&id, &session("dr-a", T0), None, T0).await.unwrap();
-    assert_eq!(b.get(&id, T0 + 1).await.unwrap().map(|s| s.user), Some("dr-a".into()));
+    assert_eq!(
+        b.get(&id, T0 + 1).await.unwrap().map(|s| s.user),
+        Some("dr-a".into())
+    );
 
     // A keepalive on one replica moves the deadline the other one reports.
-    let s = a.touch(&id, T0 + 60_000, T0 + 61_000).await.unwrap().unwrap();
+    let s = a
+        .touch(&id, T0 + 60_000, T0 + 61_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.last_activity, T0 + 60_000);
-    assert_eq!(b.get(&id, T0 + 62_000).await.unwrap().unwrap().expires_at(), T0 + 60_000 + IDLE);
+    assert_eq!(
+        b.get(&id, T0 + 62_000).await.unwrap().unwrap().expires_at(),
+        T0 + 60_000 + IDLE
+    );
 
     // Extensions are monotonic: an older instant never moves it back; a future one is clamped to now.
-    let s = b.touch(&id, T0 + 10_000, T0 + 63_000).await.unwrap().unwrap();
+    let s = b
+        .touch(&id, T0 + 10_000, T0 + 63_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.last_activity, T0 + 60_000);
-    let s = b.touch(&id, T0 + 99_000_000, T0 + 64_000).await.unwrap().unwrap();
+    let s = b
+        .touch(&id, T0 + 99_000_000, T0 + 64_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.last_activity, T0 + 64_000, "never later than now");
 
     // Past expiresAt: not live, and ended for good (a late keepalive cannot revive it).
     let exp = T0 + 64_000 + IDLE;
     assert!(a.get(&id, exp - 1).await.unwrap().is_some());
     assert_eq!(a.get(&id, exp).await.unwrap(), None);
-    assert_eq!(b.touch(&id, exp - 5, exp - 1).await.unwrap(), None, "ended is final");
-    assert_eq!(b.owner(&id, exp + 1000).await.unwrap(), Some("dr-a".into()), "still attributed");
+    assert_eq!(
+        b.touch(&id, exp - 5, exp - 1).await.unwrap(),
+        None,
+        "ended is final"
+    );
+    assert_eq!(
+        b.owner(&id, exp + 1000).await.unwrap(),
+        Some("dr-a".into()),
+        "still attributed"
+    );
 
     // The absolute limit holds whatever the activity.
     let id = SessionId::generate().unwrap();
@@ -60,8 +94,12 @@ async fn rules<S: SessionStore>(a: S, b: S) {
     // Login rotation ends the session of the cookie sent.
     let old = SessionId::generate().unwrap();
     let new = SessionId::generate().unwrap();
-    a.create(&old, &session("dr-d", T0), None, T0).await.unwrap();
-    b.create(&new, &session("dr-d", T0 + 5), Some(&old), T0 + 5).await.unwrap();
+    a.create(&old, &session("dr-d", T0), None, T0)
+        .await
+        .unwrap();
+    b.create(&new, &session("dr-d", T0 + 5), Some(&old), T0 + 5)
+        .await
+        .unwrap();
     assert_eq!(a.get(&old, T0 + 6).await.unwrap(), None);
     assert!(a.get(&new, T0 + 6).await.unwrap().is_some());
 
@@ -76,15 +114,25 @@ async fn race<S: SessionStore>(a: S, b: S, rounds: usize) {
     for i in 0..rounds {
         let id = SessionId::generate().unwrap();
         let now = T0 + i as i64;
-        a.create(&id, &session("dr-race", now), None, now).await.unwrap();
+        a.create(&id, &session("dr-race", now), None, now)
+            .await
+            .unwrap();
         let (ka, kb) = (a.clone(), b.clone());
         let (id1, id2) = (id.clone(), id.clone());
         let keep = tokio::spawn(async move { ka.touch(&id1, now + 1, now + 1).await });
         let end = tokio::spawn(async move { kb.end(&id2, now + 1).await });
         let (kept, ended) = (keep.await.unwrap().unwrap(), end.await.unwrap().unwrap());
         assert!(ended, "round {i}: the DELETE found the session live");
-        assert_eq!(a.get(&id, now + 2).await.unwrap(), None, "round {i}: revived (keepalive answered {kept:?})");
-        assert_eq!(b.touch(&id, now + 2, now + 2).await.unwrap(), None, "round {i}: extended after the end");
+        assert_eq!(
+            a.get(&id, now + 2).await.unwrap(),
+            None,
+            "round {i}: revived (keepalive answered {kept:?})"
+        );
+        assert_eq!(
+            b.touch(&id, now + 2, now + 2).await.unwrap(),
+            None,
+            "round {i}: extended after the end"
+        );
     }
 }
 
@@ -109,11 +157,20 @@ async fn redis_key_ttl_is_the_session_expiry() {
     let redis = Redis::start();
     let a = RedisStore::connect(&redis.url()).await.unwrap();
     let id = SessionId::generate().unwrap();
-    a.create(&id, &session("dr-ttl", T0), None, T0).await.unwrap();
-    a.touch(&id, T0 + 100_000, T0 + 400_000).await.unwrap().unwrap();
+    a.create(&id, &session("dr-ttl", T0), None, T0)
+        .await
+        .unwrap();
+    a.touch(&id, T0 + 100_000, T0 + 400_000)
+        .await
+        .unwrap()
+        .unwrap();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let ttl: i64 = redis::cmd("PTTL").arg(format!("alo:s:{}", id.as_str())).query_async(&mut conn).await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("alo:s:{}", id.as_str()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     // expiresAt − now = (T0 + 100 000 + IDLE) − (T0 + 400 000)
     let want = 100_000 + IDLE - 400_000;
     assert!((want - 50..=want).contains(&ttl), "PTTL {ttl}, want {want}");
@@ -124,7 +181,9 @@ async fn redis_down_is_an_error_never_a_session_and_recovers() {
     let mut redis = Redis::start();
     let a = RedisStore::connect(&redis.url()).await.unwrap();
     let id = SessionId::generate().unwrap();
-    a.create(&id, &session("dr-down", T0), None, T0).await.unwrap();
+    a.create(&id, &session("dr-down", T0), None, T0)
+        .await
+        .unwrap();
     redis.stop();
     let started = std::time::Instant::now();
     match a.get(&id, T0 + 1).await {
@@ -132,7 +191,11 @@ async fn redis_down_is_an_error_never_a_session_and_recovers() {
         other => panic!("a stopped Redis answered {other:?}"),
     }
     assert!(a.touch(&id, T0 + 1, T0 + 1).await.is_err());
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     redis.resume();
     // Redis kept nothing: the session is gone (not live), and the store answers again.
     let mut answered = None;
@@ -145,13 +208,17 @@ async fn redis_down_is_an_error_never_a_session_and_recovers() {
     }
     assert_eq!(answered, Some(None), "the store did not come back");
     let fresh = SessionId::generate().unwrap();
-    a.create(&fresh, &session("dr-back", T0), None, T0).await.unwrap();
+    a.create(&fresh, &session("dr-back", T0), None, T0)
+        .await
+        .unwrap();
     assert!(a.get(&fresh, T0 + 1).await.unwrap().is_some());
 }
 
 #[tokio::test]
 async fn an_unreachable_redis_at_start_is_an_error() {
     let port = common::free_port();
-    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}/0")).await.err();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}/0"))
+        .await
+        .err();
     assert!(matches!(err, Some(StoreError::Unavailable(_))), "{err:?}");
 }

@@ -230,6 +230,8 @@ impl fmt::Display for ConfigError {
 pub enum LockMode {
     Blur,
     Hide,
+    /// The target's children leave the document while locked (see `web::detach`).
+    Detach,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +300,10 @@ pub struct Config {
     pub purge: PurgeCfg,
     pub cross_tab: bool,
     pub audit: Option<AuditCfg>,
+    /// Lock (reason `hidden`) when no tab of the origin has been visible this long.
+    pub hidden_timeout_ms: Option<u64>,
+    /// Lock (reason `screen`) when the OS reports the screen locked (IdleDetector).
+    pub screen_lock: bool,
 }
 
 pub const DEFAULT_EVENTS: [&str; 6] = [
@@ -510,6 +516,8 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
             "purge",
             "crossTab",
             "audit",
+            "hiddenTimeoutMs",
+            "screenLock",
         ],
     )?;
     let empty: Vec<(String, Raw)> = Vec::new();
@@ -527,6 +535,9 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         None => (idle / 4).min(60_000),
     };
     let absolute = top.num("absoluteTimeoutMs", ABS_MIN, ABS_MAX)?;
+    // Read before anything that owns memory: an error here then has nothing to drop.
+    let hidden_timeout_ms = top.num("hiddenTimeoutMs", 0, IDLE_MAX)?;
+    let screen_lock = top.bool("screenLock", false)?;
 
     let activity_events = match top.strings("activityEvents")? {
         None => DEFAULT_EVENTS.iter().map(|s| String::from(*s)).collect(),
@@ -618,11 +629,12 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         mode: match o.string("mode")? {
             None | Some("blur") => LockMode::Blur,
             Some("hide") => LockMode::Hide,
+            Some("detach") => LockMode::Detach,
             Some(other) => {
                 return Err(ConfigError::NotInSet {
                     path: "lock.mode".into(),
                     value: quote(other),
-                    allowed: "\"blur\", \"hide\"",
+                    allowed: "\"blur\", \"hide\", \"detach\"",
                 })
             }
         },
@@ -656,6 +668,8 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
     };
 
     Ok(Config {
+        hidden_timeout_ms,
+        screen_lock,
         idle_timeout_ms: idle,
         warn_before_ms: warn,
         absolute_timeout_ms: absolute,

@@ -35,6 +35,10 @@ pub enum Reason {
     Server,
     Remote,
     Manual,
+    /// No tab of the origin was visible for `hiddenTimeoutMs`.
+    Hidden,
+    /// The operating system reported the screen locked.
+    Screen,
 }
 
 impl Reason {
@@ -45,6 +49,8 @@ impl Reason {
             Reason::Server => "server",
             Reason::Remote => "remote",
             Reason::Manual => "manual",
+            Reason::Hidden => "hidden",
+            Reason::Screen => "screen",
         }
     }
     pub fn parse(s: &str) -> Option<Reason> {
@@ -54,6 +60,8 @@ impl Reason {
             "server" => Reason::Server,
             "remote" => Reason::Remote,
             "manual" => Reason::Manual,
+            "hidden" => Reason::Hidden,
+            "screen" => Reason::Screen,
             _ => return None,
         })
     }
@@ -152,6 +160,10 @@ pub struct Shared {
     pub server_at: Ms,
     pub hold_until: Option<Ms>,
     pub keepalive_at: Ms,
+    /// Since when no tab of the origin has been visible (`None`: one is, as far as known).
+    pub hidden_since: Option<Ms>,
+    /// Stamp of the newest visibility report: the newer one wins.
+    pub vis_at: Ms,
 }
 
 /// The timing part of the configuration, in milliseconds.
@@ -162,6 +174,8 @@ pub struct Timing {
     pub absolute: Option<Ms>,
     /// `(poll interval, keepalive interval)` when a server is configured.
     pub server: Option<(Ms, Ms)>,
+    /// `hiddenTimeoutMs`; with `crossTab` the edge passes at least [`HIDDEN_GRACE`].
+    pub hidden: Option<Ms>,
 }
 
 /// The answer of `server.url` (or an observed response), already classified by the edge.
@@ -189,6 +203,11 @@ pub const MAX_REORDER: Ms = 60_000;
 /// this was forged: it is cut back, or it would outrank the real locks that follow it.
 pub const STAMP_SLACK: Ms = 1_000;
 const ACTIVITY_EVENT_EVERY: Ms = 1_000;
+/// The shortest hidden limit with `crossTab`: how long a tab that was hidden waits, at least,
+/// for another tab of the origin to say it is visible (switching between two tabs of the app
+/// hides one a moment before the other is shown, and each hears of the other through the
+/// channel). A tab on its own (`crossTab: false`) has nobody to wait for.
+pub const HIDDEN_GRACE: Ms = 1_000;
 
 #[derive(Debug)]
 pub struct Policy {
@@ -221,6 +240,10 @@ pub struct Policy {
     hint_at: Ms,
     /// A [`Action::Verify`] request is out (one at a time, however many hints arrive).
     verifying: bool,
+    /// This tab is visible (as the edge last reported; `None` before its first report).
+    visible: Option<bool>,
+    hidden_since: Option<Ms>,
+    vis_at: Ms,
     /// Pending actions, oldest first (a handful at most: a Vec beats a VecDeque in bytes).
     actions: Vec<Action>,
 }
@@ -251,6 +274,9 @@ impl Policy {
             hint: None,
             hint_at: 0,
             verifying: false,
+            visible: None,
+            hidden_since: None,
+            vis_at: Ms::MIN / 2,
             actions: Vec::new(),
         };
         if let Some(s) = shared {
@@ -261,6 +287,8 @@ impl Policy {
             p.server_at = s.server_at;
             p.remote_hold = s.hold_until;
             p.keepalive_at = s.keepalive_at;
+            p.hidden_since = s.hidden_since;
+            p.vis_at = s.vis_at;
             if s.locked {
                 // The origin was locked by another tab or an earlier load: this page locks
                 // too, as a remote lock (the backend was already told; a DELETE now could
@@ -317,10 +345,24 @@ impl Policy {
         best
     }
 
+    /// When the hidden limit locks this tab: only while it is hidden itself, and never
+    /// warned (nobody would see the warning).
+    fn hidden_deadline(&self) -> Option<Ms> {
+        match (self.t.hidden, self.hidden_since, self.visible) {
+            (Some(limit), Some(since), None | Some(false)) => Some(since + limit),
+            _ => None,
+        }
+    }
+
     pub fn remaining_ms(&self, now: Ms) -> Ms {
         match self.state {
             State::Locked => 0,
-            _ => (self.deadline().0 - now).max(0),
+            _ => (self
+                .deadline()
+                .0
+                .min(self.hidden_deadline().unwrap_or(Ms::MAX))
+                - now)
+                .max(0),
         }
     }
 
@@ -333,6 +375,9 @@ impl Policy {
             at(d);
             if self.t.warn > 0 && self.state == State::Active {
                 at(d - self.t.warn);
+            }
+            if let Some(h) = self.hidden_deadline() {
+                at(h);
             }
             if let (true, Some((_, keep))) = (self.leader, self.t.server) {
                 if self.keepalive_pending {
@@ -360,6 +405,22 @@ impl Policy {
 
     /// The page became visible, got focus, was resumed or restored: re-check at once.
     pub fn handle_wake(&mut self, now: Ms) {
+        self.evaluate(now);
+    }
+
+    /// Whether this tab is visible now (`document.hidden`), reported on every wake-up (only
+    /// a change counts). A page shown after the hidden limit passed is locked first, in this
+    /// same call. A tab that turns hidden claims "no tab visible since now" (an older claim
+    /// stands); one that turns visible withdraws the claim, and so does a visible tab that
+    /// hears one from another tab ([`Policy::handle_remote`]).
+    pub fn handle_visibility(&mut self, visible: bool, now: Ms) {
+        self.evaluate(now);
+        if self.visible != Some(visible) {
+            self.visible = Some(visible);
+            if visible == self.hidden_since.is_some() {
+                self.claim_hidden(visible, now);
+            }
+        }
         self.evaluate(now);
     }
 
@@ -484,7 +545,9 @@ impl Policy {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
-            } if self.state == State::Locked => self.apply_live(expires_at, server_time, sent_at, now),
+            } if self.state == State::Locked => {
+                self.apply_live(expires_at, server_time, sent_at, now)
+            }
             _ => {
                 self.handle_server_answer(answer, sent_at, now);
                 false
@@ -602,6 +665,14 @@ impl Policy {
         }
         self.remote_hold = s.hold_until.filter(|h| *h > now);
         self.keepalive_at = self.keepalive_at.max(s.keepalive_at);
+        if s.vis_at > self.vis_at {
+            self.vis_at = s.vis_at;
+            self.hidden_since = s.hidden_since;
+            if self.visible == Some(true) && s.hidden_since.is_some() {
+                // Another tab says none is visible: this one is, and says so.
+                self.claim_hidden(true, now);
+            }
+        }
         if s.last_activity > self.last_activity && self.state != State::Locked {
             self.handle_activity(Source::Remote, s.last_activity, now);
         }
@@ -636,6 +707,8 @@ impl Policy {
             server_at: self.server_at,
             hold_until: self.own_hold(),
             keepalive_at: self.keepalive_at,
+            hidden_since: self.hidden_since,
+            vis_at: self.vis_at,
         }
     }
 
@@ -645,6 +718,13 @@ impl Policy {
     /// deadline plus `idle` again.
     fn own_hold(&self) -> Option<Ms> {
         (self.inflight > 0).then(|| self.last_activity + 2 * self.t.idle)
+    }
+
+    /// Publish "no tab visible since now" (`visible` false) or "one is" (true).
+    fn claim_hidden(&mut self, visible: bool, now: Ms) {
+        self.hidden_since = (!visible).then_some(now);
+        self.vis_at = now.max(self.vis_at + 1);
+        self.actions.push(Action::Share);
     }
 
     fn audit(&mut self, kind: AuditKind, reason: Option<Reason>, detail: Option<&'static str>) {
@@ -764,6 +844,12 @@ impl Policy {
     }
 
     fn evaluate(&mut self, now: Ms) {
+        if self
+            .hidden_deadline()
+            .is_some_and(|h| now >= h && h < self.deadline().0)
+        {
+            self.lock(Reason::Hidden, now);
+        }
         if self.state != State::Locked {
             let (d, reason) = self.deadline();
             if now >= d && reason == Reason::Server {
@@ -818,6 +904,8 @@ impl Shared {
             Some(self.server_at),
             self.hold_until,
             Some(self.keepalive_at),
+            self.hidden_since,
+            Some(self.vis_at),
         ];
         for (i, v) in fields.into_iter().enumerate() {
             s.push('|');
@@ -830,20 +918,24 @@ impl Shared {
         s
     }
 
-    /// Parses [`Shared::encode`]'s output; anything else (old format, junk) is `None`.
+    /// Parses [`Shared::encode`]'s output, or the shorter form of the previous release
+    /// (without the visibility fields: they read as "unknown"); junk is `None`.
     pub fn decode(s: &str) -> Option<Shared> {
-        let mut f = [""; 10];
-        let mut rest = s;
-        for (i, slot) in f.iter_mut().enumerate() {
-            if i == 9 {
-                *slot = rest;
-            } else {
-                (*slot, rest) = super::text::split2(rest, b'|')?;
-            }
+        let mut f = [""; 12];
+        let mut rest = Some(s);
+        let mut count = 0;
+        for slot in f.iter_mut() {
+            let Some(r) = rest else { break };
+            (*slot, rest) = match super::text::split2(r, b'|') {
+                Some((a, b)) => (a, Some(b)),
+                None => (r, None),
+            };
+            count += 1;
         }
-        if f[0] != "1" || f[9].bytes().any(|b| b == b'|') {
+        if f[0] != "1" || rest.is_some() || (count != 10 && count != 12) {
             return None;
         }
+        let old = count == 10;
         let n = |i: usize| super::text::parse_int(f[i]);
         let opt = |i: usize| {
             if f[i] == "-" {
@@ -866,6 +958,8 @@ impl Shared {
             server_at: n(7)?,
             hold_until: opt(8)?,
             keepalive_at: n(9)?,
+            hidden_since: if old { None } else { opt(10)? },
+            vis_at: if old { Ms::MIN / 2 } else { n(11)? },
         })
     }
 }

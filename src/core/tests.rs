@@ -3,7 +3,7 @@
 use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
 use super::policy::{
     Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
-    MAX_SERVER_LEAD, STAMP_SLACK,
+    HIDDEN_GRACE, MAX_SERVER_LEAD, STAMP_SLACK,
 };
 
 const S: Ms = 1_000;
@@ -17,6 +17,7 @@ fn timing(idle: Ms, warn: Ms) -> Timing {
         warn,
         absolute: None,
         server: None,
+        hidden: None,
     }
 }
 
@@ -231,6 +232,7 @@ fn absolute_timeout_wins_over_activity() {
         warn: MIN,
         absolute: Some(HOUR),
         server: None,
+        hidden: None,
     });
     for m in 1..=70 {
         s.run_to(m * MIN);
@@ -258,6 +260,7 @@ fn server_expiry_earlier_than_idle_locks_at_the_server_instant() {
         warn: 0,
         absolute: None,
         server: Some((MIN, MIN)),
+        hidden: None,
     });
     // server clock equals ours; it expires the session in 5 minutes
     s.p.handle_server_answer(
@@ -282,6 +285,7 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
             warn: 0,
             absolute: None,
             server: Some((HOUR, HOUR)),
+            hidden: None,
         });
         // the server's clock is `skew` ahead; the request took 200 ms
         let sent = T0;
@@ -309,6 +313,7 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
             warn: 0,
             absolute: None,
             server: Some((HOUR, HOUR)),
+            hidden: None,
         });
         s.p.handle_server_answer(
             ServerAnswer::Live {
@@ -332,6 +337,7 @@ fn malformed_server_answers_never_unlock_extend_or_lock_earlier() {
         warn: 0,
         absolute: None,
         server: Some((MIN, MIN)),
+        hidden: None,
     };
     let mut s = Sim::new(t);
     s.p.handle_server_answer(ServerAnswer::Failed("timeout"), T0, T0);
@@ -458,6 +464,7 @@ fn unlock_restarts_the_absolute_clock() {
         warn: 0,
         absolute: Some(2 * HOUR),
         server: None,
+        hidden: None,
     });
     s.run_to(2 * HOUR);
     assert_eq!(s.p.reason(), Reason::Idle);
@@ -473,6 +480,7 @@ fn keepalive_only_after_activity_and_at_most_once_per_interval() {
         warn: 0,
         absolute: None,
         server: Some((10 * MIN, MIN)),
+        hidden: None,
     };
     // typing every second for 10 minutes, no requests: one keepalive a minute
     let mut s = Sim::new(t);
@@ -523,6 +531,7 @@ fn keepalive_says_how_long_ago_the_last_input_was() {
         warn: 0,
         absolute: None,
         server: Some((HOUR, MIN)),
+        hidden: None,
     };
     // input at 5 s (sent at once: the first one), input at 20 s, the keepalive at 65 s
     // carries the 45 s since then; the server sets its idle clock to 20 s, not to 65 s
@@ -581,6 +590,7 @@ fn keepalive_age_after_a_burst_of_typing_that_stops() {
             warn: 0,
             absolute: None,
             server: Some((HOUR, keep)),
+            hidden: None,
         });
         let mut t = 0;
         while t <= until {
@@ -605,6 +615,7 @@ fn extend_sends_a_keepalive_and_ends_the_warning() {
         warn: 5 * S,
         absolute: None,
         server: Some((HOUR, HOUR)),
+        hidden: None,
     };
     let mut s = Sim::new(t);
     s.run_to(6 * S);
@@ -758,6 +769,7 @@ fn with_server(idle: Ms) -> Timing {
         warn: 0,
         absolute: None,
         server: Some((MIN, MIN)),
+        hidden: None,
     }
 }
 
@@ -994,6 +1006,7 @@ fn hours_of_simulated_time_run_fast() {
         warn: MIN,
         absolute: Some(12 * HOUR),
         server: Some((MIN, MIN)),
+        hidden: None,
     };
     let mut s = Sim::new(t);
     let mut t_ms = 0;
@@ -1252,6 +1265,7 @@ fn shared_state_round_trips_and_rejects_junk() {
         warn: 0,
         absolute: None,
         server: Some((MIN, MIN)),
+        hidden: None,
     });
     s.p.handle_server_answer(
         ServerAnswer::Live {
@@ -1274,9 +1288,16 @@ fn shared_state_round_trips_and_rejects_junk() {
         "1|x|1|0|idle|1|-|1|-|1",
         "1|1|1|2|idle|1|-|1|-|1",
         "1|1|1|0|nap|1|-|1|-|1",
+        "1|1|1|0|idle|1|-|1|-|1|-",
+        "1|1|1|0|idle|1|-|1|-|1|-|x",
+        "1|1|1|0|idle|1|-|1|-|1|-|1|1",
     ] {
         assert_eq!(Shared::decode(junk), None, "{junk}");
     }
+    // the shorter form of the previous release still reads (visibility unknown)
+    let old = Shared::decode("1|5|6|1|manual|7|-|8|-|9").unwrap();
+    assert!(old.locked && old.hidden_since.is_none());
+    assert_eq!((old.last_activity, old.keepalive_at), (5, 9));
 }
 
 /// The edge forwards input at most once a second and hands the newest one over when the
@@ -1340,6 +1361,7 @@ fn server_sim() -> Sim {
         warn: 0,
         absolute: None,
         server: Some((MIN, MIN)),
+        hidden: None,
     })
 }
 
@@ -1461,7 +1483,11 @@ fn a_401_is_final_a_late_200_neither_revives_nor_unlocks() {
         assert_eq!(s.p.state(), State::Locked);
         // the poll's 200 arrives after the 401, then a header, then a 200 made later still
         s.now += 100;
-        s.p.handle_server_answer(live_at(T0 + 25 * MIN, T0 + MIN - 100), T0 + MIN - 200, s.now);
+        s.p.handle_server_answer(
+            live_at(T0 + 25 * MIN, T0 + MIN - 100),
+            T0 + MIN - 200,
+            s.now,
+        );
         s.p.handle_expires_header(T0 + 30 * MIN, s.now);
         s.p.handle_server_answer(live_at(T0 + 40 * MIN, T0 + MIN + 50), T0 + MIN, s.now);
         s.drain();
@@ -1523,4 +1549,239 @@ fn a_server_clock_set_back_restarts_the_order() {
     );
     s.drain();
     assert_eq!(s.p.deadline(), (T0 + 42 * MIN, Reason::Server));
+}
+
+// ---------------- hiddenTimeoutMs ----------------
+
+fn hidden_timing(limit: Ms) -> Timing {
+    Timing {
+        hidden: Some(limit),
+        ..timing(10 * HOUR, MIN)
+    }
+}
+
+impl Sim {
+    fn visible(&mut self, v: bool) {
+        self.p.handle_visibility(v, self.now);
+        self.drain();
+    }
+    /// Hand this tab's published state to `other` (the channel), at `other`'s clock.
+    fn tell(&self, other: &mut Sim) {
+        other.p.handle_remote(self.p.shared(), other.now);
+        other.drain();
+    }
+}
+
+#[test]
+fn hidden_past_the_limit_locks_with_reason_hidden_and_no_warning() {
+    let mut s = Sim::new(hidden_timing(MIN));
+    s.visible(true);
+    s.run_to(10 * MIN);
+    s.visible(false);
+    assert_eq!(s.p.poll_timeout(), Some(T0 + 11 * MIN));
+    s.run_to(HOUR);
+    assert_eq!(s.main(), vec![(11 * MIN, lock(Reason::Hidden))]);
+    assert_eq!(s.p.shared().reason, Reason::Hidden);
+}
+
+#[test]
+fn shown_again_within_the_limit_does_not_lock() {
+    let mut s = Sim::new(hidden_timing(MIN));
+    s.visible(true);
+    s.run_to(10 * MIN);
+    s.visible(false);
+    s.run_to(10 * MIN + 59 * S);
+    s.visible(true);
+    s.run_to(30 * MIN);
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(s.p.shared().hidden_since, None);
+}
+
+#[test]
+fn a_throttled_page_shown_after_the_limit_locks_in_that_same_call() {
+    // The timer never fired (throttled for 40 minutes): showing the page decides first.
+    let mut s = Sim::new(hidden_timing(5 * MIN));
+    s.visible(true);
+    s.visible(false);
+    s.now = T0 + 40 * MIN;
+    s.p.handle_visibility(true, s.now);
+    assert_eq!(s.p.poll_action(), Some(lock(Reason::Hidden)));
+    assert_eq!(s.p.state(), State::Locked);
+}
+
+#[test]
+fn zero_locks_in_the_task_that_hides_the_page() {
+    // crossTab false: the edge passes 0 as it is, and hiding is the lock.
+    let mut s = Sim::new(hidden_timing(0));
+    s.visible(true);
+    s.run_to(MIN);
+    s.visible(false);
+    assert_eq!(s.main(), vec![(MIN, lock(Reason::Hidden))]);
+    // with crossTab the edge passes the grace: another tab of the app has a second to answer
+    let t = hidden_timing(HIDDEN_GRACE);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.visible(true);
+    b.visible(false);
+    b.tell(&mut a); // A is in front and answers B's claim
+    a.tell(&mut b);
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.visible(false);
+    b.run_to(MIN + 300);
+    a.tell(&mut b);
+    b.visible(true); // the user switched from A to B: B withdraws A's claim
+    a.run_to(MIN + 300);
+    b.tell(&mut a);
+    a.run_to(HOUR);
+    assert_eq!(a.p.state(), State::Active, "{:?}", a.main());
+    b.run_to(HOUR);
+    b.visible(false); // the user left: B (in front) is hidden, A hears it
+    b.tell(&mut a);
+    a.run_to(2 * HOUR);
+    assert_eq!(a.main(), vec![(HOUR + HIDDEN_GRACE, lock(Reason::Hidden))]);
+}
+
+#[test]
+fn a_visible_tab_keeps_the_hidden_ones_alive() {
+    let t = hidden_timing(MIN);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.visible(true);
+    b.visible(false); // B opened in the background: claims "none visible"...
+    b.tell(&mut a); // ...A is visible and says otherwise
+    a.tell(&mut b);
+    assert_eq!(b.p.shared().hidden_since, None);
+    // the user switches to B: A is hidden a moment before B is shown
+    a.run_to(5 * MIN);
+    b.run_to(5 * MIN);
+    a.visible(false);
+    a.tell(&mut b); // B has not seen its own visibilitychange yet: it stays quiet
+    b.visible(true); // now it has, and withdraws A's claim
+    b.tell(&mut a);
+    a.run_to(2 * HOUR);
+    b.run_to(2 * HOUR);
+    assert_eq!(a.p.state(), State::Active, "{:?}", a.main());
+    assert_eq!(b.p.state(), State::Active);
+    // B hidden too (the user left): both hidden, A hears B's claim and locks at its limit
+    b.visible(false);
+    b.tell(&mut a);
+    a.run_to(3 * HOUR);
+    assert_eq!(a.main(), vec![(2 * HOUR + MIN, lock(Reason::Hidden))]);
+}
+
+#[test]
+fn a_hidden_tab_does_not_answer_a_visible_one() {
+    // No ping-pong: a hidden tab that hears "a tab is visible" keeps quiet, and its own
+    // wake-ups (same visibility) publish nothing.
+    let t = hidden_timing(MIN);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.visible(false);
+    b.visible(true);
+    a.tell(&mut b); // B hears A's claim and answers it
+    b.tell(&mut a);
+    assert_eq!(a.p.shared().hidden_since, None);
+    let shares = a.count(|x| *x == Action::Share);
+    a.visible(false);
+    a.run_to(30 * MIN);
+    assert_eq!(a.count(|x| *x == Action::Share), shares);
+    assert_eq!(a.p.state(), State::Active);
+}
+
+#[test]
+fn a_load_after_the_origin_was_hidden_too_long_starts_locked() {
+    let t = hidden_timing(MIN);
+    let mut a = Sim::new(t);
+    a.visible(true);
+    a.run_to(MIN);
+    a.visible(false);
+    let saved = a.p.shared();
+    // the last tab was closed while hidden; a new load 5 minutes later
+    let mut p = Policy::new(t, T0 + 6 * MIN, Some(saved));
+    assert_eq!(p.poll_action(), Some(lock(Reason::Hidden)));
+    // within the limit it starts live, and showing it withdraws the claim
+    let mut p = Policy::new(t, T0 + MIN + 30 * S, Some(saved));
+    assert_eq!(p.state(), State::Active);
+    p.handle_visibility(true, T0 + MIN + 30 * S);
+    assert_eq!(p.shared().hidden_since, None);
+    // without the option nothing locks for being hidden
+    let mut c = Sim::new(timing(HOUR, 0));
+    c.visible(false);
+    c.run_to(50 * MIN);
+    assert_eq!(c.p.state(), State::Active);
+}
+
+#[test]
+fn an_older_visibility_report_never_overrules_a_newer_one() {
+    let t = hidden_timing(MIN);
+    let (mut a, mut b) = (Sim::new(t), Sim::new(t));
+    a.visible(false);
+    let stale = a.p.shared();
+    b.visible(true);
+    a.tell(&mut b);
+    b.tell(&mut a); // B's "visible" answer is newer than A's claim
+    a.p.handle_remote(stale, a.now);
+    a.run_to(HOUR);
+    assert_eq!(a.p.state(), State::Active);
+}
+
+#[test]
+fn screen_and_hidden_are_lock_reasons() {
+    for r in [Reason::Hidden, Reason::Screen] {
+        assert_eq!(Reason::parse(r.as_str()), Some(r));
+    }
+    let mut s = Sim::new(timing(HOUR, 0));
+    s.p.handle_lock(Reason::Screen, s.now + S);
+    s.drain();
+    assert_eq!(s.main(), vec![(0, lock(Reason::Screen))]);
+}
+
+#[test]
+fn workstation_options() {
+    let c = config::parse(&obj(&[
+        ("hiddenTimeoutMs", n(60_000.0)),
+        ("screenLock", Raw::Bool(true)),
+        ("lock", obj(&[("mode", s("detach"))])),
+    ]))
+    .unwrap();
+    assert_eq!(c.hidden_timeout_ms, Some(60_000));
+    assert!(c.screen_lock);
+    assert_eq!(c.lock.mode, LockMode::Detach);
+    let d = config::parse(&Raw::Null).unwrap();
+    assert_eq!((d.hidden_timeout_ms, d.screen_lock), (None, false));
+    let z = config::parse(&obj(&[("hiddenTimeoutMs", n(0.0))])).unwrap();
+    assert_eq!(z.hidden_timeout_ms, Some(0));
+    use ErrorClass::*;
+    for (raw, class, msg) in [
+        (
+            obj(&[("hiddenTimeoutMs", n(-1.0))]),
+            Range,
+            "autologoff: hiddenTimeoutMs (-1) must be a finite number between 0 and 86400000",
+        ),
+        (
+            obj(&[("hiddenTimeoutMs", n(86_400_001.0))]),
+            Range,
+            "autologoff: hiddenTimeoutMs (86400001)",
+        ),
+        (
+            obj(&[("hiddenTimeoutMs", s("5"))]),
+            Type,
+            "autologoff: hiddenTimeoutMs must be a number of milliseconds, got string \"5\"",
+        ),
+        (
+            obj(&[("screenLock", s("yes"))]),
+            Type,
+            "autologoff: screenLock must be a boolean, got string \"yes\"",
+        ),
+        (
+            obj(&[("lock", obj(&[("mode", s("shred"))]))]),
+            Range,
+            "autologoff: lock.mode (\"shred\") must be one of \"blur\", \"hide\", \"detach\"",
+        ),
+    ] {
+        let e = config::parse(&raw).expect_err(msg);
+        assert_eq!(e.class(), class, "{e}");
+        assert!(
+            e.to_string().starts_with(msg),
+            "{e} should start with {msg}"
+        );
+    }
 }

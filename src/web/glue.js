@@ -33,27 +33,51 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
 }
 
 /**
- * setTimeout / setInterval, with the id handed back as the JS value it is: fake timers
- * (Playwright, Jest, Vitest) number their ids from 10^12, past any 32-bit integer.
+ * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
+ * Vitest) number their ids from 10^12, past any 32-bit integer.
  */
-export function timer(cb, ms, repeat) {
-  return repeat ? G.setInterval(cb, ms) : G.setTimeout(cb, ms);
+export function timer(cb, ms) {
+  return G.setTimeout(cb, ms);
 }
 
-export function untimer(id, repeat) {
-  if (repeat) G.clearInterval(id);
-  else G.clearTimeout(id);
+export function untimer(id) {
+  G.clearTimeout(id);
 }
 
-const esc = (e) => { if (e.key == "Escape" || e.type == "cancel") e.preventDefault(); };
 /**
- * Keeps a modal dialog open: `mode` 1 refuses its `cancel`; 2 (the lock overlay) also
- * swallows Escape on the window, in capture, before any dialog sees it (close watchers
- * honour `cancel.preventDefault()` only once per user activation); 0 removes both.
+ * Trusted input, the hot path: one capture listener for every activity event kind that only
+ * notes the time in JS, and calls `cb(event)` (into the wasm) when the core must hear: the
+ * first input at or after `w.next` (the 1 s throttle), or every input while `w.all` (the
+ * warning is shown: its controls and any activity are decided by the wasm). `w.last` is the
+ * newest trusted input the wasm has not been told about. Returns `w`; `w.off()` removes it.
  */
-export function keep_open(dialog, mode) {
-  dialog[(mode ? "add" : "remove") + "EventListener"]("cancel", esc);
-  G[(mode > 1 ? "add" : "remove") + "EventListener"]("keydown", esc, true);
+export function watch_input(kinds, cb) {
+  const w = { last: 0, next: 0, all: false };
+  const on = (e) => {
+    if (!e.isTrusted) return;
+    if (w.all) return cb(e);
+    const t = Date.now();
+    w.last = t;
+    if (t >= w.next) cb(e);
+  };
+  const o = { capture: true, passive: true };
+  for (const k of kinds) G.addEventListener(k, on, o);
+  w.off = () => { for (const k of kinds) G.removeEventListener(k, on, o); };
+  return w;
+}
+
+/** The wasm's side of `watch_input`: when to call next, whether to call on every input. */
+export function input_sync(w, next, all) {
+  w.next = next;
+  w.all = all;
+}
+
+export function input_last(w) {
+  return w.last;
+}
+
+export function input_off(w) {
+  w.off();
 }
 
 function urlOf(input) {
@@ -132,9 +156,211 @@ export function patch_requests(start, end, headerName) {
   return () => { for (const u of undo) u(); };
 }
 
-/** The lock overlay as built: its dialog, card and button, each with its inline style. */
-export function overlay_state(d, b) {
-  return [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+// `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
+const CARD_CSS = "all:revert!important;background:#fff!important;color:#0f172a!important;" +
+  "padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;" +
+  "box-shadow:0 20px 60px rgba(0,0,0,.4)!important;font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif!important";
+const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20px!important;border:0!important;" +
+  "border-radius:8px!important;background:#1d4ed8!important;color:#fff!important;cursor:pointer!important";
+
+/** Adds each `[target, kind, listener]`; returns the function that removes them. */
+function listen(on) {
+  for (const [t, k, f, c] of on) t.addEventListener(k, f, c);
+  return () => { for (const [t, k, f, c] of on) t.removeEventListener(k, f, c); };
+}
+
+/**
+ * Escape refused: a dialog's `cancel`, and (for the lock overlay) Escape itself on the window,
+ * in capture, before any dialog sees it: close watchers honour `cancel.preventDefault()` only
+ * once per user activation, so a second press would close the overlay.
+ */
+const esc = (e) => { if (e.type == "cancel" || e.key == "Escape") e.preventDefault(); };
+
+/**
+ * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
+ * heading and described by its text, holding a card with the heading, the text and one
+ * button; in the top layer (`showModal`) with the button focused. Inline CSS goes through
+ * the CSSOM (allowed under `style-src 'self'`). With `count` (the warning), the text is a
+ * polite live region ending in `<strong>count</strong>.`. Returns [dialog, text or its
+ * <strong>, button], or null without a root element.
+ */
+function dialog(id, css, title, text, label, count) {
+  const doc = G.document, root = doc.documentElement;
+  if (!root) return null;
+  const el = (tag, id, css, text) => {
+    const e = doc.createElement(tag);
+    if (id) e.id = id;
+    e.style.cssText = css;
+    if (text != null) e.textContent = text;
+    return e;
+  };
+  const tid = id + "-title", xid = id + "-text";
+  const d = el("dialog", id, css);
+  for (const [k, v] of [["role", "alertdialog"], ["aria-modal", "true"], ["aria-labelledby", tid], ["aria-describedby", xid]]) {
+    d.setAttribute(k, v);
+  }
+  const card = el("div", "", CARD_CSS);
+  const p = el("p", xid, "", text);
+  const b = el("button", "", BUTTON_CSS, label);
+  b.setAttribute("type", "button");
+  card.append(el("h2", tid, "margin:0 0 8px;font-size:1.4em", title), p, b);
+  d.append(card);
+  let t = p;
+  if (count != null) {
+    p.setAttribute("aria-live", "polite");
+    p.setAttribute("aria-atomic", "true");
+    p.append((t = el("strong", "", "", count)), ".");
+  }
+  root.append(d);
+  d.showModal();
+  b.focus();
+  return [d, t, b];
+}
+
+const BLUR = "blur(24px)";
+
+/**
+ * The lock's cover: `t` blurred (`blur`) or hidden, `!important`, and `t` (and with the
+ * overlay the body) made `inert` and `aria-hidden="true"`. Returns what was there before,
+ * for `recover` and `uncover`.
+ */
+export function cover(t, body, blur, overlay) {
+  const s = t.style, [prop, value] = blur ? ["filter", BLUR] : ["visibility", "hidden"];
+  const els = overlay ? [body] : [];
+  if (!els.includes(t)) els.push(t);
+  const c = { t, prop, value, v: s.getPropertyValue(prop), p: s.getPropertyPriority(prop), a: t.hasAttribute("style") };
+  s.setProperty(prop, value, "important");
+  c.saved = els.map((e) => {
+    const r = [e, e.getAttribute("inert"), e.getAttribute("aria-hidden")];
+    e.setAttribute("inert", "");
+    e.setAttribute("aria-hidden", "true");
+    return r;
+  });
+  return c;
+}
+
+/** Re-applies whatever of the cover was undone. True when something was. */
+export function recover(c) {
+  const s = c.t.style;
+  let bad = 0;
+  if (s.getPropertyValue(c.prop) != c.value || s.getPropertyPriority(c.prop) != "important") {
+    bad = s.setProperty(c.prop, c.value, "important") || 1;
+  }
+  for (const [e] of c.saved) {
+    if (!e.hasAttribute("inert")) bad = e.setAttribute("inert", "") || 1;
+    if (e.getAttribute("aria-hidden") !== "true") bad = e.setAttribute("aria-hidden", "true") || 1;
+  }
+  return !!bad;
+}
+
+/**
+ * Every attribute and the style exactly as before `cover` (a style attribute that was absent
+ * and is left empty by the CSSOM is removed again).
+ */
+export function uncover(c) {
+  const put = (e, a, v) => (v == null ? e.removeAttribute(a) : e.setAttribute(a, v));
+  for (const [e, i, h] of c.saved.slice().reverse()) put(e, "inert", i), put(e, "aria-hidden", h);
+  const { t, prop } = c, s = t.style;
+  if (c.v) s.setProperty(prop, c.v, c.p);
+  else s.removeProperty(prop);
+  if (!c.a && /^[ \t\n\f\r]*$/.test(t.getAttribute("style") || "")) t.removeAttribute("style");
+}
+
+/**
+ * A MutationObserver on <html> calling `cb`: with `full`, every change the lock's tamper check
+ * must see; without, only children (for <body> to appear). Null when it cannot observe.
+ */
+export function observe(cb, full) {
+  try {
+    const mo = new MutationObserver(cb);
+    mo.observe(G.document.documentElement, full ? { subtree: true, childList: true, attributes: true,
+      characterData: true, attributeFilter: ["style", "inert", "aria-hidden", "open", "class", "hidden", "disabled"] }
+      : { childList: true });
+    return mo;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * The built-in warning (WCAG 2.2.1): the "Are you still there?" dialog with a countdown to
+ * `w.dl` (updated every second while shown) and "Stay signed in"; the button, a click on the
+ * backdrop (the dialog itself) or Escape calls `stay()`. Null without a root element.
+ */
+export function warning(deadline, stay) {
+  const prev = G.document.activeElement;
+  const w = { dl: deadline, f: prev instanceof G.HTMLElement ? prev : null };
+  const left = () => {
+    const s = Math.ceil(Math.max(w.dl - Date.now(), 0) / 1000);
+    return s >= 60 ? ((s / 60) | 0) + ":" + String(s % 60).padStart(2, "0") : s + " seconds";
+  };
+  const r = dialog("autologoff-warning", "border:0;padding:0;background:transparent", "Are you still there?",
+    "To protect patient information this session locks in ", "Stay signed in", left());
+  if (!r) return null;
+  const [d, count, b] = r;
+  w.d = d;
+  w.tick = () => (count.textContent = left());
+  w.i = G.setInterval(w.tick, 1000);
+  w.off = listen([[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", esc]]);
+  return w;
+}
+
+/** The warning's countdown now runs to `deadline`. */
+export function warning_update(w, deadline) {
+  w.dl = deadline;
+  w.tick();
+}
+
+/**
+ * The target of a press (pointer or touch down, pointer up, click, Enter or Space), when it
+ * is a node: presses inside the warning act through its own controls, not as activity.
+ */
+export function press_target(e) {
+  const t = e.type, n = e.target;
+  return (/^(pointerdown|mousedown|touchstart|pointerup|click)$/.test(t) ||
+    (t == "keydown" && e instanceof G.KeyboardEvent && (e.key == "Enter" || e.key == " "))) &&
+    n instanceof G.Node ? n : null;
+}
+
+/** Whether `node` lies inside the warning dialog. */
+export function warning_has(w, node) {
+  return w.d.contains(node);
+}
+
+/** The warning removed, focus back where it was. */
+export function warning_close(w) {
+  const { d, f } = w;
+  d.close();
+  d.remove();
+  if (f && f.isConnected) f.focus();
+  G.clearInterval(w.i);
+  w.off();
+}
+
+/**
+ * The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
+ * rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
+ * text-indent…); every other property has its initial value (visible, no margin or border).
+ */
+const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;" +
+  "height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;" +
+  "background:rgba(15,23,42,.88)!important";
+
+/**
+ * The lock overlay, opened: "Sign in again" calls `signin()`; Escape never dismisses it (a
+ * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements as
+ * built (dialog, card and button, each with its inline style) for `heal_overlay` and
+ * `release_overlay`, or null without a root element.
+ */
+export function overlay(title, signin) {
+  const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
+    "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+  if (!r) return null;
+  const [d, , b] = r;
+  const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);
+  const saved = [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+  saved.off = off;
+  return saved;
 }
 
 // The root's styles that a top-layer element cannot escape (measured in Chromium).
@@ -168,9 +394,65 @@ export function heal_overlay(saved) {
   return !!bad;
 }
 
-/** At unlock: drop what `heal_overlay` set on the root. */
+/** At unlock: the overlay closed and removed, and what `heal_overlay` set on the root dropped. */
 export function release_overlay(saved) {
+  const [[d]] = saved;
+  d.close();
+  d.remove();
+  saved.off();
   if (saved.root) for (const p of ROOT_HIDES) G.document.documentElement.style.removeProperty(p);
+}
+
+/**
+ * `lock.mode: "detach"`: the target's children move into a fragment (out of the document:
+ * no DOM read, saved page or print holds them); focus and scroll are recorded for `attach`.
+ * A page locked while it is still parsed is only hidden until DOMContentLoaded: a script the
+ * parser inserted and that was taken out before it ran would never run, even once put back.
+ */
+export function detach(t) {
+  const d = t.ownerDocument, a = d.activeElement;
+  const s = { t, f: d.createDocumentFragment(), a: a != t && t.contains(a) ? a : null,
+    x: G.scrollX, y: G.scrollY, l: t.scrollLeft, p: t.scrollTop, on: d.readyState != "loading" };
+  if (s.on) hold_back(s);
+  else d.addEventListener("DOMContentLoaded", () => s.f && hold_back(s, (s.on = 1)), { once: true });
+  return s;
+}
+
+/** Whatever the app put into the target while locked joins the held nodes (in order). */
+export function hold_back(s) {
+  if (s.on && s.f) while (s.t.firstChild) s.f.append(s.t.firstChild);
+}
+
+/** The same nodes back in place, then focus and scroll (the target must not be inert). */
+export function attach(s) {
+  const { t, f, a } = s;
+  s.f = null;
+  t.append(f);
+  a && a.focus({ preventScroll: true });
+  G.scrollTo(s.x, s.y);
+  t.scrollLeft = s.l;
+  t.scrollTop = s.p;
+}
+
+/**
+ * While locked: Ctrl/⌘+S and Ctrl/⌘+P swallowed, and a print sheet that blanks what the lock
+ * made inert (a constructed sheet: no <style>, so a CSP without 'unsafe-inline' allows it).
+ * Returns the undo.
+ */
+export function guard() {
+  const k = (e) => (e.ctrlKey || e.metaKey) && /^[sp]$/i.test(e.key) && e.preventDefault();
+  G.addEventListener("keydown", k, true);
+  const d = G.document;
+  let sh = null;
+  try {
+    sh = new CSSStyleSheet();
+    sh.replaceSync("@media print{[inert]{visibility:hidden!important}}");
+    d.adoptedStyleSheets = [...d.adoptedStyleSheets, sh];
+  } catch (_) {}
+  return () => {
+    G.removeEventListener("keydown", k, true);
+    if (sh) d.adoptedStyleSheets = d.adoptedStyleSheets.filter((x) => x != sh);
+  };
 }
 
 /**
@@ -194,7 +476,7 @@ export function fail_closed(why) {
     if (body) {
       body.setAttribute("inert", "");
       body.setAttribute("aria-hidden", "true");
-      body.style.setProperty("filter", "blur(24px)", "important");
+      body.style.setProperty("filter", BLUR, "important");
     }
     const box = d.createElement("div");
     box.id = "autologoff-failsafe";

@@ -3,15 +3,39 @@
 
 use crate::prelude::*;
 
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, KeyboardEvent, PageTransitionEvent};
+use web_sys::{Event, PageTransitionEvent};
 
 use super::crosstab::stored_state;
 use super::session::Session;
-use super::util::{document, now, window, Listener};
+use super::util::{callback, document, now, window, Callback, Listener};
 use crate::core::policy::{Ms, State};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn watch_input(kinds: &js_sys::Array, cb: &JsValue) -> JsValue;
+    fn input_sync(w: &JsValue, next: f64, all: bool);
+    fn input_last(w: &JsValue) -> f64;
+    fn input_off(w: &JsValue);
+    fn press_target(e: &Event) -> Option<web_sys::Node>;
+}
+
+/// The trusted-input listener (glue.js `watch_input`): JS notes each input's time and calls
+/// into the wasm only when the core must hear. Removed when dropped.
+#[must_use = "the listener is removed when this guard is dropped"]
+pub struct InputWatch {
+    w: JsValue,
+    _cb: Callback,
+}
+
+impl Drop for InputWatch {
+    fn drop(&mut self) {
+        input_off(&self.w);
+    }
+}
 
 impl Session {
     fn on_input(&self, e: &Event) {
@@ -24,6 +48,7 @@ impl Session {
             if self.pumping.get() {
                 // Caused by our own DOM work (focus moves) inside a pump: not the user's.
                 self.forwarded.set(t);
+                self.sync_input();
                 return;
             }
             self.forward_input(t, t);
@@ -31,40 +56,59 @@ impl Session {
         }
     }
 
+    /// The newest trusted input, wherever it was noted (JS keeps the throttled ones).
+    pub(super) fn newest_input(&self) -> Ms {
+        let js = self
+            .input
+            .borrow()
+            .as_ref()
+            .map_or(0.0, |w| input_last(&w.w));
+        self.last_input.get().max(js as Ms)
+    }
+
+    /// Tell the JS listener when the core next needs to hear (after `forwarded` or the warning changed).
+    pub(super) fn sync_input(&self) {
+        if let Some(w) = self.input.borrow().as_ref() {
+            input_sync(
+                &w.w,
+                (self.forwarded.get() + INPUT_FORWARD_EVERY) as f64,
+                self.warning_shown.get(),
+            );
+        }
+    }
+
     /// Presses inside the warning dialog act through its own button (no click-through).
     fn is_warning_control(&self, e: &Event) -> bool {
-        let ty = e.type_();
-        let pressing = matches!(
-            ty.as_str(),
-            "pointerdown" | "mousedown" | "touchstart" | "pointerup" | "click"
-        ) || (ty == "keydown"
-            && e.dyn_ref::<KeyboardEvent>()
-                .is_some_and(|k| matches!(k.key().as_str(), "Enter" | " ")));
-        if !pressing {
+        let Some(node) = press_target(e) else {
             return false;
-        }
-        let node = e.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+        };
         self.warning
             .borrow()
             .as_ref()
-            .is_some_and(|w| w.contains(node.as_ref()))
+            .is_some_and(|w| w.contains(Some(&node)))
     }
 
     pub(super) fn install_listeners(&self) {
         let win = window();
         let doc = document();
-        let mut ls = Vec::new();
+        let kinds = js_sys::Array::new();
         for kind in &self.cfg.activity_events {
-            let me = self.me.clone();
-            ls.push(Listener::new(&win, kind, true, true, move |e: Event| {
-                if !e.is_trusted() {
-                    return;
-                }
-                if let Some(s) = me.upgrade() {
-                    s.on_input(&e);
-                }
-            }));
+            kinds.push(&JsValue::from_str(kind));
         }
+        let me = self.me.clone();
+        // Only trusted input reaches here (checked in JS).
+        let cb = callback(move |e| {
+            if let Some(s) = me.upgrade() {
+                s.on_input(e.unchecked_ref());
+            }
+            JsValue::UNDEFINED
+        });
+        *self.input.borrow_mut() = Some(InputWatch {
+            w: watch_input(&kinds, cb.as_ref()),
+            _cb: cb,
+        });
+        self.sync_input();
+        let mut ls = Vec::new();
         // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
         let targets: [(&web_sys::EventTarget, &str); 3] = [
             (&doc, "visibilitychange"),

@@ -9,54 +9,38 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlDialogElement, HtmlElement, MutationObserver};
+use web_sys::{HtmlElement, MutationObserver};
 
-use super::util::{callback, dialog, document, keep_open, obj, Callback, Dialog, Listener};
+use super::detach::{Detached, Guards};
+use super::util::{callback, document, Callback};
 use crate::core::config::{LockCfg, LockMode};
-
-pub const OVERLAY_ID: &str = "autologoff-overlay";
-const BLUR: &str = "blur(24px)";
-const LOCKED_TEXT: &str =
-    "Your session was locked to protect patient information. Sign in again to continue.";
-/// The overlay fills the viewport (in the top layer). `all:initial` and `!important`: no page
-/// rule can restyle it, and it inherits nothing from the page (visibility, pointer-events,
-/// text-indent…); every other property has its initial value (visible, no margin or border).
-const OVERLAY_CSS: &str = "all:initial!important;position:fixed!important;inset:0!important;width:100vw!important;\
-height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;\
-background:rgba(15,23,42,.88)!important";
-
-/// Attributes of one element as they were before the lock.
-struct Saved {
-    el: Element,
-    inert: Option<String>,
-    aria_hidden: Option<String>,
-}
 
 struct Covered {
     target: HtmlElement,
-    prop: &'static str,
-    value: &'static str,
-    prev_value: String,
-    prev_priority: String,
-    had_style_attr: bool,
-    saved: Vec<Saved>,
+    /// The style and attributes as they were before the lock (`cover` in glue.js).
+    cover: JsValue,
     prev_title: String,
     overlay: Option<Overlay>,
+    detached: Option<Detached>,
+    _guards: Guards,
     _observer: Option<Observer>,
 }
 
+/// The overlay's elements as built (`overlay` in glue.js), for `heal_overlay`.
 struct Overlay {
-    dialog: HtmlDialogElement,
-    /// Its elements as built, for `heal_overlay` (glue.js).
     saved: JsValue,
-    _listeners: Vec<Listener>,
+    _signin: Callback,
 }
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn overlay_state(dialog: &HtmlDialogElement, button: &HtmlElement) -> JsValue;
+    fn overlay(title: &str, signin: &JsValue) -> JsValue;
     fn heal_overlay(saved: &JsValue) -> bool;
     fn release_overlay(saved: &JsValue);
+    fn cover(target: &HtmlElement, body: &HtmlElement, blur: bool, overlay: bool) -> JsValue;
+    fn recover(cover: &JsValue) -> bool;
+    fn uncover(cover: &JsValue);
+    fn observe(cb: &JsValue, full: bool) -> Option<MutationObserver>;
 }
 
 struct Observer {
@@ -78,6 +62,8 @@ pub struct DomLock {
     /// Locked before the parser reached `<body>` (init from a `<head>` script, the origin
     /// already locked): covers when `<body>` is inserted, before it can be painted.
     waiting: Option<Observer>,
+    /// Locked for real (not only covered at pagehide): `detach` mode detaches.
+    deep: bool,
     me: Weak<RefCell<DomLock>>,
 }
 
@@ -94,9 +80,18 @@ impl DomLock {
                 on_tamper,
                 covered: None,
                 waiting: None,
+                deep: false,
                 me: me.clone(),
             })
         })
+    }
+
+    /// The lock: cover the page and, in `detach` mode, take the target's content out. (A
+    /// page leaving at pagehide is only covered: the app's own pagehide handlers that run
+    /// after ours may still read it.)
+    pub fn lock(&mut self) {
+        self.deep = self.cfg.mode == LockMode::Detach;
+        self.apply();
     }
 
     /// Cover the page (idempotent: a second call only repairs).
@@ -109,7 +104,7 @@ impl DomLock {
         let Some(body) = doc.body() else {
             if self.waiting.is_none() {
                 // Mutation callbacks run before the parser's task ends, so before a paint.
-                self.waiting = self.watch(&obj(&[("childList", true.into())]), |me| {
+                self.waiting = self.watch(false, |me| {
                     if let Ok(mut l) = me.try_borrow_mut() {
                         if document().body().is_some() {
                             l.apply();
@@ -121,37 +116,15 @@ impl DomLock {
         };
         self.waiting = None; // covered from here on: the tamper observer takes over
         let target = self.find_target(&body);
-        let (prop, value) = match self.cfg.mode {
-            LockMode::Blur => ("filter", BLUR),
-            LockMode::Hide => ("visibility", "hidden"),
-        };
-        let style = target.style();
-        let prev_value = style.get_property_value(prop).unwrap_or_default();
-        let prev_priority = style.get_property_priority(prop);
-        let had_style_attr = target.has_attribute("style");
-        let _ = style.set_property_with_priority(prop, value, "important");
+        let cover = cover(
+            &target,
+            &body,
+            self.cfg.mode == LockMode::Blur,
+            self.cfg.overlay,
+        );
 
-        let mut silence: Vec<Element> = Vec::new();
-        if self.cfg.overlay {
-            silence.push(body.clone().into());
-        }
-        if !silence.iter().any(|e| e == target.as_ref() as &Element) {
-            silence.push(target.clone().into());
-        }
-        let saved = silence
-            .into_iter()
-            .map(|el| {
-                let s = Saved {
-                    inert: el.get_attribute("inert"),
-                    aria_hidden: el.get_attribute("aria-hidden"),
-                    el,
-                };
-                let _ = s.el.set_attribute("inert", "");
-                let _ = s.el.set_attribute("aria-hidden", "true");
-                s
-            })
-            .collect();
-
+        // Before the overlay takes focus: the focused field is recorded for the unlock.
+        let detached = self.deep.then(|| Detached::new(&target));
         let overlay = if self.cfg.overlay {
             self.build_overlay()
         } else {
@@ -162,14 +135,11 @@ impl DomLock {
 
         self.covered = Some(Covered {
             target,
-            prop,
-            value,
-            prev_value,
-            prev_priority,
-            had_style_attr,
-            saved,
+            cover,
             prev_title,
             overlay,
+            detached,
+            _guards: Guards::new(),
             _observer: None,
         });
         let observer = self.observe();
@@ -181,32 +151,17 @@ impl DomLock {
     /// Uncover the page and restore every attribute, style and the title exactly.
     pub fn release(&mut self) {
         self.waiting = None;
+        self.deep = false;
         let Some(c) = self.covered.take() else { return };
         drop(c._observer);
         if let Some(o) = c.overlay {
-            keep_open(&o.dialog, 0);
-            o.dialog.close();
-            o.dialog.remove();
             release_overlay(&o.saved);
         }
         let doc = document();
         doc.set_title(&c.prev_title);
-        for s in c.saved.iter().rev() {
-            restore_attr(&s.el, "inert", &s.inert);
-            restore_attr(&s.el, "aria-hidden", &s.aria_hidden);
-        }
-        let style = c.target.style();
-        if c.prev_value.is_empty() {
-            let _ = style.remove_property(c.prop);
-        } else {
-            let _ = style.set_property_with_priority(c.prop, &c.prev_value, &c.prev_priority);
-        }
-        if !c.had_style_attr
-            && c.target
-                .get_attribute("style")
-                .is_some_and(|s| s.trim_ascii().is_empty())
-        {
-            let _ = c.target.remove_attribute("style");
+        uncover(&c.cover);
+        if let Some(d) = c.detached {
+            d.restore();
         }
     }
 
@@ -216,23 +171,14 @@ impl DomLock {
             return false;
         };
         let mut fixed = false;
-        let style = c.target.style();
-        if style.get_property_value(c.prop).unwrap_or_default() != c.value
-            || style.get_property_priority(c.prop) != "important"
-        {
-            let _ = style.set_property_with_priority(c.prop, c.value, "important");
-            fixed = true;
-        }
-        for s in &c.saved {
-            if !s.el.has_attribute("inert") {
-                let _ = s.el.set_attribute("inert", "");
-                fixed = true;
-            }
-            if s.el.get_attribute("aria-hidden").as_deref() != Some("true") {
-                let _ = s.el.set_attribute("aria-hidden", "true");
-                fixed = true;
+        if self.deep {
+            // Nodes the app added are held back too (not tampering: apps render while locked).
+            match &c.detached {
+                Some(d) => d.hold_back(),
+                None => c.detached = Some(Detached::new(&c.target)),
             }
         }
+        fixed |= recover(&c.cover);
         if let Some(o) = &c.overlay {
             // Hidden, moved, restyled (inline, class, stylesheet), covered or closed.
             fixed |= heal_overlay(&o.saved);
@@ -258,34 +204,24 @@ impl DomLock {
     }
 
     fn build_overlay(&self) -> Option<Overlay> {
-        let root = document().document_element()?;
-        let Dialog { dialog, button, .. } = dialog(
-            OVERLAY_ID,
-            OVERLAY_CSS,
-            &self.cfg.title,
-            LOCKED_TEXT,
-            "Sign in again",
-        )?;
-        let _ = root.append_child(&dialog);
-        let _ = dialog.show_modal();
-        let _ = button.focus();
-        // Escape must not dismiss the lock (nor read as tampering once it would have).
-        keep_open(&dialog, 2);
-
-        let signin = self.on_signin.clone();
-        // (A `close` by script removes `open`: the tamper observer re-opens it.)
-        let listeners = vec![
-            Listener::new(&button, "click", false, false, move |_| signin()),
-        ];
+        let on_signin = self.on_signin.clone();
+        let signin = callback(move |_| {
+            on_signin();
+            JsValue::UNDEFINED
+        });
+        let saved = overlay(&self.cfg.title, signin.as_ref());
+        if saved.is_null() {
+            return None;
+        }
         Some(Overlay {
-            saved: overlay_state(&dialog, &button),
-            dialog,
-            _listeners: listeners,
+            saved,
+            _signin: signin,
         })
     }
 
-    /// A MutationObserver on `<html>` (options `init`) calling `f` with this lock.
-    fn watch(&self, init: &JsValue, f: fn(&Rc<RefCell<DomLock>>)) -> Option<Observer> {
+    /// A MutationObserver on `<html>` calling `f` with this lock: with `full`, on every
+    /// change the tamper check must see; without, on children only.
+    fn watch(&self, full: bool, f: fn(&Rc<RefCell<DomLock>>)) -> Option<Observer> {
         let me = self.me.clone();
         let cb = callback(move |_records| {
             if let Some(me) = me.upgrade() {
@@ -293,33 +229,12 @@ impl DomLock {
             }
             JsValue::UNDEFINED
         });
-        let mo = MutationObserver::new(cb.as_ref().unchecked_ref()).ok()?;
-        let root = document().document_element()?;
-        mo.observe_with_options(&root, init.unchecked_ref()).ok()?;
+        let mo = observe(cb.as_ref(), full)?;
         Some(Observer { mo, _cb: cb })
     }
 
     fn observe(&self) -> Option<Observer> {
-        let filter = js_sys::Array::new();
-        for a in [
-            "style",
-            "inert",
-            "aria-hidden",
-            "open",
-            "class",
-            "hidden",
-            "disabled",
-        ] {
-            filter.push(&JsValue::from_str(a));
-        }
-        let init = obj(&[
-            ("subtree", true.into()),
-            ("childList", true.into()),
-            ("attributes", true.into()),
-            ("characterData", true.into()),
-            ("attributeFilter", filter.into()),
-        ]);
-        self.watch(&init, heal_and_report)
+        self.watch(true, heal_and_report)
     }
 }
 
@@ -336,16 +251,5 @@ fn heal_and_report(me: &Rc<RefCell<DomLock>>) {
 impl Drop for DomLock {
     fn drop(&mut self) {
         self.release();
-    }
-}
-
-fn restore_attr(el: &Element, name: &str, prev: &Option<String>) {
-    match prev {
-        Some(v) => {
-            let _ = el.set_attribute(name, v);
-        }
-        None => {
-            let _ = el.remove_attribute(name);
-        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 mod crosstab;
+mod detach;
 mod lifecycle;
 pub mod lock;
 pub mod net;

@@ -77,7 +77,7 @@ impl Session {
             return 1;
         }
         let t = now();
-        let user = t - self.last_input.get() <= USER_REQUEST_WINDOW && !self.ignored(url);
+        let user = t - self.newest_input() <= USER_REQUEST_WINDOW && !self.ignored(url);
         if !user {
             return 1;
         }

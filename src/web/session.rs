@@ -15,10 +15,12 @@ use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
 use super::storage;
-use super::util::{now, obj, Listener, Timer};
+use super::util::{document, now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Source, State, Timing};
+use crate::core::policy::{
+    Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
+};
 
 pub struct Session {
     pub(super) cfg: Config,
@@ -34,7 +36,10 @@ pub struct Session {
     /// Trusted input handed to the core (throttled to about once a second).
     pub core_inputs: Cell<u32>,
     pub(super) warning_shown: Cell<bool>,
+    /// The warning dialog to show (or update) once the `warn` event is out.
+    pub(super) warning_due: Cell<Option<Ms>>,
     pub(super) listeners: RefCell<Vec<Listener>>,
+    pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
     pub(super) requests: RefCell<Option<RequestPatch>>,
     pub(super) channel: RefCell<Option<Channel>>,
     pub(super) leader: RefCell<Option<Leader>>,
@@ -58,8 +63,12 @@ impl Session {
                 .server
                 .as_ref()
                 .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
+            hidden: cfg
+                .hidden_timeout_ms
+                .map(|h| (h as Ms).max(if cfg.cross_tab { HIDDEN_GRACE } else { 0 })),
         };
-        let policy = Policy::new(timing, t0, shared);
+        let mut policy = Policy::new(timing, t0, shared);
+        policy.handle_visibility(!document().hidden(), t0);
         let audit = AuditLog::new(cfg.audit.as_ref().map(|a| a.url.clone()));
 
         let s = Rc::new_cyclic(|me: &Weak<Session>| {
@@ -89,7 +98,9 @@ impl Session {
                 forwarded: Cell::new(0),
                 core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
+                warning_due: Cell::new(None),
                 listeners: RefCell::new(Vec::new()),
+                input: RefCell::new(None),
                 requests: RefCell::new(None),
                 channel: RefCell::new(None),
                 leader: RefCell::new(None),
@@ -202,6 +213,7 @@ impl Session {
         self.hand_over();
         self.destroyed.set(true);
         self.listeners.borrow_mut().clear();
+        self.input.borrow_mut().take();
         self.timer.borrow_mut().take();
         self.timer_at.set(None);
         self.requests.borrow_mut().take();
@@ -226,8 +238,39 @@ impl Session {
             }
         }
         self.pumping.set(false);
+        self.sync_input();
         self.rearm();
         self.dispatch();
+        self.show_warning();
+    }
+
+    /// The built-in warning dialog, after the `warn` event (same task, so before the next
+    /// frame): `showModal` on a large page costs a style recalculation the event need not wait for.
+    fn show_warning(&self) {
+        let Some(deadline) = self.warning_due.take() else {
+            return;
+        };
+        if !self.warning_shown.get() || self.destroyed.get() || self.pumping.replace(true) {
+            return;
+        }
+        // Inside the pumping guard: the focus it moves is not the user's input.
+        let mut w = self.warning.borrow_mut();
+        match w.as_ref() {
+            Some(w) => w.update(deadline),
+            None => {
+                let me = self.me.clone();
+                *w = Warning::show(
+                    deadline,
+                    Rc::new(move || {
+                        if let Some(s) = me.upgrade() {
+                            s.extend();
+                        }
+                    }),
+                );
+            }
+        }
+        drop(w);
+        self.pumping.set(false);
     }
 
     fn perform(&self, a: Action) {
@@ -235,21 +278,7 @@ impl Session {
         match a {
             Action::Warn { deadline } => {
                 if self.cfg.lock.overlay {
-                    let mut w = self.warning.borrow_mut();
-                    match w.as_ref() {
-                        Some(w) => w.update(deadline),
-                        None => {
-                            let me = self.me.clone();
-                            *w = Warning::show(
-                                deadline,
-                                Rc::new(move || {
-                                    if let Some(s) = me.upgrade() {
-                                        s.extend();
-                                    }
-                                }),
-                            );
-                        }
-                    }
+                    self.warning_due.set(Some(deadline));
                 }
                 self.warning_shown.set(true);
                 self.queue(
@@ -262,13 +291,15 @@ impl Session {
             }
             Action::WarnEnd => {
                 self.warning_shown.set(false);
+                self.warning_due.set(None);
                 self.warning.borrow_mut().take();
             }
             Action::Lock { reason } => {
                 self.warning_shown.set(false);
+                self.warning_due.set(None);
                 self.warning.borrow_mut().take();
-                // 1–3: cover, overlay, title
-                self.dom.borrow_mut().apply();
+                // 1–3: cover (detach), overlay, title
+                self.dom.borrow_mut().lock();
                 // 4: storage
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too
@@ -350,7 +381,11 @@ impl Session {
         }
         let t = now();
         self.flush_input(t);
-        self.policy.borrow_mut().handle_timeout(t);
+        let mut p = self.policy.borrow_mut();
+        p.handle_timeout(t);
+        // Shown after the hidden limit: locked here, before the page is painted.
+        p.handle_visibility(!document().hidden(), t);
+        drop(p);
         self.pump();
     }
 
@@ -363,7 +398,7 @@ impl Session {
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
     pub(super) fn flush_input(&self, t: Ms) {
-        let last = self.last_input.get();
+        let last = self.newest_input();
         if last > self.forwarded.get() {
             self.forward_input(last, t);
         }
@@ -372,6 +407,7 @@ impl Session {
     /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
     pub(super) fn forward_input(&self, at: Ms, t: Ms) {
         self.forwarded.set(at);
+        self.sync_input();
         self.core_inputs.set(self.core_inputs.get() + 1);
         if let Ok(mut p) = self.policy.try_borrow_mut() {
             p.handle_activity(Source::Input, at, t);

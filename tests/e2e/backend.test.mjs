@@ -21,6 +21,7 @@ test("a dashboard polling every 2 s with no input: locked, and the server sessio
   await page.evaluate(() => { window.polls = []; setInterval(() => fetch("/api/vitals").then((r) => window.polls.push(r.status)), 2000); });
   await waitFor(() => lockOf(page), { timeout: 9000, every: 100 });
   const lock = await lockOf(page);
+  console.log(`# polling page: locked (${lock.reason}) ${lock.at - expiresAt} ms from the server session's expiry`);
   assert.ok(Math.abs(lock.at - expiresAt) < 1000, `client locked ${lock.at - expiresAt} ms from the server's expiry`);
   const polls = await page.evaluate(() => window.polls);
   assert.ok(polls.filter((p) => p === 200).length >= 2, `the polls were answered: ${polls}`);
@@ -43,6 +44,7 @@ test("after a burst of typing that stops, client and server deadlines differ by 
   const client = await page.evaluate(() => Date.now() + window.session.remainingMs());
   const server = (await serverSession(s)).expiresAt;
   assert.ok((await s.api("/__test/stats")).keepalives >= 1, "a keepalive was sent");
+  console.log(`# after typing stopped: client deadline − server deadline = ${client - server} ms; server idle clock starts ${server - 60_000 - typedAt} ms from the last key`);
   assert.ok(Math.abs(client - server) < 1000, `client ${client} vs server ${server}: ${server - client} ms apart`);
   assert.ok(Math.abs(server - (typedAt + 60_000)) < 1000, `the server's idle clock starts at the last key: ${server - typedAt - 60_000} ms off`);
   await ctx.close();

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, relative, sep } from "node:path";
@@ -275,4 +275,48 @@ test("webpack 5: builds with no wasm loader (asset/resource), emits the wasm as 
   report(t, "webpack", out);
   checkOutput(out, join(dir, "dist"), "webpack");
   await checkInBrowser(t, join(dir, "dist"), "webpack");
+});
+
+test("React (Vite): a detach lock and unlock keep React's state, a controlled input and its events", async () => {
+  // The project brings its own src/main.js; React comes from the repository's devDependencies.
+  const dir = join(work, "react");
+  cpSync(join(HERE, "react"), dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist)([\\/]|$)/.test(relative(HERE, src)) });
+  await sh("npm", ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--ignore-scripts", tarball], dir);
+  for (const m of ["react", "react-dom", "scheduler"]) symlinkSync(join(ROOT, "node_modules", m), join(dir, "node_modules", m));
+  await sh(process.execPath, [join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], dir);
+  const server = await serve(join(dir, "dist"));
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const problems = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    await page.goto(server.url + "/");
+    await page.waitForFunction(() => window.ready === true || window.initError, null, { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.initError ?? null), null);
+    await page.fill("#note", "abc");
+    await page.click("#inc");
+    await page.click("#inc");
+    const text = (sel) => page.locator(sel).textContent();
+    assert.equal(await text("#inc"), "clicked 2");
+    assert.equal(await text("#echo"), "note: abc");
+    await page.evaluate(() => { window.rootNode = document.getElementById("root"); window.session.lock(); });
+    assert.equal(await page.evaluate(() => document.body.childNodes.length), 0, "React's root left the document");
+    assert.ok(!(await page.evaluate(() => document.documentElement.outerHTML)).includes("Jane Doe"));
+    // React renders while locked, into the detached tree
+    await page.evaluate(() => window.bump());
+    assert.equal(await page.evaluate(() => window.rootNode.querySelector("#inc").textContent), "clicked 3");
+    assert.equal(await page.evaluate(() => window.session.unlock()), true);
+    assert.equal(await page.evaluate(() => document.getElementById("root") === window.rootNode), true, "the same root node");
+    assert.equal(await text("#inc"), "clicked 3");
+    assert.equal(await page.inputValue("#note"), "abc");
+    // React's delegated events still reach it: a click and typing in the controlled input
+    await page.click("#inc");
+    assert.equal(await text("#inc"), "clicked 4");
+    await page.type("#note", "d");
+    assert.equal(await text("#echo"), "note: abcd");
+    assert.deepEqual([...problems, ...(await page.evaluate(() => window.errors))], []);
+  } finally {
+    await ctx.close();
+    await server.close();
+  }
 });

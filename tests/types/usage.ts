@@ -1,6 +1,9 @@
 // Type tests of pkg/index.d.ts, compiled with `tsc --strict`. Each @ts-expect-error line
 // is misuse that must NOT compile; if it ever did, tsc reports the unused directive.
-import { init, AutologoffSession, type AuditRecord, type LockReason } from "autologoff";
+import {
+  init, AutologoffSession, requestScreenLockPermission,
+  type AuditRecord, type LockReason, type ScreenLockStatus,
+} from "autologoff";
 
 export async function good(): Promise<void> {
   const s: AutologoffSession = await init({
@@ -17,6 +20,13 @@ export async function good(): Promise<void> {
   });
   await init();
   await init(null);
+  const ws = await init({ lock: { mode: "detach", target: "#app" }, hiddenTimeoutMs: 60_000, screenLock: true });
+  const screen: ScreenLockStatus = ws.screenLock;
+  const granted: boolean = await requestScreenLockPermission();
+  await init({ hiddenTimeoutMs: null });
+  ws.lock("hidden");
+  ws.lock("screen");
+  void screen; void granted;
   s.addEventListener("warn", (e) => { const n: number = e.detail.remainingMs + e.detail.deadline; void n; });
   s.addEventListener("lock", (e) => { const r: LockReason = e.detail.reason; const at: number = e.detail.at; void r; void at; });
   s.addEventListener("unlock", (e) => void e.detail.at);
@@ -57,6 +67,19 @@ export async function bad(s: AutologoffSession): Promise<void> {
   s.addEventListener("warn", (e) => { const x: string = e.detail.deadline; void x; });
   // @ts-expect-error remainingMs is a method
   const m: number = s.remainingMs;
+  // @ts-expect-error not a lock mode
+  await init({ lock: { mode: "shred" } });
+  // @ts-expect-error hiddenTimeoutMs is a number of milliseconds
+  await init({ hiddenTimeoutMs: "5" });
+  // @ts-expect-error screenLock is a boolean
+  await init({ screenLock: "yes" });
+  // @ts-expect-error screenLock is read-only
+  s.screenLock = "on";
+  // @ts-expect-error not a screen-lock status
+  const st2: ScreenLockStatus = "maybe";
+  // @ts-expect-error requestScreenLockPermission takes no argument
+  await requestScreenLockPermission("idle-detection");
+  void st2;
   // @ts-expect-error purge keys are strings
   await init({ purge: { localStorageKeys: [1] } });
   const isSession: boolean = s instanceof AutologoffSession;

@@ -31,8 +31,16 @@ pub const MAX_RECORDS: usize = 1000;
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
 /// The contract's record types.
-pub const TYPES: [&str; 8] =
-    ["warn", "extend", "lock", "unlock", "tamper", "server-expired", "purge", "error"];
+pub const TYPES: [&str; 8] = [
+    "warn",
+    "extend",
+    "lock",
+    "unlock",
+    "tamper",
+    "server-expired",
+    "purge",
+    "error",
+];
 
 /// The reasons the SDK writes: a lock's reason, or what an `extend` or `error` was.
 pub const REASONS: [&str; 16] = [
@@ -155,7 +163,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<AuditRecord>, AuditError> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| parse_record(item).map_err(|m| AuditError::Invalid(format!("record {i}: {m}"))))
+        .map(|(i, item)| {
+            parse_record(item).map_err(|m| AuditError::Invalid(format!("record {i}: {m}")))
+        })
         .collect()
 }
 
@@ -174,18 +184,37 @@ fn parse_record(item: &Value) -> Result<AuditRecord, String> {
         Some(v) => v.as_u64().filter(|n| *n <= MAX_SEQ),
         None => return Err("seq is missing".into()),
     };
-    let seq = seq.ok_or_else(|| format!("seq must be an integer 0..={MAX_SEQ}, got {}", shown(&fields["seq"])))?;
+    let seq = seq.ok_or_else(|| {
+        format!(
+            "seq must be an integer 0..={MAX_SEQ}, got {}",
+            shown(&fields["seq"])
+        )
+    })?;
     let kind = text("type")?;
     if !TYPES.contains(&kind) {
-        return Err(format!("type must be one of {}, got {}", TYPES.join(", "), shown(&fields["type"])));
+        return Err(format!(
+            "type must be one of {}, got {}",
+            TYPES.join(", "),
+            shown(&fields["type"])
+        ));
     }
     let at = text("at")?;
-    let at = parse_iso_utc(at).ok_or_else(|| format!("at must be an ISO-8601 UTC instant, got {}", shown(&fields["at"])))?;
+    let at = parse_iso_utc(at).ok_or_else(|| {
+        format!(
+            "at must be an ISO-8601 UTC instant, got {}",
+            shown(&fields["at"])
+        )
+    })?;
     let tab = text("tab")?;
     let tab_ok = (1..=64).contains(&tab.len())
-        && tab.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && tab
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !tab_ok {
-        return Err(format!("tab must be 1..=64 characters of A-Z a-z 0-9 _ -, got {}", shown(&fields["tab"])));
+        return Err(format!(
+            "tab must be 1..=64 characters of A-Z a-z 0-9 _ -, got {}",
+            shown(&fields["tab"])
+        ));
     }
     Ok(AuditRecord {
         tab: tab.to_owned(),
@@ -200,13 +229,18 @@ fn reason(fields: &Map<String, Value>) -> Result<Option<String>, String> {
     match fields.get("reason") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(r)) if REASONS.contains(&r.as_str()) => Ok(Some(r.clone())),
-        Some(v) => Err(format!("reason must be absent or one of the SDK's reasons, got {}", shown(v))),
+        Some(v) => Err(format!(
+            "reason must be absent or one of the SDK's reasons, got {}",
+            shown(v)
+        )),
     }
 }
 
 /// `POST /audit` into `sink`, attributed with `sessions`.
 pub fn router<S: SessionStore, K: AuditSink>(sessions: Sessions<S>, sink: K) -> Router {
-    Router::new().route("/audit", post(receive::<S, K>)).with_state((sessions, sink))
+    Router::new()
+        .route("/audit", post(receive::<S, K>))
+        .with_state((sessions, sink))
 }
 
 async fn receive<S: SessionStore, K: AuditSink>(
@@ -226,12 +260,17 @@ mod tests {
     use super::*;
 
     fn rec(extra: &str) -> String {
-        format!(r#"{{"seq":1,"type":"lock","at":"2026-12-03T06:50:47.123Z","reason":"idle","tab":"t-1"{extra}}}"#)
+        format!(
+            r#"{{"seq":1,"type":"lock","at":"2026-12-03T06:50:47.123Z","reason":"idle","tab":"t-1"{extra}}}"#
+        )
     }
 
     #[test]
     fn a_valid_batch_keeps_only_the_contract_fields() {
-        let body = format!("[{}]", rec(r#","patient":"Test Patient 01","title":"MRN SYN-0001""#));
+        let body = format!(
+            "[{}]",
+            rec(r#","patient":"Test Patient 01","title":"MRN SYN-0001""#)
+        );
         let got = parse_batch(body.as_bytes()).unwrap();
         assert_eq!(
             got,
@@ -254,16 +293,56 @@ mod tests {
             (many, "1001 records"),
             ("nope".into(), "not JSON"),
             ("[1]".into(), "record 0: not an object"),
-            (format!("[{},{}]", rec(""), rec(r#","seq":-1"#).replace(r#""seq":1,"#, "")), "record 1: seq"),
-            (format!("[{}]", rec("").replace(r#""seq":1"#, r#""seq":9007199254740992"#)), "seq must be"),
-            (format!("[{}]", rec("").replace(r#""seq":1"#, r#""seq":"1""#)), "seq must be"),
-            (format!("[{}]", rec("").replace("\"lock\"", "\"open\"")), "type must be"),
-            (format!("[{}]", rec("").replace("\"idle\"", "\"Test Patient\"")), "reason must be"),
-            (format!("[{}]", rec("").replace("06:50:47.123Z", "06:50:47+02:00")), "at must be"),
-            (format!("[{}]", rec("").replace(r#""at":"2026-12-03T06:50:47.123Z","#, "")), "at is missing"),
-            (format!("[{}]", rec("").replace("t-1", "t 1")), "tab must be"),
-            (format!("[{}]", rec("").replace("t-1", &"t".repeat(65))), "tab must be"),
-            (format!("[{}]", rec("").replace(r#""tab":"t-1""#, r#""tab":7"#)), "tab must be a string"),
+            (
+                format!(
+                    "[{},{}]",
+                    rec(""),
+                    rec(r#","seq":-1"#).replace(r#""seq":1,"#, "")
+                ),
+                "record 1: seq",
+            ),
+            (
+                format!(
+                    "[{}]",
+                    rec("").replace(r#""seq":1"#, r#""seq":9007199254740992"#)
+                ),
+                "seq must be",
+            ),
+            (
+                format!("[{}]", rec("").replace(r#""seq":1"#, r#""seq":"1""#)),
+                "seq must be",
+            ),
+            (
+                format!("[{}]", rec("").replace("\"lock\"", "\"open\"")),
+                "type must be",
+            ),
+            (
+                format!("[{}]", rec("").replace("\"idle\"", "\"Test Patient\"")),
+                "reason must be",
+            ),
+            (
+                format!("[{}]", rec("").replace("06:50:47.123Z", "06:50:47+02:00")),
+                "at must be",
+            ),
+            (
+                format!(
+                    "[{}]",
+                    rec("").replace(r#""at":"2026-12-03T06:50:47.123Z","#, "")
+                ),
+                "at is missing",
+            ),
+            (
+                format!("[{}]", rec("").replace("t-1", "t 1")),
+                "tab must be",
+            ),
+            (
+                format!("[{}]", rec("").replace("t-1", &"t".repeat(65))),
+                "tab must be",
+            ),
+            (
+                format!("[{}]", rec("").replace(r#""tab":"t-1""#, r#""tab":7"#)),
+                "tab must be a string",
+            ),
         ] {
             match parse_batch(body.as_bytes()) {
                 Err(AuditError::Invalid(m)) => assert!(m.contains(says), "{says:?} not in {m:?}"),

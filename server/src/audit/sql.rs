@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::QueryBuilder;
 
 use super::{AuditError, AuditRecord, AuditSink, ExportFilter, Stored, StoredRecord};
@@ -24,13 +26,23 @@ pub enum SqlSink {
     Postgres(PgPool),
 }
 
-type Row = (String, i64, String, String, Option<String>, Option<String>, i64);
+type Row = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 fn unavailable(e: impl std::fmt::Display) -> AuditError {
     AuditError::Unavailable(e.to_string())
 }
 
-async fn bounded<T, E: std::fmt::Display>(f: impl Future<Output = Result<T, E>>) -> Result<T, AuditError> {
+async fn bounded<T, E: std::fmt::Display>(
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, AuditError> {
     match tokio::time::timeout(ANSWER_WITHIN, f).await {
         Ok(r) => r.map_err(unavailable),
         Err(_) => Err(AuditError::Unavailable("no answer within 3 s".into())),
@@ -68,7 +80,9 @@ impl SqlSink {
                 .connect(url);
             SqlSink::Postgres(bounded(pool).await?)
         } else {
-            return Err(AuditError::Unavailable("not an audit URL (none, sqlite:PATH or postgres://…)".into()));
+            return Err(AuditError::Unavailable(
+                "not an audit URL (none, sqlite:PATH or postgres://…)".into(),
+            ));
         };
         let migrated = &sink;
         on_pool!(migrated, pool => bounded(MIGRATOR.run(pool)).await?);
@@ -77,9 +91,17 @@ impl SqlSink {
 }
 
 impl AuditSink for SqlSink {
-    async fn store(&self, batch: &[AuditRecord], user: Option<&str>, received_at: Ms) -> Result<Stored, AuditError> {
+    async fn store(
+        &self,
+        batch: &[AuditRecord],
+        user: Option<&str>,
+        received_at: Ms,
+    ) -> Result<Stored, AuditError> {
         let mut seen = HashSet::new();
-        let unique: Vec<&AuditRecord> = batch.iter().filter(|r| seen.insert((&r.tab, r.seq))).collect();
+        let unique: Vec<&AuditRecord> = batch
+            .iter()
+            .filter(|r| seen.insert((&r.tab, r.seq)))
+            .collect();
         let repeated = (batch.len() - unique.len()) as u64;
         let accepted = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
@@ -97,7 +119,10 @@ impl AuditSink for SqlSink {
             q.push(" ON CONFLICT (tab, seq) DO NOTHING");
             bounded(q.build().execute(pool)).await?.rows_affected()
         });
-        Ok(Stored { accepted, duplicates: unique.len() as u64 - accepted + repeated })
+        Ok(Stored {
+            accepted,
+            duplicates: unique.len() as u64 - accepted + repeated,
+        })
     }
 
     async fn export(&self, filter: &ExportFilter) -> Result<Vec<StoredRecord>, AuditError> {
@@ -119,11 +144,19 @@ impl AuditSink for SqlSink {
         });
         Ok(rows
             .into_iter()
-            .map(|(tab, seq, kind, at, reason, user, received_at)| StoredRecord {
-                record: AuditRecord { tab, seq, kind, at, reason },
-                user,
-                received_at,
-            })
+            .map(
+                |(tab, seq, kind, at, reason, user, received_at)| StoredRecord {
+                    record: AuditRecord {
+                        tab,
+                        seq,
+                        kind,
+                        at,
+                        reason,
+                    },
+                    user,
+                    received_at,
+                },
+            )
             .collect())
     }
 

@@ -86,20 +86,32 @@ impl SessionStore for MemoryStore {
             prev.end(now);
         }
         let keep_until = session.expires_at().saturating_add(ATTRIBUTION_GRACE_MS);
-        let entry = Entry { live: Some(session.clone()), user: session.user.clone(), keep_until };
+        let entry = Entry {
+            live: Some(session.clone()),
+            user: session.user.clone(),
+            keep_until,
+        };
         map.entries.insert(id.clone(), entry);
         Ok(())
     }
 
     async fn get(&self, id: &SessionId, now: Ms) -> Result<Option<Session>, StoreError> {
         let mut map = self.map();
-        Ok(map.entries.get_mut(id).and_then(|e| e.live_at(now)).cloned())
+        Ok(map
+            .entries
+            .get_mut(id)
+            .and_then(|e| e.live_at(now))
+            .cloned())
     }
 
     async fn touch(&self, id: &SessionId, at: Ms, now: Ms) -> Result<Option<Session>, StoreError> {
         let mut map = self.map();
-        let Some(entry) = map.entries.get_mut(id) else { return Ok(None) };
-        let Some(s) = entry.live_at(now) else { return Ok(None) };
+        let Some(entry) = map.entries.get_mut(id) else {
+            return Ok(None);
+        };
+        let Some(s) = entry.live_at(now) else {
+            return Ok(None);
+        };
         s.last_activity = s.last_activity.max(at.min(now));
         let s = s.clone();
         entry.keep_until = s.expires_at().saturating_add(ATTRIBUTION_GRACE_MS);
@@ -108,7 +120,9 @@ impl SessionStore for MemoryStore {
 
     async fn end(&self, id: &SessionId, now: Ms) -> Result<bool, StoreError> {
         let mut map = self.map();
-        let Some(entry) = map.entries.get_mut(id) else { return Ok(false) };
+        let Some(entry) = map.entries.get_mut(id) else {
+            return Ok(false);
+        };
         let was_live = entry.live_at(now).is_some();
         if was_live {
             entry.end(now);
@@ -118,7 +132,11 @@ impl SessionStore for MemoryStore {
 
     async fn owner(&self, id: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
         let map = self.map();
-        Ok(map.entries.get(id).filter(|e| e.keep_until > now).map(|e| e.user.clone()))
+        Ok(map
+            .entries
+            .get(id)
+            .filter(|e| e.keep_until > now)
+            .map(|e| e.user.clone()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -125,7 +125,8 @@ pub trait SessionStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
     /// Ends the session for good. `true` when a live one was ended.
-    fn end(&self, id: &SessionId, now: Ms) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn end(&self, id: &SessionId, now: Ms)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Whose session `id` is or was (live, or ended less than
     /// [`ATTRIBUTION_GRACE_MS`] ago).
@@ -208,7 +209,14 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(SessionId::parse(a.as_str()), Some(a.clone()));
         assert_eq!(format!("{a:?}"), "SessionId(…)");
-        for bad in ["", "abc", &"A".repeat(64), &"0".repeat(65), &"g".repeat(64), &"0".repeat(63)] {
+        for bad in [
+            "",
+            "abc",
+            &"A".repeat(64),
+            &"0".repeat(65),
+            &"g".repeat(64),
+            &"0".repeat(63),
+        ] {
             assert_eq!(SessionId::parse(bad), None, "{bad:?}");
         }
     }
@@ -223,7 +231,10 @@ mod tests {
             absolute_ms: 10_000,
         };
         assert_eq!(s.expires_at(), 5900);
-        let late = Session { last_activity: 10_800, ..s.clone() };
+        let late = Session {
+            last_activity: 10_800,
+            ..s.clone()
+        };
         assert_eq!(late.expires_at(), 11_000, "the absolute limit wins");
         assert!(s.is_live(5899) && !s.is_live(5900));
     }

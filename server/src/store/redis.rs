@@ -97,7 +97,9 @@ fn unavailable(e: RedisError) -> StoreError {
 async fn bounded<T>(f: impl Future<Output = Result<T, RedisError>>) -> Result<T, StoreError> {
     match tokio::time::timeout(ANSWER_WITHIN, f).await {
         Ok(r) => r.map_err(unavailable),
-        Err(_) => Err(StoreError::Unavailable("redis: no answer within 1 s".into())),
+        Err(_) => Err(StoreError::Unavailable(
+            "redis: no answer within 1 s".into(),
+        )),
     }
 }
 
@@ -106,7 +108,12 @@ fn decode(v: Value) -> Result<Option<Session>, StoreError> {
     let fields = match v {
         Value::Nil => return Ok(None),
         Value::Array(fields) => fields,
-        other => return Err(StoreError::Corrupt(format!("expected a session, got {}", kind(&other)))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "expected a session, got {}",
+                kind(&other)
+            )))
+        }
     };
     let text = |i: usize| -> Result<String, StoreError> {
         match fields.get(i) {
@@ -121,7 +128,10 @@ fn decode(v: Value) -> Result<Option<Session>, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("session field {i} is not an integer")))
     };
     if fields.len() != 5 {
-        return Err(StoreError::Corrupt(format!("session has {} fields", fields.len())));
+        return Err(StoreError::Corrupt(format!(
+            "session has {} fields",
+            fields.len()
+        )));
     }
     Ok(Some(Session {
         user: text(0)?,
@@ -188,7 +198,10 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, id: &SessionId, at: Ms, now: Ms) -> Result<Option<Session>, StoreError> {
         let mut call = TOUCH.key(session_key(id));
-        call.key(owner_key(id)).arg(now).arg(ATTRIBUTION_GRACE_MS).arg(at.min(now));
+        call.key(owner_key(id))
+            .arg(now)
+            .arg(ATTRIBUTION_GRACE_MS)
+            .arg(at.min(now));
         let mut conn = self.conn.clone();
         decode(bounded(call.invoke_async(&mut conn)).await?)
     }

@@ -9,13 +9,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn wait_for_port(port: u16, what: &str) {
     let until = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "{what} did not start on port {port}");
+        assert!(
+            Instant::now() < until,
+            "{what} did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -28,7 +34,10 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let mut r = Redis { port: free_port(), child: None };
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+        };
         r.resume();
         r
     }
@@ -48,7 +57,16 @@ impl Redis {
     /// Starts it again on the same port.
     pub fn resume(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -78,11 +96,19 @@ fn pg_bin(name: &str) -> PathBuf {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     versions.sort();
-    versions.last().expect("a PostgreSQL version").join("bin").join(name)
+    versions
+        .last()
+        .expect("a PostgreSQL version")
+        .join("bin")
+        .join(name)
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 fn as_postgres(bin: PathBuf) -> Command {
@@ -97,9 +123,13 @@ fn as_postgres(bin: PathBuf) -> Command {
 
 impl Postgres {
     pub fn start() -> Postgres {
-        let dir = std::env::temp_dir().join(format!("alo-pg-{}-{}", std::process::id(), free_port()));
+        let dir =
+            std::env::temp_dir().join(format!("alo-pg-{}-{}", std::process::id(), free_port()));
         let made = if is_root() {
-            Command::new("install").args(["-d", "-o", "postgres"]).arg(&dir).status()
+            Command::new("install")
+                .args(["-d", "-o", "postgres"])
+                .arg(&dir)
+                .status()
         } else {
             std::fs::create_dir_all(&dir).map(|_| std::process::ExitStatus::default())
         };
@@ -113,7 +143,11 @@ impl Postgres {
             .status()
             .expect("initdb");
         assert!(init.success(), "initdb failed");
-        let mut pg = Postgres { port: free_port(), dir, running: false };
+        let mut pg = Postgres {
+            port: free_port(),
+            dir,
+            running: false,
+        };
         pg.resume();
         pg
     }
@@ -146,7 +180,10 @@ impl Postgres {
             self.port,
             self.dir.display()
         );
-        assert!(self.ctl(&["-o", &opts, "-w", "-t", "30", "start"]), "pg_ctl start failed");
+        assert!(
+            self.ctl(&["-o", &opts, "-w", "-t", "30", "start"]),
+            "pg_ctl start failed"
+        );
         self.running = true;
         wait_for_port(self.port, "postgres");
     }

@@ -111,7 +111,8 @@ fn audit_url(v: &str) -> Result<String, String> {
 }
 
 fn instant(v: &str) -> Result<i64, String> {
-    parse_iso_utc(v).ok_or_else(|| "expected an ISO-8601 UTC instant like 2026-12-03T00:00:00Z".into())
+    parse_iso_utc(v)
+        .ok_or_else(|| "expected an ISO-8601 UTC instant like 2026-12-03T00:00:00Z".into())
 }
 
 /// A URL as it may be printed: without a password.
@@ -131,8 +132,17 @@ mod tests {
 
     #[test]
     fn passwords_are_not_printed() {
-        assert_eq!(redacted("postgres://app:s3cret@127.0.0.1:5/db"), "postgres://app:***@127.0.0.1:5/db");
-        assert_eq!(redacted("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
-        assert_eq!(redacted("postgres://app@127.0.0.1:5/db"), "postgres://app@127.0.0.1:5/db");
+        assert_eq!(
+            redacted("postgres://app:s3cret@127.0.0.1:5/db"),
+            "postgres://app:***@127.0.0.1:5/db"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redacted("postgres://app@127.0.0.1:5/db"),
+            "postgres://app@127.0.0.1:5/db"
+        );
     }
 }

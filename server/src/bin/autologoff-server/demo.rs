@@ -18,7 +18,11 @@ use crate::hooks::Hooks;
 use crate::serve::Deployment;
 
 const PATIENTS: u32 = 12;
-const WARDS: [&str; 3] = ["Ward A (synthetic)", "Ward B (synthetic)", "ICU (synthetic)"];
+const WARDS: [&str; 3] = [
+    "Ward A (synthetic)",
+    "Ward B (synthetic)",
+    "ICU (synthetic)",
+];
 const MAX_NOTE: usize = 64 * 1024;
 const MAX_LOGIN_BODY: usize = 1024;
 const SLOW_CAP_MS: u64 = 30_000;
@@ -28,7 +32,9 @@ const AUDIT_VIEW: usize = 200;
 /// `POST /login {"user": NAME}`: a fresh session for NAME (the one this browser had is
 /// ended). No password: the demo's stand-in for an app's real sign-in.
 pub fn login(sessions: Deployment, hooks: Option<Hooks>) -> Router {
-    Router::new().route("/login", post(sign_in)).with_state((sessions, hooks))
+    Router::new()
+        .route("/login", post(sign_in))
+        .with_state((sessions, hooks))
 }
 
 async fn sign_in(
@@ -44,7 +50,11 @@ async fn sign_in(
     let user = match value.get("user") {
         Some(Value::String(u)) => u.trim().to_owned(),
         Some(_) => return Err(ApiError::BadRequest("user must be a string".into())),
-        None => return Err(ApiError::BadRequest("user is missing: {\"user\": NAME}".into())),
+        None => {
+            return Err(ApiError::BadRequest(
+                "user is missing: {\"user\": NAME}".into(),
+            ))
+        }
     };
     let started = sessions.start(&user, &headers).await?;
     if let Some(h) = hooks {
@@ -89,19 +99,33 @@ async fn patients() -> Json<Value> {
 }
 
 async fn patient(Path(id): Path<String>) -> Result<Json<Value>, Response> {
-    let n = id.parse::<u32>().ok().filter(|n| (1..=PATIENTS).contains(n) && !id.starts_with(['0', '+']));
+    let n = id
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=PATIENTS).contains(n) && !id.starts_with(['0', '+']));
     let Some(n) = n else {
-        return Err((StatusCode::NOT_FOUND, Json(json!({ "error": "no such patient" }))).into_response());
+        return Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such patient" })),
+        )
+            .into_response());
     };
     let mut p = patient_json(n);
     p["allergies"] = json!(["None known (synthetic)"]);
-    p["problems"] = json!([format!("Synthetic condition {}", char::from(b'A' + (n % 26) as u8))]);
+    p["problems"] = json!([format!(
+        "Synthetic condition {}",
+        char::from(b'A' + (n % 26) as u8)
+    )]);
     p["notes"] = json!(["Fake note for demo purposes only."]);
     Ok(Json(p))
 }
 
 async fn vitals(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    let patient = q.get("patient").and_then(|v| v.parse::<u32>().ok()).unwrap_or(1).clamp(1, PATIENTS);
+    let patient = q
+        .get("patient")
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, PATIENTS);
     let r = getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15);
     let pick = |shift: u32, lo: u64, hi: u64| lo + (r >> shift) % (hi - lo + 1);
     let temp = pick(40, 361, 379);
@@ -131,7 +155,9 @@ async fn note(body: Body) -> Result<Json<Value>, ApiError> {
 async fn slow(Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
     let ms = match q.get("ms") {
         None => 1000,
-        Some(v) => v.parse::<u64>().map_err(|_| ApiError::BadRequest("ms must be an integer".into()))?,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::BadRequest("ms must be an integer".into()))?,
     }
     .min(SLOW_CAP_MS);
     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -143,8 +169,13 @@ async fn own_audit(
     State(sink): State<Option<SqlSink>>,
     Extension(live): Extension<LiveSession>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(sink) = sink else { return Ok(Json(json!([]))) };
-    let filter = ExportFilter { user: Some(live.user), ..ExportFilter::default() };
+    let Some(sink) = sink else {
+        return Ok(Json(json!([])));
+    };
+    let filter = ExportFilter {
+        user: Some(live.user),
+        ..ExportFilter::default()
+    };
     let rows = sink.export(&filter).await?;
     let start = rows.len().saturating_sub(AUDIT_VIEW);
     let view = rows[start..]

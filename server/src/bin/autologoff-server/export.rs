@@ -34,7 +34,11 @@ pub async fn run(args: Export) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = ExportFilter { since: args.since, until: args.until, user: args.user };
+    let filter = ExportFilter {
+        since: args.since,
+        until: args.until,
+        user: args.user,
+    };
     let records = match sink.export(&filter).await {
         Ok(r) => r,
         Err(e) => {
@@ -68,7 +72,10 @@ fn rows(records: &[autologoff_server::audit::StoredRecord]) -> impl Iterator<Ite
     })
 }
 
-fn jsonl(mut out: impl Write, records: &[autologoff_server::audit::StoredRecord]) -> Result<(), String> {
+fn jsonl(
+    mut out: impl Write,
+    records: &[autologoff_server::audit::StoredRecord],
+) -> Result<(), String> {
     for row in rows(records) {
         serde_json::to_writer(&mut out, &row).map_err(|e| e.to_string())?;
         out.write_all(b"\n").map_err(|e| e.to_string())?;

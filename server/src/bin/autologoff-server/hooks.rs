@@ -80,7 +80,10 @@ pub async fn session_modes(State(h): State<Hooks>, request: Request, next: Next)
         Mode::Normal => next.run(request).await,
         Mode::Garbage => json(StatusCode::OK, "not json{"),
         Mode::BadJsonFields => json(StatusCode::OK, r#"{"expiresAt":"soon"}"#),
-        Mode::Error500 => json(StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"test mode"}"#),
+        Mode::Error500 => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"test mode"}"#,
+        ),
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(120)).await;
             json(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"test mode"}"#)
@@ -123,15 +126,25 @@ async fn set_mode(State((h, _, _)): State<Env>, body: Bytes) -> Result<Json<Valu
     Ok(Json(json!({ "mode": v["mode"] })))
 }
 
-async fn set_clock(State((_, sessions, _)): State<Env>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn set_clock(
+    State((_, sessions, _)): State<Env>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let v = body_json(&body)?;
     const TEN_YEARS: u64 = 10 * 365 * 86_400_000;
-    let offset = v.get("offsetMs").and_then(Value::as_i64).filter(|o| o.unsigned_abs() <= TEN_YEARS);
+    let offset = v
+        .get("offsetMs")
+        .and_then(Value::as_i64)
+        .filter(|o| o.unsigned_abs() <= TEN_YEARS);
     let Some(offset) = offset else {
-        return Err(ApiError::BadRequest("offsetMs must be an integer (|offsetMs| <= 10 years)".into()));
+        return Err(ApiError::BadRequest(
+            "offsetMs must be an integer (|offsetMs| <= 10 years)".into(),
+        ));
     };
     sessions.clock().set_offset(offset);
-    Ok(Json(json!({ "offsetMs": offset, "serverTime": sessions.now() })))
+    Ok(Json(
+        json!({ "offsetMs": offset, "serverTime": sessions.now() }),
+    ))
 }
 
 async fn stats(State((h, sessions, _)): State<Env>) -> Result<Json<Value>, ApiError> {
@@ -173,7 +186,9 @@ async fn expire(State((h, sessions, _)): State<Env>) -> Result<Json<Value>, ApiE
 
 /// Every stored record, with the server's fields (`user`, `receivedAt` in unix ms).
 async fn audit(State((_, _, sink)): State<Env>) -> Result<Json<Value>, ApiError> {
-    let Some(sink) = sink else { return Err(ApiError::BadRequest("no audit sink (--audit none)".into())) };
+    let Some(sink) = sink else {
+        return Err(ApiError::BadRequest("no audit sink (--audit none)".into()));
+    };
     let rows = sink.export(&ExportFilter::default()).await?;
     let rows = rows
         .iter()

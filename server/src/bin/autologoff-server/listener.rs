@@ -19,7 +19,10 @@ pub struct Bounded {
 
 impl Bounded {
     pub fn new(inner: TcpListener, max_connections: usize) -> Bounded {
-        Bounded { inner, slots: Arc::new(Semaphore::new(max_connections)) }
+        Bounded {
+            inner,
+            slots: Arc::new(Semaphore::new(max_connections)),
+        }
     }
 }
 
@@ -35,7 +38,10 @@ impl Listener for Bounded {
 
     async fn accept(&mut self) -> (Conn, SocketAddr) {
         // The semaphore is never closed, so acquiring only waits.
-        let slot = Arc::clone(&self.slots).acquire_owned().await.expect("the slots are never closed");
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .expect("the slots are never closed");
         let (io, addr) = Listener::accept(&mut self.inner).await;
         (Conn { io, _slot: slot }, addr)
     }
@@ -46,13 +52,21 @@ impl Listener for Bounded {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 

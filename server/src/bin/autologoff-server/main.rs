@@ -16,7 +16,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
     let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
@@ -25,9 +27,9 @@ fn main() -> ExitCode {
         }
     };
     match args.command {
-        Some(cli::Command::Audit { command: cli::AuditCommand::Export(export) }) => {
-            runtime.block_on(export::run(export))
-        }
+        Some(cli::Command::Audit {
+            command: cli::AuditCommand::Export(export),
+        }) => runtime.block_on(export::run(export)),
         None => runtime.block_on(serve::run(args.serve)),
     }
 }

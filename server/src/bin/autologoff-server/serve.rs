@@ -87,7 +87,9 @@ pub async fn run(args: Serve) -> ExitCode {
         eprintln!("demo login enabled (POST /login without a password): not for production");
     }
     let listener = Bounded::new(listener, MAX_CONNECTIONS);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown()).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -105,12 +107,18 @@ fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
     let hooks = args.test_hooks.then(hooks::Hooks::default);
     let mut session_routes = sessions.router();
     if let Some(h) = &hooks {
-        session_routes = session_routes.layer(middleware::from_fn_with_state(h.clone(), hooks::session_modes));
+        session_routes = session_routes.layer(middleware::from_fn_with_state(
+            h.clone(),
+            hooks::session_modes,
+        ));
     }
     let mut app = Router::new()
         .merge(demo::api(sink.clone()).route_layer(sessions.layer()))
         .merge(session_routes)
-        .route("/healthz", get(health).with_state((sessions.clone(), sink.clone())));
+        .route(
+            "/healthz",
+            get(health).with_state((sessions.clone(), sink.clone())),
+        );
     if let Some(sink) = &sink {
         app = app.merge(audit::router(sessions.clone(), sink.clone()));
     }
@@ -134,11 +142,17 @@ fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
 /// Files with the headers a page holding PHI needs: HTML never cached, under the CSP.
 fn static_files(dir: ServeDir) -> Router {
     let dir = dir.append_index_html_on_directories(true);
-    Router::new().fallback_service(dir).layer(middleware::from_fn(static_headers))
+    Router::new()
+        .fallback_service(dir)
+        .layer(middleware::from_fn(static_headers))
 }
 
 async fn static_headers(request: Request, next: Next) -> Response {
-    let hidden = request.uri().path().split('/').any(|seg| seg.starts_with('.'));
+    let hidden = request
+        .uri()
+        .path()
+        .split('/')
+        .any(|seg| seg.starts_with('.'));
     if hidden {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
@@ -151,11 +165,17 @@ async fn static_headers(request: Request, next: Next) -> Response {
     let h = res.headers_mut();
     if html {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
     } else {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 
@@ -168,9 +188,14 @@ async fn health(State((sessions, sink)): State<(Deployment, Option<SqlSink>)>) -
     };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = serde_json::json!({ "store": word(store.is_ok()), "audit": word(audit.is_ok()) });
-    let status = if store.is_ok() && audit.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if store.is_ok() && audit.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let mut res = (status, axum::Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -201,9 +226,21 @@ async fn json_errors(request: Request, next: Next) -> Response {
         return res;
     }
     let (mut parts, _) = res.into_parts();
-    let what = if status == StatusCode::NOT_FOUND { "not found" } else { "method not allowed" };
+    let what = if status == StatusCode::NOT_FOUND {
+        "not found"
+    } else {
+        "method not allowed"
+    };
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Response::from_parts(parts, Body::from(serde_json::json!({ "error": what }).to_string()))
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Response::from_parts(
+        parts,
+        Body::from(serde_json::json!({ "error": what }).to_string()),
+    )
 }
