@@ -5,11 +5,9 @@ import { suite } from "./suite.mjs";
 import { openHarness, gotoHarness, events, sleep, waitFor } from "./lib.mjs";
 
 const env = suite({ shared: true });
-// Every test here drives several tabs of one browser session at once.
-const TABS = env.only(["chromium", "firefox"], "several tabs of one session: WebKitWebDriver exits when a test drives a second tab");
 const state = (p) => p.evaluate(() => window.session.state);
 
-test("activity in tab A keeps tab B alive past its own idle deadline", TABS, async () => {
+test("activity in tab A keeps tab B alive past its own idle deadline", async () => {
   const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 2000, warnBeforeMs: 0 };
   const a = await openHarness(ctx, env.server.url, o);
@@ -25,7 +23,7 @@ test("activity in tab A keeps tab B alive past its own idle deadline", TABS, asy
   await ctx.close();
 });
 
-test("a lock in A locks B and C within 1 s (reason remote); unlock in A unlocks them", TABS, async () => {
+test("a lock in A locks B and C within 1 s (reason remote); unlock in A unlocks them", async () => {
   const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 60_000 };
   const [a, b, c] = [await openHarness(ctx, env.server.url, o), await openHarness(ctx, env.server.url, o), await openHarness(ctx, env.server.url, o)];
@@ -43,7 +41,7 @@ test("a lock in A locks B and C within 1 s (reason remote); unlock in A unlocks 
   await ctx.close();
 });
 
-test("a reload keeps the idle clock and a tab opened after the deadline starts locked", TABS, async () => {
+test("a reload keeps the idle clock and a tab opened after the deadline starts locked", async () => {
   const ctx = await env.browser.newContext();
   const o = { idleTimeoutMs: 3000, warnBeforeMs: 0 };
   const a = await openHarness(ctx, env.server.url, o);
@@ -59,7 +57,7 @@ test("a reload keeps the idle clock and a tab opened after the deadline starts l
   await ctx.close();
 });
 
-test("with 5 tabs open for 5 simulated minutes the server sees no more keepalives than one tab would send", TABS, async () => {
+test("with 5 tabs open for 5 simulated minutes the server sees no more keepalives than one tab would send", env.only(["chromium", "firefox"], "Playwright page.clock"), async () => {
   const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {
@@ -123,7 +121,7 @@ test("with 5 tabs open for 5 simulated minutes the server sees no more keepalive
   }
 });
 
-test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every record at the server once, in seq order", TABS, async () => {
+test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every record at the server once, in seq order", env.only(["chromium", "firefox"], "Playwright setOffline (no offline mode over classic WebDriver)"), async () => {
   const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {
@@ -263,7 +261,7 @@ async function assertCovered(a, what) {
   assert.match(st.filter, /blur/, what);
 }
 
-test("with server: a forged unlock posted on the channel or written to storage by another tab leaves the locked tab covered", TABS, async () => {
+test("with server: a forged unlock posted on the channel or written to storage by another tab leaves the locked tab covered", async () => {
   const { s, ctx } = await env.setup();
   try {
     const a = await lockedTab(s, ctx);
@@ -311,7 +309,7 @@ test("with server: a forged unlock posted on the channel or written to storage b
   }
 });
 
-test("with server: a second SDK instance without server that calls unlock() leaves the locked tab covered; a real sign-in still unlocks it", TABS, async () => {
+test("with server: a second SDK instance without server that calls unlock() leaves the locked tab covered; a real sign-in still unlocks it", async () => {
   const { s, ctx } = await env.setup();
   try {
     const a = await lockedTab(s, ctx);

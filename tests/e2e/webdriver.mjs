@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 
 const MINIBROWSER = process.env.WEBKIT_MINIBROWSER || "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
-const KEYS = { Tab: "\uE004", Enter: "\uE007", Escape: "\uE00C", Shift: "\uE008", Control: "\uE009", Backspace: "\uE003" };
+const KEYS = { Tab: "\uE004", Enter: "\uE007", Escape: "\uE00C", Shift: "\uE008", Control: "\uE009", Alt: "\uE00A", Meta: "\uE03D", Backspace: "\uE003" };
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); }).on("error", reject);
@@ -74,13 +74,16 @@ function context(wd, S) {
       return p;
     },
     request: {
-      // Through a page of the context, so the cookie lands in it as with Playwright.
-      async post(url, { data } = {}) {
-        const p = pages[0] ?? (await ctx.newPage());
-        if (!(await p.evaluate(() => location.href)).startsWith(new URL(url).origin)) await p.goto(new URL("/fixtures/other.html", url).href);
-        const status = await p.evaluate(([u, d]) => fetch(u, { method: "POST", body: JSON.stringify(d) }).then((r) => r.status), [url, data]);
-        return { ok: () => status >= 200 && status < 300, status: () => status };
-      },
+      // Through a page of the context, so cookies go and land in it as with Playwright.
+      get: (url) => ctx.fetch(url, { method: "GET" }),
+      post: (url, { data } = {}) => ctx.fetch(url, { method: "POST", body: typeof data === "string" ? data : JSON.stringify(data) }),
+    },
+    /** `fetch(url, init)` run in a page of this context on `url`'s origin: a Playwright-shaped answer. */
+    async fetch(url, init) {
+      const p = pages[0] ?? (await ctx.newPage());
+      if (!(await p.evaluate(() => location.href)).startsWith(new URL(url).origin)) await p.goto(new URL("/fixtures/other.html", url).href);
+      const status = await p.evaluate(([u, i]) => fetch(u, i).then((r) => r.status), [url, init]);
+      return { ok: () => status >= 200 && status < 300, status: () => status };
     },
     /** The session's cookies (of the current page's origin), Playwright-shaped. */
     async cookies() {
@@ -150,7 +153,11 @@ function context(wd, S) {
           { type: "pointerDown", button: 0 }, { type: "pointerUp", button: 0 }]),
       },
       keyboard: {
-        press: (key) => { const k = KEYS[key] ?? key; return actions("key", "keyboard", [{ type: "keyDown", value: k }, { type: "keyUp", value: k }]); },
+        // "Control+Shift+S" as in Playwright: the modifiers held down around the key.
+        press: (chord) => {
+          const ks = (chord.length > 1 ? chord.split("+") : [chord]).map((k) => KEYS[k] ?? k);
+          return actions("key", "keyboard", [...ks.map((value) => ({ type: "keyDown", value })), ...ks.reverse().map((value) => ({ type: "keyUp", value }))]);
+        },
         type: (text) => actions("key", "keyboard", [...text].flatMap((c) => [{ type: "keyDown", value: c }, { type: "keyUp", value: c }])),
       },
       on() {}, // console messages and network events are not available over classic WebDriver
