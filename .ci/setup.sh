@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, skipping what is already there.
 #   setup.sh rust     wasm32 target + wasm-bindgen-cli at the version in Cargo.lock
 #   setup.sh node     npm packages (package-lock.json)
-#   setup.sh browser  Chromium + ChromeDriver (Debian packages) unless CHROME_PATH/CHROMEDRIVER name one
+#   setup.sh browser  Chromium + ChromeDriver, Firefox ESR, WebKitGTK's WebKitWebDriver + MiniBrowser,
+#                     Xvfb (Debian packages), geckodriver (crates.io) for wasm-bindgen-test in Firefox
 #   setup.sh services redis-server + PostgreSQL (Debian packages), for the server half's tests
 #   setup.sh          all of them
 set -euo pipefail
@@ -37,10 +38,25 @@ node_pkgs() {
 }
 
 browser() {
-  if [ -n "${CHROME_PATH:-}" ] && [ -n "${CHROMEDRIVER:-}" ]; then return; fi
-  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
-  say "installing Debian chromium + chromium-driver"
-  apt_install chromium chromium-driver
+  local need=()
+  if [ -z "${CHROME_PATH:-}" ] || [ -z "${CHROMEDRIVER:-}" ]; then
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  fi
+  command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+  command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
+  command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+  command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+  command -v xauth >/dev/null 2>&1 || need+=(xauth)
+  if [ "${#need[@]}" -gt 0 ]; then
+    say "installing Debian ${need[*]}"
+    apt_install "${need[@]}"
+  fi
+  # wasm-bindgen-test drives Firefox through geckodriver (the e2e tier needs none: WebDriver BiDi).
+  if ! command -v geckodriver >/dev/null 2>&1; then
+    say "installing geckodriver (crates.io)"
+    cargo install geckodriver --locked
+  fi
 }
 
 apt_install() {

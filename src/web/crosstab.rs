@@ -118,8 +118,9 @@ impl Session {
         let Ok(request) =
             js_sys::Reflect::get(&locks, &"request".into()).and_then(|f| f.dyn_into::<Function>())
         else {
-            return;
+            return; // no Web Locks: every tab leads
         };
+        self.policy.borrow_mut().set_leader(false, now());
         let release: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
         let (me, rel) = (self.me.clone(), release.clone());
         let granted = callback(move |_lock| {
@@ -158,11 +159,4 @@ impl Session {
             _granted: granted,
         });
     }
-}
-
-pub(super) fn has_web_locks() -> bool {
-    let nav = window().navigator();
-    js_sys::Reflect::get(&nav, &"locks".into())
-        .map(|v| !v.is_undefined() && !v.is_null())
-        .unwrap_or(false)
 }

@@ -165,9 +165,16 @@ const BUTTON_CSS = "all:revert!important;font:inherit!important;padding:10px 20p
 
 /** Adds each `[target, kind, listener]`; returns the function that removes them. */
 function listen(on) {
-  for (const [t, k, f] of on) t.addEventListener(k, f);
-  return () => { for (const [t, k, f] of on) t.removeEventListener(k, f); };
+  for (const [t, k, f, c] of on) t.addEventListener(k, f, c);
+  return () => { for (const [t, k, f, c] of on) t.removeEventListener(k, f, c); };
 }
+
+/**
+ * Escape refused: a dialog's `cancel`, and (for the lock overlay) Escape itself on the window,
+ * in capture, before any dialog sees it: close watchers honour `cancel.preventDefault()` only
+ * once per user activation, so a second press would close the overlay.
+ */
+const esc = (e) => { if (e.type == "cancel" || e.key == "Escape") e.preventDefault(); };
 
 /**
  * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
@@ -294,7 +301,7 @@ export function warning(deadline, stay) {
   w.d = d;
   w.tick = () => (count.textContent = left());
   w.i = G.setInterval(w.tick, 1000);
-  w.off = listen([[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", (e) => e.preventDefault()]]);
+  w.off = listen([[b, "click", () => stay()], [d, "click", (e) => e.target == d && stay()], [d, "cancel", esc]]);
   return w;
 }
 
@@ -340,7 +347,7 @@ const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!impo
   "background:rgba(15,23,42,.88)!important";
 
 /**
- * The lock overlay, opened: "Sign in again" calls `signin()`; Escape does not dismiss it (a
+ * The lock overlay, opened: "Sign in again" calls `signin()`; Escape never dismisses it (a
  * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements as
  * built (dialog, card and button, each with its inline style) for `heal_overlay` and
  * `release_overlay`, or null without a root element.
@@ -350,7 +357,7 @@ export function overlay(title, signin) {
     "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
   if (!r) return null;
   const [d, , b] = r;
-  const off = listen([[b, "click", () => signin()], [d, "cancel", (e) => e.preventDefault()]]);
+  const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);
   const saved = [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
   saved.off = off;
   return saved;
@@ -372,8 +379,11 @@ export function heal_overlay(saved) {
   const [[d], [c], [b]] = saved, root = d.ownerDocument.documentElement;
   let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
   if (bad) c.append(b), d.append(c), root.append(d);
-  for (const [e, css] of saved) {
-    if (e.style.cssText != css) bad = e.style.cssText = css;
+  for (const s of saved) {
+    const [e, css] = s;
+    // Compared with what this engine serializes once `css` is set (s[2]): WebKit does not
+    // give back the string it was given, and a rewrite on every mutation never settles.
+    if (e.style.cssText != (s[2] || css)) e.style.cssText = css, bad = s[2] = e.style.cssText;
     for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
   }
   const cs = G.getComputedStyle(root);

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, PageTransitionEvent};
 
-use super::crosstab::{has_web_locks, stored_state};
+use super::crosstab::stored_state;
 use super::session::Session;
 use super::util::{callback, document, now, window, Callback, Listener};
 use crate::core::policy::{Ms, State};
@@ -181,7 +181,9 @@ impl Session {
         if self.state() != State::Locked {
             self.dom.borrow_mut().release();
         }
-        if self.cfg.cross_tab && has_web_locks() && self.leader.borrow().is_none() {
+        // `pagehide` let go of the Web Lock (and a pending request for it): ask again. A
+        // session with no need of one (no `server`, no Web Locks) leads from the start.
+        if !self.policy.borrow().is_leader() {
             self.request_leadership();
         }
     }

@@ -10,7 +10,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::audit::AuditLog;
-use super::crosstab::{has_web_locks, stored_state, Channel, Leader};
+use super::crosstab::{stored_state, Channel, Leader};
 use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
@@ -69,10 +69,6 @@ impl Session {
         };
         let mut policy = Policy::new(timing, t0, shared);
         policy.handle_visibility(!document().hidden(), t0);
-        let use_locks = cfg.cross_tab && has_web_locks();
-        if use_locks {
-            policy.set_leader(false, t0);
-        }
         let audit = AuditLog::new(cfg.audit.as_ref().map(|a| a.url.clone()));
 
         let s = Rc::new_cyclic(|me: &Weak<Session>| {
@@ -122,7 +118,9 @@ impl Session {
         }
         if s.cfg.cross_tab {
             s.install_channel();
-            if use_locks {
+            // Only a session that talks to the server needs one leader: a held Web Lock
+            // keeps a page out of Firefox's back/forward cache, so Back would reload it.
+            if s.cfg.server.is_some() {
                 s.request_leadership();
             }
         }

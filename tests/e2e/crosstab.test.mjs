@@ -57,7 +57,7 @@ test("a reload keeps the idle clock and a tab opened after the deadline starts l
   await ctx.close();
 });
 
-test("with 5 tabs open for 5 simulated minutes the server sees no more keepalives than one tab would send", async () => {
+test("with 5 tabs open for 5 simulated minutes the server sees no more keepalives than one tab would send", env.only(["chromium", "firefox"], "Playwright page.clock"), async () => {
   const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {
@@ -121,7 +121,7 @@ test("with 5 tabs open for 5 simulated minutes the server sees no more keepalive
   }
 });
 
-test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every record at the server once, in seq order", async () => {
+test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every record at the server once, in seq order", env.only(["chromium", "firefox"], "Playwright setOffline (no offline mode over classic WebDriver)"), async () => {
   const { s, ctx } = await env.setup();
   const real0 = Date.now();
   try {

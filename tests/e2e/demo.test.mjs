@@ -8,8 +8,14 @@ import { suite } from "./suite.mjs";
 import { waitFor } from "./lib.mjs";
 
 const env = suite({ shared: true });
+// The demo is driven through Playwright locators (roles, labels, fill, visibility): the
+// WebKitGTK WebDriver client (webdriver.mjs) does not offer them.
+const UI = (opts) => env.only(["chromium", "firefox"], "Playwright locators (getByRole/getByLabel/fill), not in the WebKitGTK WebDriver client", opts);
 
 const USER = "dr.rivera";
+/** Replace a field's value as a user would (Playwright's fill over WebDriver BiDi, Firefox,
+ *  appends to a field that already has a value, so it is emptied first). */
+const fillAnew = async (field, value) => { await field.fill(""); await field.fill(value); };
 const NOTE = "S: pt reports chest pain 3/10 overnight.\nP: repeat troponin at 06:00 — UNSAVED DRAFT";
 // Short enough to keep each test a few seconds long, long enough that the warning is seen.
 const IDLE_S = 4;
@@ -19,7 +25,7 @@ const WARN_S = 2;
 async function signInAndOpenChart(page) {
   await page.goto(`${env.server.url}/`);
   const loginForm = page.locator("#login-form");
-  await loginForm.getByLabel("User name").fill(USER);
+  await fillAnew(loginForm.getByLabel("User name"), USER);
   await loginForm.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#user-area").getByText(`Signed in as ${USER}`).waitFor();
   assert.equal(await page.locator("#login-view").isVisible(), false, "the sign-in form is gone");
@@ -36,7 +42,7 @@ async function signInAndOpenChart(page) {
   assert.ok((await page.title()).includes(name), "the open chart puts the patient in the title");
 
   const note = page.getByRole("textbox", { name: "Progress note" });
-  await note.fill(NOTE);
+  await fillAnew(note, NOTE);
   assert.equal(await note.inputValue(), NOTE);
   return { name, chartHeading, note };
 }
@@ -45,8 +51,8 @@ async function signInAndOpenChart(page) {
  *  Returns the instant just before "Apply" was pressed (the new session starts after it). */
 async function applyShortTimeouts(page) {
   const settings = page.getByRole("region", { name: "Session settings" });
-  await settings.getByLabel("Idle timeout (s)").fill(String(IDLE_S));
-  await settings.getByLabel("Warning before lock (s)").fill(String(WARN_S));
+  await fillAnew(settings.getByLabel("Idle timeout (s)"), String(IDLE_S));
+  await fillAnew(settings.getByLabel("Warning before lock (s)"), String(WARN_S));
   const t0 = Date.now();
   await settings.getByRole("button", { name: "Apply" }).click();
   // From here on the test does not touch the page: the user has walked away.
@@ -91,6 +97,8 @@ async function assertLocked(page, { name, chartHeading }) {
       const m = getComputedStyle(n).filter.match(/blur\(([\d.]+)px\)/);
       if (m) { blur = Number(m[1]); break; }
     }
+    // (Firefox scrolls the page while the note is typed: bring the heading back into view)
+    document.getElementById("chart-heading").scrollIntoView({ block: "center" });
     const r = document.getElementById("chart-heading").getBoundingClientRect();
     const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
     return {
@@ -100,6 +108,7 @@ async function assertLocked(page, { name, chartHeading }) {
       ariaHidden: document.body.getAttribute("aria-hidden"),
       blur,
       hitOverlay: ov.contains(hit),
+      hit: hit ? `${hit.tagName}#${hit.id} (${Math.round(r.x)},${Math.round(r.y)} ${innerWidth}x${innerHeight})` : `none at ${r.x},${r.y}`,
       title: document.title,
       state: document.getElementById("st-state").textContent,
     };
@@ -109,7 +118,7 @@ async function assertLocked(page, { name, chartHeading }) {
   assert.equal(st.inert, true, "document.body is inert");
   assert.equal(st.ariaHidden, "true");
   assert.ok(st.blur !== null && st.blur >= 16, `the chart is blurred (${st.blur}px)`);
-  assert.equal(st.hitOverlay, true, "a click on the chart lands on the overlay");
+  assert.equal(st.hitOverlay, true, `a click on the chart lands on the overlay (hit: ${st.hit})`);
   assert.ok(!st.title.includes(name), `the title no longer names the patient: "${st.title}"`);
   assert.equal(st.state, "locked");
   // Screen readers: the chart and the note are out of the accessibility tree.
@@ -144,11 +153,11 @@ async function reauthenticate(page) {
   await dlg.waitFor({ state: "visible" });
   assert.equal(await dlg.locator("#reauth-expected").textContent(), USER);
   // a different user is refused and the page stays locked
-  await dlg.getByLabel("User name").fill("someone.else");
+  await fillAnew(dlg.getByLabel("User name"), "someone.else");
   await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
   await dlg.getByRole("alert").filter({ hasText: `belongs to ${USER}` }).waitFor();
   assert.equal(await page.evaluate(() => document.body.inert), true, "still locked after a wrong user");
-  await dlg.getByLabel("User name").fill(USER);
+  await fillAnew(dlg.getByLabel("User name"), USER);
   await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.locator("#autologoff-overlay").waitFor({ state: "hidden", timeout: 5000 });
   await dlg.waitFor({ state: "hidden" });
@@ -177,7 +186,7 @@ async function assertUnlocked(page, { name, chartHeading }) {
   assert.ok((await page.title()).includes(name), "the title is restored");
 }
 
-test("sign in, open a chart, type a note, walk away: warning, then a locked page that Back does not reveal", { timeout: 20_000 }, async () => {
+test("sign in, open a chart, type a note, walk away: warning, then a locked page that Back does not reveal", UI({ timeout: 20_000 }), async () => {
   const ctx = await env.browser.newContext();
   try {
     const page = await ctx.newPage();
@@ -222,7 +231,7 @@ test("sign in, open a chart, type a note, walk away: warning, then a locked page
       // Signing in again on the fresh page does not reopen anything uncovered: the browser's
       // shared session state says "locked", so the demo starts locked and asks once more.
       const loginForm = page.locator("#login-form");
-      await loginForm.getByLabel("User name").fill(USER);
+      await fillAnew(loginForm.getByLabel("User name"), USER);
       await loginForm.getByRole("button", { name: "Sign in" }).click();
       const dlg = page.getByRole("dialog", { name: "Confirm it is you" });
       await dlg.waitFor({ state: "visible" });
@@ -233,7 +242,7 @@ test("sign in, open a chart, type a note, walk away: warning, then a locked page
         patients: document.querySelectorAll(".patient").length,
       }));
       assert.deepEqual(st, { overlay: true, inert: true, patients: 0 }, "started locked, no patient list loaded");
-      await dlg.getByLabel("User name").fill(USER);
+      await fillAnew(dlg.getByLabel("User name"), USER);
       await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
       await page.locator("#autologoff-overlay").waitFor({ state: "hidden", timeout: 5000 });
       await waitFor(async () => (await page.locator("#st-state").textContent()) === "active", { timeout: 2000 });
@@ -246,7 +255,7 @@ test("sign in, open a chart, type a note, walk away: warning, then a locked page
   }
 });
 
-test("the unsaved note survives the idle lock and re-authentication through the demo's dialog", { timeout: 20_000 }, async () => {
+test("the unsaved note survives the idle lock and re-authentication through the demo's dialog", UI({ timeout: 20_000 }), async () => {
   const ctx = await env.browser.newContext();
   try {
     const page = await ctx.newPage();

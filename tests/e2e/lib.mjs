@@ -1,9 +1,13 @@
-// Shared helpers for the Playwright tier: the real demo server and Debian Chromium.
+// Shared helpers for the e2e tier: the real demo server and the three engines (Debian
+// Chromium and Firefox ESR through Playwright, WebKitGTK through WebDriver: webdriver.mjs).
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+// Firefox over WebDriver BiDi needs playwright-core 1.64.1 (1.65 fails in newContext()).
+import { firefox } from "playwright-core-ff";
+import { launchWebKit } from "./webdriver.mjs";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const SERVER_BIN = join(ROOT, "target/debug/autologoff-server");
@@ -52,7 +56,24 @@ export async function startServer(args = []) {
   };
 }
 
-export async function launch() {
+/** The engine the e2e files run in: `AUTOLOGOFF_ENGINE` = chromium (default), firefox, webkit. */
+export const ENGINE = process.env.AUTOLOGOFF_ENGINE || "chromium";
+export const ENGINES = ["chromium", "firefox", "webkit"];
+
+/** A Playwright-like browser of `engine` (`browser.engine` names it, `browser.version()` too). */
+export async function launch(engine = ENGINE) {
+  let b;
+  if (engine === "webkit") return launchWebKit();
+  if (engine === "firefox") {
+    b = await firefox.launch({ channel: "moz-firefox", executablePath: process.env.FIREFOX_PATH || "/usr/bin/firefox-esr", headless: true });
+  } else if (engine === "chromium") {
+    b = await launchChromium();
+  } else throw new Error("unknown engine " + engine);
+  b.engine = engine;
+  return b;
+}
+
+export async function launchChromium() {
   return chromium.launch({
     executablePath: process.env.CHROME_PATH || "/usr/bin/chromium",
     headless: true,
@@ -70,11 +91,22 @@ export async function openHarness(context, base, opts, { login = false } = {}) {
   return page;
 }
 
-export async function gotoHarness(page, base, opts, { login = false } = {}) {
+/** `fixture`: harness.html (PHI in its static HTML) or chart.html (PHI rendered after init). */
+export async function gotoHarness(page, base, opts, { login = false, fixture = "harness" } = {}) {
   const q = login ? "?login=1" : "";
   const hash = opts === undefined ? "" : "#" + encodeURIComponent(JSON.stringify(opts));
-  await page.goto(`${base}/fixtures/harness.html${q}${hash}`);
+  await page.goto(`${base}/fixtures/${fixture}.html${q}${hash}`);
   await page.waitForFunction(() => window.ready === true);
+}
+
+/**
+ * Back, the way a user presses it, in every engine: `history.back()` from the page (Firefox
+ * never resolves `page.goBack()` on a bfcache restore), then wait for the page to be shown.
+ */
+export async function back(page, re = /harness\.html/) {
+  await page.evaluate(() => { setTimeout(() => history.back(), 0); });
+  await waitFor(async () => re.test(await page.evaluate(() => location.href).catch(() => "")), { timeout: 10_000 });
+  await page.waitForFunction(() => window.ready === true && !!window.session);
 }
 
 export const events = (page, type) =>

@@ -40,8 +40,11 @@ test("typing a long note with no requests keeps client and server alive (keepali
   assert.ok(st.keepalives <= 9, `at most one a second: ${st.keepalives}`);
   assert.equal(await pageFetch(page, "/session"), 200, "the server session is alive after 7 s > its 3 s timeout");
   // each keepalive says how long ago the last input was: a key every 40 ms, so well under the 1 s interval
-  assert.ok(posts.length >= 3, `${posts.length} keepalive requests seen`);
-  for (const [type, body] of posts) {
+  // (read from the driver's network events: Playwright's; classic WebDriver has none, so
+  // there the keepalive count at the server above is what is checked)
+  if (page.networkEvents !== false) assert.ok(posts.length >= 3, `${posts.length} keepalive requests seen`);
+  // (Playwright over WebDriver BiDi, Firefox, reports no request bodies: postData() is null)
+  for (const [type, body] of posts.filter(([, b]) => b != null)) {
     assert.equal(type, "application/json");
     const b = JSON.parse(body);
     assert.deepEqual(Object.keys(b), ["lastActivityAgoMs"], body);

@@ -1,7 +1,8 @@
 // Packaging tier: the package as users get it. `npm pack` of pkg/ (or $AUTOLOGOFF_PKG),
 // the tarball installed into a tiny Vite app and a tiny webpack 5 app (no wasm plugin or
-// loader in either), each built, served over loopback and opened in headless Chromium,
-// where the idle lock must really happen; plus an SSR import in a bare Node process.
+// loader in either), each built, served over loopback and opened in each engine (Chromium,
+// Firefox ESR, WebKitGTK), where the idle lock must really happen; a Vite + React app in
+// Chromium; plus an SSR import in a bare Node process.
 // The projects are copied to a temp dir first, so the work tree is never modified.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +12,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, relative, sep } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, launch, waitFor } from "../e2e/lib.mjs";
+import { ENGINES, ROOT, launch, waitFor } from "../e2e/lib.mjs";
 
 const run = promisify(execFile);
 const HERE = new URL(".", import.meta.url).pathname;
@@ -20,6 +21,12 @@ const BIN = join(ROOT, "node_modules/.bin");
 const OPTS = { idleTimeoutMs: 1500, warnBeforeMs: 500, crossTab: false };
 
 let work, tarball, packed, unpacked, browser;
+/** One browser per engine, launched when first needed (`browser` is Chromium's). */
+const browsers = new Map();
+async function browserOf(engine) {
+  if (!browsers.has(engine)) browsers.set(engine, engine === "chromium" ? browser : await launch(engine));
+  return browsers.get(engine);
+}
 
 /** Run a command; on failure the error carries its stdout and stderr. */
 async function sh(cmd, args, cwd, env = {}) {
@@ -113,32 +120,35 @@ function outputOf(dist) {
   return { files, wasm: files.filter((f) => f.path.endsWith(".wasm")), wasmBytes: sum(".wasm"), jsBytes: sum(".js") };
 }
 
-/** Open the built app in Chromium and check that the idle lock really happens. */
-async function checkInBrowser(t, dist, bundler) {
+/** Open the built app in each engine and check that the idle lock really happens. */
+async function checkInBrowsers(t, dist, bundler) {
+  for (const engine of ENGINES) await t.test(`${engine}: the ${bundler} app locks`, (t) => checkInBrowser(t, dist, bundler, engine));
+}
+
+async function checkInBrowser(t, dist, bundler, engine) {
   const server = await serve(dist);
-  const ctx = await browser.newContext();
+  const ctx = await (await browserOf(engine)).newContext();
   try {
     const page = await ctx.newPage();
     const problems = [];
-    const wasmResponses = [];
+    // (Console and page errors are reported where the driver has them: not over WebDriver.)
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
-    page.on("response", (r) => {
-      if (r.url().endsWith(".wasm")) wasmResponses.push({ url: r.url(), status: r.status(), type: r.headers()["content-type"] });
-      else if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`);
-    });
     await page.goto(server.url + "/");
     await waitFor(() => page.evaluate(() => window.result && (window.result.ready || window.result.initError !== null)), { timeout: 10_000 });
     const first = await page.evaluate(() => ({ ...window.result }));
-    assert.equal(first.initError, null, `init() rejected in the ${bundler} build; ${problems.join("; ")}`);
+    assert.equal(first.initError, null, `init() rejected in the ${bundler} build in ${engine}; ${problems.join("; ")}`);
     assert.equal(first.bundler, bundler);
     assert.equal(first.ready, true, "init() resolved");
 
-    // The wasm was fetched as its own file, from the bundler's output, with the right type.
-    assert.equal(wasmResponses.length, 1, `one wasm fetch: ${JSON.stringify(wasmResponses)}`);
-    assert.equal(wasmResponses[0].status, 200);
-    assert.equal(wasmResponses[0].type, "application/wasm");
-    assert.ok(wasmResponses[0].url.startsWith(server.url + "/"), wasmResponses[0].url);
+    // The wasm was fetched once, as its own file, from the bundler's output (resource timing:
+    // the same in every engine), and that file is served as application/wasm.
+    const wasm = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((u) => /\.wasm(\?|$)/.test(u)));
+    assert.equal(wasm.length, 1, `one wasm fetch: ${JSON.stringify(wasm)}`);
+    assert.ok(wasm[0].startsWith(server.url + "/"), wasm[0]);
+    const r = await fetch(wasm[0]);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "application/wasm");
 
     // No input from here on: warn at ~1000 ms, lock at ~1500 ms.
     await waitFor(() => page.evaluate(() => window.result.locks.length > 0), { timeout: 6000 });
@@ -169,7 +179,7 @@ async function checkInBrowser(t, dist, bundler) {
     assert.equal(st.failsafe, false, "the real lock, not the load-failure cover");
     assert.equal(st.title, "Session locked");
     assert.deepEqual(problems, []);
-    t.diagnostic(`${bundler}: init resolved, warn then lock(idle), body inert, overlay open and modal`);
+    t.diagnostic(`${bundler} in ${engine} ${await (await browserOf(engine)).version()}: init resolved, warn then lock(idle), body inert, overlay open and modal`);
   } finally {
     await ctx.close();
     await server.close();
@@ -202,11 +212,11 @@ before(async () => {
   mkdirSync(join(work, "unpacked"));
   await sh("tar", ["-xzf", tarball, "-C", join(work, "unpacked")], work);
   unpacked = join(work, "unpacked/package");
-  browser = await launch();
+  browser = await launch("chromium");
 });
 
 after(async () => {
-  await browser?.close();
+  for (const b of new Set([browser, ...browsers.values()])) await b?.close();
   if (work && !process.env.KEEP_PACKAGING_TMP) rmSync(work, { recursive: true, force: true });
 });
 
@@ -258,23 +268,23 @@ test("SSR: importing autologoff in a bare Node process touches no window/documen
   assert.match(out.init, /^rejected Error: autologoff: init\(\) needs a browser page/, "init() rejects clearly outside a browser, covering nothing");
 });
 
-test("Vite: builds with no wasm plugin, emits the wasm as a file, and the page locks in Chromium", async (t) => {
+test("Vite: builds with no wasm plugin, emits the wasm as a file, and the page locks in every engine", async (t) => {
   const dir = await prepare("vite");
   await sh(process.execPath, [join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], dir);
   const out = outputOf(join(dir, "dist"));
   report(t, "vite", out);
   checkOutput(out, join(dir, "dist"), "vite");
-  await checkInBrowser(t, join(dir, "dist"), "vite");
+  await checkInBrowsers(t, join(dir, "dist"), "vite");
 });
 
-test("webpack 5: builds with no wasm loader (asset/resource), emits the wasm as a file, and the page locks in Chromium", async (t) => {
+test("webpack 5: builds with no wasm loader (asset/resource), emits the wasm as a file, and the page locks in every engine", async (t) => {
   const dir = await prepare("webpack");
   await sh(process.execPath, [join(ROOT, "node_modules/webpack-cli/bin/cli.js"), "--config", join(dir, "webpack.config.js"), "--no-color"], dir);
   cpSync(join(dir, "public"), join(dir, "dist"), { recursive: true });
   const out = outputOf(join(dir, "dist"));
   report(t, "webpack", out);
   checkOutput(out, join(dir, "dist"), "webpack");
-  await checkInBrowser(t, join(dir, "dist"), "webpack");
+  await checkInBrowsers(t, join(dir, "dist"), "webpack");
 });
 
 test("React (Vite): a detach lock and unlock keep React's state, a controlled input and its events", async () => {
