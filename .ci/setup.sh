@@ -55,7 +55,7 @@ browser() {
   # wasm-bindgen-test drives Firefox through geckodriver (the e2e tier needs none: WebDriver BiDi).
   if ! command -v geckodriver >/dev/null 2>&1; then
     say "installing geckodriver (crates.io)"
-    cargo install geckodriver --locked
+    cargo install geckodriver --version 0.37.1 --locked
   fi
 }
 
