@@ -1,53 +1,57 @@
 // Functions evaluated inside the bench page (serialised by page.evaluate: self-contained).
 
 /**
- * Arms one library on the page and resolves once it is watching.
- * Each library's "idle" signal (autologoff: body gets `inert`; react-idle-timer: onIdle;
- * @ng-idle/core: onIdleStart) is recorded in window.__idle = { real, wall, sync }.
+ * Arms one library on the page and resolves once it is watching, with how long that took
+ * from the start of its script (import()) to armed.
+ *
+ * What each library does at its deadlines is written to window.__seen (real wall-clock ms):
+ *   warn  autologoff "warn" event · react-idle-timer onPrompt · @ng-idle/core onIdleStart
+ *   lock  autologoff "lock" event · react-idle-timer onIdle   · @ng-idle/core onTimeout
+ *         (onIdleStart when there is no warning period)
+ *   frame the end of the first frame after `lock` (a task posted from its requestAnimationFrame
+ *         callback runs once that frame's style, layout and paint are done), with coveredInFrame:
+ *         whether <body> was inert in that frame (autologoff covers; the peers only call back)
+ * and the library's own deadlines for them to window.__deadlines.
  */
-export async function arm({ lib, timeoutMs, warnMs, traceTimers = false }) {
-  // real clock even under page.clock (bench/run.mjs saves it in an init script before installing the clock)
+export async function arm({ lib, timeoutMs, warnMs = 0 }) {
+  // the real clock even under page.clock (run.mjs saves it in an init script before installing the clock)
   const now = window.__realNow || performance.now.bind(performance);
-  const wall = () => (window.__RealDate ? window.__RealDate.now() : performance.timeOrigin + performance.now());
-  window.__idle = null;
-  window.__idleNow = () => !!window.__idle;
-  window.__timerAt = NaN;
-  const signal = () => {
-    if (!window.__idle) window.__idle = { real: now(), wall: wall(), fakeWall: Date.now(), timerAt: window.__timerAt };
+  const wall = () => (window.__RealDate || Date).now();
+  const covered = () => document.body.hasAttribute("inert");
+  const seen = (window.__seen = {});
+  const onWarn = () => { seen.warn ??= wall(); };
+  const onLock = () => {
+    if (seen.lock) return;
+    seen.lock = wall();
+    seen.coveredAtLock = covered();
+    requestAnimationFrame(() => {
+      seen.coveredInFrame = covered();
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { seen.frame = wall(); };
+      ch.port2.postMessage(0);
+    });
   };
-  if (traceTimers) {
-    // note when each timer callback starts (the libraries look setTimeout/setInterval up at call time)
-    for (const name of ["setTimeout", "setInterval"]) {
-      const orig = window[name];
-      window[name] = function (cb, ...rest) {
-        if (typeof cb !== "function") return orig.call(window, cb, ...rest);
-        return orig.call(window, function (...a) { window.__timerAt = wall(); return cb.apply(this, a); }, ...rest);
-      };
-    }
-  }
+
   const t0 = now();
   let t1 = t0;
   if (lib === "none") {
-    window.__deadline = () => NaN;
+    window.__deadlines = { warn: NaN, lock: NaN };
     window.__active = () => true;
   } else if (lib === "autologoff") {
     const { init } = await import("/pkg/index.js");
     t1 = now();
-    const opts = { idleTimeoutMs: timeoutMs };
-    if (warnMs !== undefined) opts.warnBeforeMs = warnMs;
-    const s = await init(opts);
-    window.__lib = s;
-    new MutationObserver(() => { if (document.body.hasAttribute("inert")) signal(); })
-      .observe(document.body, { attributes: true, attributeFilter: ["inert"] });
-    window.__deadline = () => Date.now() + s.remainingMs();
+    const s = await init({ idleTimeoutMs: timeoutMs, warnBeforeMs: warnMs });
+    s.addEventListener("warn", onWarn);
+    s.addEventListener("lock", onLock);
+    const lock = wall() + s.remainingMs();
+    window.__deadlines = { warn: lock - warnMs, lock };
     window.__active = () => s.state !== "locked";
-    window.__idleNow = () => document.body.hasAttribute("inert");
   } else if (lib === "react-idle-timer") {
     const { createIdleTimer } = await import("/bench/rit.js");
     t1 = now();
-    const api = await createIdleTimer({ timeout: timeoutMs, promptBeforeIdle: warnMs || 0, onIdle: signal });
-    window.__lib = api;
-    window.__deadline = () => Date.now() + api.getRemainingTime();
+    const api = await createIdleTimer({ timeout: timeoutMs, promptBeforeIdle: warnMs, onPrompt: onWarn, onIdle: onLock });
+    const lock = wall() + api.getRemainingTime();
+    window.__deadlines = { warn: lock - warnMs, lock };
     window.__active = () => !api.isIdle();
   } else if (lib === "ng-idle") {
     const m = await import("/bench/ngidle.js");
@@ -58,53 +62,24 @@ export async function arm({ lib, timeoutMs, warnMs, traceTimers = false }) {
     const zone = { run: (f) => f(), runOutsideAngular: (f) => f() };
     if (!globalThis.Zone) globalThis.Zone = { current: { get: () => undefined } };
     const idle = new m.Idle(new m.SimpleExpiry(), zone, null, "browser");
-    const warnS = Math.round((warnMs || 0) / 1000);
+    const warnS = Math.round(warnMs / 1000);
     idle.setIdle(Math.round(timeoutMs / 1000) - warnS);
     idle.setTimeout(warnS > 0 ? warnS : false);
     idle.setInterrupts(m.DEFAULT_INTERRUPTSOURCES);
-    (warnS > 0 ? idle.onTimeout : idle.onIdleStart).subscribe(signal);
+    if (warnS > 0) {
+      idle.onIdleStart.subscribe(onWarn);
+      idle.onTimeout.subscribe(onLock);
+    } else {
+      idle.onIdleStart.subscribe(onLock);
+    }
     idle.watch();
-    window.__lib = idle;
-    window.__deadline = () => idle.expiry.last().getTime();
+    // expiry.last() is the end of the countdown (idle + timeout), on the page's Date
+    const lock = idle.expiry.last().getTime() - Date.now() + wall();
+    window.__deadlines = { warn: lock - warnS * 1000, lock };
     window.__active = () => !idle.isIdling();
   } else {
     throw new Error("unknown lib " + lib);
   }
   const t2 = now();
   return { importMs: t1 - t0, constructMs: t2 - t1, totalMs: t2 - t0 };
-}
-
-/** Resolves with the idle signal (or null after `ms` of real time). */
-export async function waitIdle(ms) {
-  const now = window.__realNow || performance.now.bind(performance);
-  const end = now() + ms;
-  while (!window.__idle && now() < end) await new Promise((r) => (window.__realSetTimeout || setTimeout)(r, 5));
-  return window.__idle;
-}
-
-/** Emulated tab switch: hidden now (visibilityState + visibilitychange + blur). */
-export function hideTab() {
-  window.__vis = "hidden";
-  if (!window.__visPatched) {
-    window.__visPatched = true;
-    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => window.__vis });
-    Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__vis === "hidden" });
-  }
-  document.dispatchEvent(new Event("visibilitychange"));
-  window.dispatchEvent(new Event("blur"));
-}
-
-/** Emulated return to the tab; times the visibilitychange (+ focus) dispatch and says whether
- *  the library was already idle/covered when each dispatch returned (same task). */
-export function showTab() {
-  const now = window.__realNow || performance.now.bind(performance);
-  window.__vis = "visible";
-  const t0 = now();
-  document.dispatchEvent(new Event("visibilitychange"));
-  const t1 = now();
-  const afterVis = window.__idleNow();
-  window.dispatchEvent(new Event("focus"));
-  const t2 = now();
-  const afterFocus = window.__idleNow();
-  return { t0, visMs: t1 - t0, afterVis, focusMs: t2 - t0, afterFocus };
 }
