@@ -1,8 +1,10 @@
 // node bench/profile.mjs [runs]: where the lock task's time goes, on the bench's clinical page
 // (bench/site.mjs) in headless Chromium. Per run: autologoff armed (idle 2 s, warning 1 s), a
-// CDP trace (devtools.timeline + V8 sampling profiler at 100 µs) around the lock deadline; then
-// the task that ran the `lock` listener, its nested trace events by self time, and the JS
-// functions the sampler saw in it. Prints the `lock` − deadline and frame − deadline of each run.
+// CDP trace (devtools.timeline, V8 and wasm compilation, blink; the V8 sampling profiler) around the
+// lock deadline; then the task that ran the `lock` listener, its nested trace events by self time,
+// each forced style/layout update, and the JS functions the sampler saw in it. Prints the `lock` −
+// deadline and frame − deadline of each run (inflated by the tracing itself: compare runs of this
+// script with each other, not with npm run bench). AUTOLOGOFF_PKG: the pkg/ to profile.
 import { join } from "node:path";
 import { launch, ROOT } from "../tests/e2e/lib.mjs";
 import { arm } from "./page.mjs";
