@@ -667,3 +667,31 @@ async fn detach_moves_the_targets_nodes_out_and_the_same_ones_back() {
         "the print sheet is gone"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_lock_after_the_warning_gives_focus_to_the_overlay_and_back_at_unlock() {
+    reset_page();
+    let d = doc();
+    let field: web_sys::HtmlInputElement = d.get_element_by_id("f").unwrap().unchecked_into();
+    field.focus().unwrap();
+    let (mut h, log) = arm(
+        r##"{"idleTimeoutMs":1200,"warnBeforeMs":800,"crossTab":false,"lock":{"mode":"detach","target":"#app"}}"##,
+    );
+    sleep(700).await;
+    let warning = d
+        .get_element_by_id("autologoff-warning")
+        .expect("the warning");
+    assert!(warning.contains(d.active_element().as_ref().map(|e| e.as_ref())));
+    sleep(900).await;
+    assert_eq!(kinds(&log), ["warn", "lock"]);
+    assert!(d.get_element_by_id("autologoff-warning").is_none());
+    let overlay = d.get_element_by_id("autologoff-overlay").unwrap();
+    assert!(overlay.contains(d.active_element().as_ref().map(|e| e.as_ref())));
+    assert!(h.unlock().as_string().is_none());
+    sleep(0).await;
+    // the field the warning took focus from, as the lock recorded it
+    assert!(d
+        .active_element()
+        .is_some_and(|e| &e == field.as_ref() as &web_sys::Element));
+    h.destroy();
+}

@@ -327,12 +327,27 @@ export function warning_has(w, node) {
   return w.d.contains(node);
 }
 
-/** The warning removed, focus back where it was. */
+/**
+ * The focus the warning took, when a lock removed it: `detach` records it for the unlock
+ * (the overlay takes focus next, so moving it back first would only cost the lock's task
+ * a style recalculation of the whole page).
+ */
+let held = null;
+
+/** The warning is removed by a lock: see `held`. */
+export function warning_locked(w) {
+  w.h = 1;
+}
+
+/**
+ * The warning removed (not `close()`d: that moves focus too), focus back where it was, or
+ * into `held` at a lock.
+ */
 export function warning_close(w) {
   const { d, f } = w;
-  d.close();
   d.remove();
-  if (f && f.isConnected) f.focus();
+  if (w.h) held = f;
+  else if (f && f.isConnected) f.focus();
   G.clearInterval(w.i);
   w.off();
 }
@@ -355,6 +370,7 @@ const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!impo
 export function overlay(title, signin) {
   const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
     "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+  held = null;
   if (!r) return null;
   const [d, , b] = r;
   const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);
@@ -410,7 +426,7 @@ export function release_overlay(saved) {
  * parser inserted and that was taken out before it ran would never run, even once put back.
  */
 export function detach(t) {
-  const d = t.ownerDocument, a = d.activeElement;
+  const d = t.ownerDocument, a = held || d.activeElement;
   const s = { t, f: d.createDocumentFragment(), a: a != t && t.contains(a) ? a : null,
     x: G.scrollX, y: G.scrollY, l: t.scrollLeft, p: t.scrollTop, on: d.readyState != "loading" };
   if (s.on) hold_back(s);

@@ -124,6 +124,7 @@ impl Session {
                 s.request_leadership();
             }
         }
+        storage::warm(&s.cfg.purge);
         // Lock at once (same task) when the origin is already past its deadline.
         s.pump();
         if s.cfg.server.is_some() {
@@ -297,7 +298,9 @@ impl Session {
             Action::Lock { reason } => {
                 self.warning_shown.set(false);
                 self.warning_due.set(None);
-                self.warning.borrow_mut().take();
+                if let Some(w) = self.warning.borrow_mut().take() {
+                    w.close_for_lock();
+                }
                 // 1–3: cover (detach), overlay, title
                 self.dom.borrow_mut().lock();
                 // 4: storage

@@ -37,6 +37,16 @@ pub fn purge(cfg: &PurgeCfg) {
     }
 }
 
+/// Opens sessionStorage ahead of the lock: the first access of a page loads it from the
+/// browser process (a synchronous round trip the lock's task need not wait for).
+pub fn warm(cfg: &PurgeCfg) {
+    if cfg.session_storage {
+        if let Ok(Some(s)) = super::util::window().session_storage() {
+            let _ = s.length();
+        }
+    }
+}
+
 pub fn local() -> Option<web_sys::Storage> {
     super::util::window().local_storage().ok().flatten()
 }

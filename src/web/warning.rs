@@ -15,6 +15,7 @@ extern "C" {
     fn warning_update(w: &JsValue, deadline: f64);
     fn warning_has(w: &JsValue, node: Option<&web_sys::Node>) -> bool;
     fn warning_close(w: &JsValue);
+    fn warning_locked(w: &JsValue);
 }
 
 pub struct Warning {
@@ -37,6 +38,12 @@ impl Warning {
 
     pub fn update(&self, deadline: Ms) {
         warning_update(&self.w, deadline as f64);
+    }
+
+    /// Removed by a lock: focus is not moved back (the overlay takes it next); `detach`
+    /// records where it was.
+    pub fn close_for_lock(self) {
+        warning_locked(&self.w);
     }
 
     /// Whether an event target lies inside this dialog.
