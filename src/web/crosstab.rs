@@ -1,22 +1,23 @@
 //! Every tab of the origin agrees: the shared state in localStorage and a BroadcastChannel,
 //! and the one leader tab (a Web Lock) that speaks to the server.
 
-use alloc::rc::Rc;
-use core::cell::RefCell;
-
-use js_sys::{Function, Promise};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent, StorageEvent};
 
 use super::session::Session;
 use super::storage;
-use super::util::{callback, now, obj, window, Callback, Listener};
+use super::util::{callback, now, window, Callback, Listener};
 use crate::core::policy::Shared;
 
 const STATE_KEY: &str = "autologoff:state";
 const CHANNEL: &str = "autologoff";
-const LEADER_LOCK: &str = "autologoff:leader";
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn lead(granted: &JsValue) -> JsValue;
+}
 
 /// The BroadcastChannel, closed when dropped.
 pub(super) struct Channel {
@@ -30,19 +31,16 @@ impl Drop for Channel {
     }
 }
 
-/// The Web Lock that makes this tab the one that talks to the server; released on drop.
+/// The Web Lock that makes this tab the one that talks to the server (glue.js `lead`); released,
+/// or its request withdrawn, on drop.
 pub(super) struct Leader {
-    release: Rc<RefCell<Option<Function>>>,
-    abort: web_sys::AbortController,
+    release: Function,
     _granted: Callback,
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        self.abort.abort();
-        if let Some(f) = self.release.borrow_mut().take() {
-            let _ = f.call0(&JsValue::NULL);
-        }
+        let _ = self.release.call0(&JsValue::NULL);
     }
 }
 
@@ -111,51 +109,23 @@ impl Session {
     }
 
     pub(super) fn request_leadership(&self) {
-        let nav = window().navigator();
-        let Ok(locks) = js_sys::Reflect::get(&nav, &"locks".into()) else {
-            return;
-        };
-        let Ok(request) =
-            js_sys::Reflect::get(&locks, &"request".into()).and_then(|f| f.dyn_into::<Function>())
-        else {
-            return; // no Web Locks: every tab leads
-        };
-        self.policy.borrow_mut().set_leader(false, now());
-        let release: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
-        let (me, rel) = (self.me.clone(), release.clone());
-        let granted = callback(move |_lock| {
-            let mut resolve_slot = None;
-            let held = Promise::new(&mut |resolve, _| resolve_slot = Some(resolve));
-            *rel.borrow_mut() = resolve_slot;
+        let me = self.me.clone();
+        let granted = callback(move |_| {
             if let Some(s) = me.upgrade() {
                 if !s.destroyed.get() {
                     s.policy.borrow_mut().set_leader(true, now());
                     s.pump();
                 }
             }
-            held.into()
+            JsValue::UNDEFINED
         });
-        let Ok(abort) = web_sys::AbortController::new() else {
-            return;
-        };
-        let opts = obj(&[("signal", abort.signal().into())]);
-        let p = request.call3(
-            &locks,
-            &JsValue::from_str(LEADER_LOCK),
-            &opts,
-            granted.as_ref(),
-        );
-        // An aborted request rejects: that is expected on destroy and pagehide.
-        if let Ok(p) = p {
-            let noop = callback(|_| JsValue::UNDEFINED);
-            if let Ok(catch) = js_sys::Reflect::get(&p, &"catch".into()) {
-                let _ = catch.unchecked_into::<Function>().call1(&p, noop.as_ref());
-            }
-            noop.forget(); // a few bytes, once per leadership request
+        let release = lead(granted.as_ref());
+        if release.is_null() {
+            return; // no Web Locks: every tab leads
         }
+        self.policy.borrow_mut().set_leader(false, now());
         *self.leader.borrow_mut() = Some(Leader {
-            release,
-            abort,
+            release: release.unchecked_into(),
             _granted: granted,
         });
     }

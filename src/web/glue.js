@@ -45,31 +45,63 @@ export function untimer(id) {
 }
 
 /**
+ * The leader Web Lock: `granted()` once this tab holds it, held until the function returned
+ * is called (which also withdraws a request not yet granted: the aborted request's rejection
+ * is expected). Null without Web Locks: every tab leads.
+ */
+export function lead(granted) {
+  const L = G.navigator.locks;
+  if (!L) return null;
+  const ac = new AbortController();
+  let release;
+  L.request("autologoff:leader", { signal: ac.signal }, () => new Promise((r) => {
+    release = r;
+    granted();
+  })).catch(() => {});
+  return () => { ac.abort(); release?.(); };
+}
+
+/** How long a kind of input goes unheard once one was noted: no listener, so no cost at all. */
+const DEAF_MS = 100;
+
+/**
  * Trusted input, the hot path: one capture listener for every activity event kind that only
  * notes the time in JS, and calls `cb(event)` (into the wasm) when the core must hear: the
  * first input at or after `w.next` (the 1 s throttle), or every input while `w.all` (the
  * warning is shown: its controls and any activity are decided by the wasm). `w.last` is the
- * newest trusted input the wasm has not been told about. Returns `w`; `w.off()` removes it.
+ * newest trusted input the wasm has not been told about. After noting one, the listener of
+ * that kind is off for `DEAF_MS` (a pointer move or a keystroke then costs the page what it
+ * costs with no library at all); the input noted is at most `DEAF_MS` older than the newest,
+ * so the deadline can only come that much early, never late. While the warning is shown every
+ * kind is heard. Returns `w`; `w.off()` removes it.
  */
 export function watch_input(kinds, cb) {
-  const w = { last: 0, next: 0, all: false };
+  const w = { last: 0, next: 0, all: false, deaf: {} };
+  const o = { capture: true, passive: true };
+  const hear = (k) => {
+    G.clearTimeout(w.deaf[k]);
+    delete w.deaf[k];
+    G.addEventListener(k, on, o);
+  };
   const on = (e) => {
     if (!e.isTrusted) return;
     if (w.all) return cb(e);
-    const t = Date.now();
+    const t = Date.now(), k = e.type;
     w.last = t;
+    G.removeEventListener(k, on, o);
+    w.deaf[k] = G.setTimeout(() => hear(k), DEAF_MS);
     if (t >= w.next) cb(e);
   };
-  const o = { capture: true, passive: true };
   for (const k of kinds) G.addEventListener(k, on, o);
-  w.off = () => { for (const k of kinds) G.removeEventListener(k, on, o); };
+  w.hear = () => { for (const k in w.deaf) hear(k); };
+  w.off = () => { for (const k of kinds) G.clearTimeout(w.deaf[k]), G.removeEventListener(k, on, o); };
   return w;
 }
 
 /** The wasm's side of `watch_input`: when to call next, whether to call on every input. */
 export function input_sync(w, next, all) {
   w.next = next;
-  w.all = all;
+  if ((w.all = all)) w.hear();
 }
 
 export function input_last(w) {
