@@ -123,29 +123,44 @@ function urlOf(input) {
   }
 }
 
+/** `url` resolved against the page, or null. */
+function absolute(url) {
+  try { return new URL(url, G.location.href).href; } catch (_) { return null; }
+}
+
+/** Whether a response came from the page's own origin (no URL: a failure, taken as ours). */
+function ours(url) {
+  try { return !url || new URL(url).origin == G.location.origin; } catch (_) { return false; }
+}
+
 /**
- * Wraps fetch and XMLHttpRequest. `start(url) -> token` is called synchronously when a
- * request starts; `end([token, status, expiresHeaderValue, responseUrl])` when its response
- * headers arrived (or it failed: status 0). Returns an `undo` function.
+ * Wraps fetch and XMLHttpRequest. `start(ignored) -> token` is called synchronously when a
+ * request starts (`ignored`: its URL starts with one of `ignore`, as written or resolved);
+ * `end([token, status, expiresHeaderValue, sameOrigin])` when its response headers arrived
+ * (or it failed: status 0). Returns an `undo` function.
  */
-export function patch_requests(start, end, headerName) {
+export function patch_requests(start, end, headerName, ignore) {
   const undo = [];
+  const skip = (url) => {
+    const a = absolute(url);
+    return ignore.some((p) => url.startsWith(p) || (a != null && absolute(p) != null && a.startsWith(absolute(p))));
+  };
   if (typeof G.fetch === "function") {
     const orig = G.fetch;
     origFetch = orig;
     const wrapped = function fetch(input, init) {
       let tok = 0;
-      try { tok = start(urlOf(input)); } catch (_) { tok = 0; }
+      try { tok = start(skip(urlOf(input))); } catch (_) { tok = 0; }
       let p;
       try {
         p = orig.apply(this, arguments);
       } catch (e) {
-        try { end([tok, 0, null, ""]); } catch (_) {}
+        try { end([tok, 0, null, true]); } catch (_) {}
         throw e;
       }
       p.then(
-        (r) => { try { end([tok, r.status, r.headers.get(headerName), r.url || ""]); } catch (_) {} },
-        () => { try { end([tok, 0, null, ""]); } catch (_) {} }
+        (r) => { try { end([tok, r.status, r.headers.get(headerName), ours(r.url)]); } catch (_) {} },
+        () => { try { end([tok, 0, null, true]); } catch (_) {} }
       );
       return p;
     };
@@ -168,12 +183,12 @@ export function patch_requests(start, end, headerName) {
     const wSend = function send_() {
       const xhr = this;
       let tok = 0;
-      try { tok = start(urls.get(xhr) || ""); } catch (_) { tok = 0; }
+      try { tok = start(skip(urls.get(xhr) || "")); } catch (_) { tok = 0; }
       const done = () => {
         xhr.removeEventListener("loadend", done);
         let h = null;
         try { h = xhr.getResponseHeader(headerName); } catch (_) {}
-        try { end([tok, xhr.status, h, xhr.responseURL || ""]); } catch (_) {}
+        try { end([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
       };
       xhr.addEventListener("loadend", done);
       return send.apply(this, arguments);

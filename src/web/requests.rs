@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{callback, now, window, Callback};
+use super::util::{callback, now, Callback};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -16,7 +16,12 @@ const USER_REQUEST_WINDOW: Ms = 1_000;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn patch_requests(start: &Function, end: &Function, header: &str) -> Function;
+    fn patch_requests(
+        start: &Function,
+        end: &Function,
+        header: &str,
+        ignore: &js_sys::Array,
+    ) -> Function;
 }
 
 /// Restores fetch and XMLHttpRequest when dropped.
@@ -35,22 +40,20 @@ impl Drop for RequestPatch {
 impl Session {
     pub(super) fn install_request_patch(&self) {
         let (m1, m2) = (self.me.clone(), self.me.clone());
-        let start = callback(move |url| {
-            let url = url.as_string().unwrap_or_default();
-            JsValue::from(m1.upgrade().map_or(0, |s| s.on_request_start(&url)))
+        // glue.js tells whether the URL is one of `ignore` (the SDK's own and the app's list).
+        let start = callback(move |ignored| {
+            JsValue::from(
+                m1.upgrade()
+                    .map_or(0, |s| s.on_request_start(ignored.is_truthy())),
+            )
         });
-        // glue.js passes [token, status, expires header or null, response URL].
+        // glue.js passes [token, status, expires header or null, same origin].
         let end = callback(move |a| {
             let a: &js_sys::Array = a.unchecked_ref();
             if let Some(s) = m2.upgrade() {
                 let tok = a.get(0).as_f64().unwrap_or(0.0) as u32;
                 let status = a.get(1).as_f64().unwrap_or(0.0) as u16;
-                s.on_request_end(
-                    tok,
-                    status,
-                    a.get(2).as_string(),
-                    &a.get(3).as_string().unwrap_or_default(),
-                );
+                s.on_request_end(tok, status, a.get(2).as_string(), a.get(3).is_truthy());
             }
             JsValue::UNDEFINED
         });
@@ -59,10 +62,20 @@ impl Session {
             .server
             .as_ref()
             .map_or("Session-Expires", |s| s.expires_header.as_str());
+        let ignore = js_sys::Array::new();
+        let cfg = &self.cfg;
+        let own = cfg.server.as_ref().map(|s| &s.url).into_iter();
+        for p in own
+            .chain(cfg.audit.as_ref().map(|a| &a.url))
+            .chain(&cfg.requests.ignore)
+        {
+            ignore.push(&JsValue::from_str(p));
+        }
         let undo = patch_requests(
             start.as_ref().unchecked_ref(),
             end.as_ref().unchecked_ref(),
             header,
+            &ignore,
         );
         *self.requests.borrow_mut() = Some(RequestPatch {
             undo,
@@ -72,12 +85,12 @@ impl Session {
     }
 
     /// 1 = observed only; 2 = the user's request (counts and holds the lock).
-    fn on_request_start(&self, url: &str) -> u32 {
+    fn on_request_start(&self, ignored: bool) -> u32 {
         if self.destroyed.get() || self.pumping.get() {
             return 1;
         }
         let t = now();
-        let user = t - self.newest_input() <= USER_REQUEST_WINDOW && !self.ignored(url);
+        let user = t - self.newest_input() <= USER_REQUEST_WINDOW && !ignored;
         if !user {
             return 1;
         }
@@ -86,7 +99,7 @@ impl Session {
         2
     }
 
-    fn on_request_end(&self, tok: u32, status: u16, header: Option<String>, resp_url: &str) {
+    fn on_request_end(&self, tok: u32, status: u16, header: Option<String>, same_origin: bool) {
         if self.destroyed.get() || self.pumping.get() {
             return;
         }
@@ -99,48 +112,10 @@ impl Session {
             if let Some(v) = header.and_then(|h| crate::core::text::parse_int(h.trim_ascii())) {
                 p.handle_expires_header(v, t);
             }
-            if status == 401 && same_origin(resp_url) {
+            if status == 401 && same_origin {
                 p.handle_unauthorized(t);
             }
         }
         self.pump();
     }
-
-    fn ignored(&self, url: &str) -> bool {
-        let abs = absolute(url);
-        let own = self
-            .cfg
-            .server
-            .as_ref()
-            .map(|s| s.url.as_str())
-            .into_iter()
-            .chain(self.cfg.audit.as_ref().map(|a| a.url.as_str()));
-        own.chain(self.cfg.requests.ignore.iter().map(|s| s.as_str()))
-            .any(|p| {
-                url.starts_with(p)
-                    || abs
-                        .as_deref()
-                        .zip(absolute(p).as_deref())
-                        .is_some_and(|(a, b)| a.starts_with(b))
-            })
-    }
-}
-
-fn absolute(url: &str) -> Option<String> {
-    let base = window().location().href().ok()?;
-    web_sys::Url::new_with_base(url, &base)
-        .ok()
-        .map(|u| u.href())
-}
-
-fn same_origin(url: &str) -> bool {
-    if url.is_empty() {
-        return true;
-    }
-    let Some(origin) = window().location().origin().ok() else {
-        return false;
-    };
-    web_sys::Url::new(url)
-        .map(|u| u.origin() == origin)
-        .unwrap_or(false)
 }
