@@ -31,27 +31,10 @@ pub fn push_uint(s: &mut String, mut n: u64, width: usize) {
     }
 }
 
-/// `n` as lowercase hex, zero-padded to `width` digits (at most 16).
-pub fn push_hex(s: &mut String, n: u64, width: u32) {
-    for k in (0..width.min(16)).rev() {
-        s.push(char::from(
-            b"0123456789abcdef"[((n >> (k * 4)) & 15) as usize],
-        ));
-    }
-}
-
-/// The parts, concatenated.
+/// The parts, concatenated (a plain loop: `[&str]::concat` brings its own copy code).
 pub fn cat(parts: &[&str]) -> String {
-    join(parts, "")
-}
-
-/// The parts with `sep` between them (a plain loop: `[&str]::join` brings its own copy code).
-pub fn join(parts: &[&str], sep: &str) -> String {
     let mut s = String::new();
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            s.push_str(sep);
-        }
+    for p in parts {
         s.push_str(p);
     }
     s
@@ -102,13 +85,7 @@ mod tests {
         push_uint(&mut s, 123, 2);
         push_uint(&mut s, 5, 6);
         assert_eq!(s, "07123000005");
-        let mut h = String::new();
-        push_hex(&mut h, 0xbeef, 4);
-        push_hex(&mut h, 0x1f, 4);
-        assert_eq!(h, "beef001f");
         assert_eq!(cat(&["a", "", "bc"]), "abc");
-        assert_eq!(join(&["a", "b", "c"], ","), "a,b,c");
-        assert_eq!(join(&[], ","), "");
         assert_eq!(parse_int("1764000000000"), Some(1_764_000_000_000));
         assert_eq!(parse_int("-5"), Some(-5));
         assert_eq!(parse_int("0"), Some(0));

@@ -129,20 +129,3 @@ pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     }
     o.into()
 }
-
-/// ISO-8601 UTC text of a unix-ms instant.
-pub fn iso(ms: Ms) -> String {
-    js_sys::Date::new(&JsValue::from_f64(ms as f64))
-        .to_iso_string()
-        .into()
-}
-
-/// A random id (for tabs): 16 hex digits.
-pub fn random_id() -> String {
-    let mut s = String::with_capacity(16);
-    for _ in 0..4 {
-        let n = (js_sys::Math::random() * 65536.0) as u32;
-        crate::core::text::push_hex(&mut s, n as u64, 4);
-    }
-    s
-}
