@@ -4,30 +4,32 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, MessageEvent, StorageEvent};
 
 use super::session::Session;
 use super::storage;
-use super::util::{callback, now, window, Callback, Listener};
+use super::util::{callback, now, Callback};
 use crate::core::policy::Shared;
 
 const STATE_KEY: &str = "autologoff:state";
-const CHANNEL: &str = "autologoff";
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn lead(granted: &JsValue) -> JsValue;
+    fn channel(heard: &JsValue) -> JsValue;
+    fn channel_post(ch: &JsValue, text: &str);
+    fn channel_close(ch: &JsValue);
 }
 
-/// The BroadcastChannel, closed when dropped.
+/// The tabs' channel (glue.js `channel`: a BroadcastChannel, else the `storage` event),
+/// closed when dropped.
 pub(super) struct Channel {
-    bc: BroadcastChannel,
-    _on_message: Listener,
+    ch: JsValue,
+    _heard: Callback,
 }
 
 impl Drop for Channel {
     fn drop(&mut self) {
-        self.bc.close();
+        channel_close(&self.ch);
     }
 }
 
@@ -57,7 +59,7 @@ impl Session {
         let text = self.policy.borrow().shared().encode();
         storage::set(STATE_KEY, &text);
         if let Some(c) = self.channel.borrow().as_ref() {
-            let _ = c.bc.post_message(&JsValue::from_str(&text));
+            channel_post(&c.ch, &text);
         }
     }
 
@@ -74,38 +76,17 @@ impl Session {
     }
 
     pub(super) fn install_channel(&self) {
-        if let Ok(bc) = BroadcastChannel::new(CHANNEL) {
-            let me = self.me.clone();
-            let on_message = Listener::new(&bc, "message", false, true, move |e| {
-                let e: &MessageEvent = e.unchecked_ref();
-                if let (Some(s), Some(text)) = (me.upgrade(), e.data().as_string()) {
-                    s.on_remote(&text);
-                }
-            });
-            *self.channel.borrow_mut() = Some(Channel {
-                bc,
-                _on_message: on_message,
-            });
-        } else {
-            // Fallback: the `storage` event carries the same text between tabs.
-            let me = self.me.clone();
-            self.listeners.borrow_mut().push(Listener::new(
-                &window(),
-                "storage",
-                false,
-                true,
-                move |e| {
-                    let Some(s) = me.upgrade() else { return };
-                    if let Ok(se) = e.dyn_into::<StorageEvent>() {
-                        if se.key().as_deref() == Some(STATE_KEY) {
-                            if let Some(v) = se.new_value() {
-                                s.on_remote(&v);
-                            }
-                        }
-                    }
-                },
-            ));
-        }
+        let me = self.me.clone();
+        let heard = callback(move |text| {
+            if let (Some(s), Some(text)) = (me.upgrade(), text.as_string()) {
+                s.on_remote(&text);
+            }
+            JsValue::UNDEFINED
+        });
+        *self.channel.borrow_mut() = Some(Channel {
+            ch: channel(heard.as_ref()),
+            _heard: heard,
+        });
     }
 
     pub(super) fn request_leadership(&self) {

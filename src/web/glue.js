@@ -568,11 +568,11 @@ function local() {
   try { return G.localStorage; } catch (_) { return null; }
 }
 /** localStorage's value at `k`; null when missing or unreadable. */
-function read(k) {
+export function read(k) {
   try { return local().getItem(k); } catch (_) { return null; }
 }
 /** Sets localStorage's `k` to `v`, or removes it for null (full or disabled storage: no-op). */
-function write(k, v) {
+export function write(k, v) {
   try { v == null ? local().removeItem(k) : local().setItem(k, v); } catch (_) {}
 }
 /** A stored integer (optional "-" and digits), or null. */
@@ -668,4 +668,64 @@ export function audit_settle(a, b, ok, now) {
   for (const k of b.adopted) write(k, null);
   audit_persist(a);
   return a.pending.length ? now : -1;
+}
+
+// ---------------- storage purge (src/web/storage.rs) ----------------
+
+/** Whether `key` matches one of `patterns` (a pattern ending in `*` is a prefix). */
+const matches = (patterns, key) => patterns.some((p) => (p.endsWith("*") ? key.startsWith(p.slice(0, -1)) : p == key));
+
+/** Every key of a storage area (none when it cannot be read). */
+function keys(s) {
+  try { return Array.from({ length: s.length }, (_, i) => s.key(i)); } catch (_) { return []; }
+}
+
+/**
+ * At lock: sessionStorage erased but for the `keep` keys (when `session`), and the `named`
+ * keys of localStorage, never the SDK's own `autologoff:` records. Values are never read.
+ */
+export function purge(session, keep, named) {
+  if (session) {
+    try {
+      const s = G.sessionStorage;
+      for (const k of keys(s)) if (!matches(keep, k)) s.removeItem(k);
+    } catch (_) {}
+  }
+  if (named.length) {
+    try {
+      const s = local();
+      for (const k of keys(s)) if (!k.startsWith("autologoff:") && matches(named, k)) s.removeItem(k);
+    } catch (_) {}
+  }
+}
+
+/** sessionStorage opened ahead of the lock (a page's first access is a round trip). */
+export function warm() {
+  try { G.sessionStorage.length; } catch (_) {}
+}
+
+// ---------------- the tabs' channel (src/web/crosstab.rs) ----------------
+
+/**
+ * `heard(text)` for each state another tab of the origin publishes: over a BroadcastChannel,
+ * or without one the `storage` event of the state key (the text every tab also stores).
+ */
+export function channel(heard) {
+  let bc = null;
+  try { bc = new BroadcastChannel("autologoff"); } catch (_) {}
+  if (bc) {
+    bc.onmessage = (e) => typeof e.data == "string" && heard(e.data);
+    return { bc, off: () => bc.close() };
+  }
+  const on = (e) => e.key == "autologoff:state" && e.newValue != null && heard(e.newValue);
+  G.addEventListener("storage", on);
+  return { bc, off: () => G.removeEventListener("storage", on) };
+}
+
+export function channel_post(c, text) {
+  c.bc?.postMessage(text);
+}
+
+export function channel_close(c) {
+  c.off();
 }

@@ -1,62 +1,48 @@
-//! Storage purge at lock, and the SDK's own small localStorage records.
+//! Storage purge at lock, and the SDK's own small localStorage records (glue.js does the
+//! storage work: `purge`, `stored`, `store`).
 
-use crate::core::config::{key_matches, PurgeCfg};
+use crate::core::config::PurgeCfg;
 use crate::prelude::*;
+use wasm_bindgen::prelude::*;
 
-/// Keys the SDK keeps for itself (timestamps, states, audit queue: never PHI).
-pub const OWN_PREFIX: &str = "autologoff:";
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = purge)]
+    fn purge_js(session: bool, keep: &js_sys::Array, local: &js_sys::Array);
+    #[wasm_bindgen(js_name = read)]
+    fn read_js(key: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = write)]
+    fn write_js(key: &str, value: &str);
+    #[wasm_bindgen(js_name = warm)]
+    fn warm_js();
+}
 
-fn keys(s: &web_sys::Storage) -> Vec<String> {
-    let n = s.length().unwrap_or(0);
-    (0..n).filter_map(|i| s.key(i).ok().flatten()).collect()
+fn array(items: &[String]) -> js_sys::Array {
+    items.iter().map(|s| JsValue::from_str(s)).collect()
 }
 
 /// Erase sessionStorage (minus kept keys) and the named localStorage keys (values are
-/// never read).
+/// never read; the SDK's own `autologoff:` keys stay). A pattern ending in `*` is a prefix.
 pub fn purge(cfg: &PurgeCfg) {
-    let w = super::util::window();
-    if cfg.session_storage {
-        if let Ok(Some(s)) = w.session_storage() {
-            for k in keys(&s) {
-                if !cfg.keep_session_keys.iter().any(|p| key_matches(p, &k)) {
-                    let _ = s.remove_item(&k);
-                }
-            }
-        }
-    }
-    if !cfg.local_storage_keys.is_empty() {
-        if let Ok(Some(s)) = w.local_storage() {
-            for k in keys(&s) {
-                if !k.starts_with(OWN_PREFIX)
-                    && cfg.local_storage_keys.iter().any(|p| key_matches(p, &k))
-                {
-                    let _ = s.remove_item(&k);
-                }
-            }
-        }
-    }
+    purge_js(
+        cfg.session_storage,
+        &array(&cfg.keep_session_keys),
+        &array(&cfg.local_storage_keys),
+    );
 }
 
 /// Opens sessionStorage ahead of the lock: the first access of a page loads it from the
 /// browser process (a synchronous round trip the lock's task need not wait for).
 pub fn warm(cfg: &PurgeCfg) {
     if cfg.session_storage {
-        if let Ok(Some(s)) = super::util::window().session_storage() {
-            let _ = s.length();
-        }
+        warm_js();
     }
-}
-
-pub fn local() -> Option<web_sys::Storage> {
-    super::util::window().local_storage().ok().flatten()
 }
 
 pub fn get(key: &str) -> Option<String> {
-    local()?.get_item(key).ok().flatten()
+    read_js(key)
 }
 
 pub fn set(key: &str, value: &str) {
-    if let Some(s) = local() {
-        let _ = s.set_item(key, value);
-    }
+    write_js(key, value);
 }
