@@ -2,23 +2,15 @@
 // warnBeforeMs 500, 200-row table page, 5 repetitions interleaved), when the timer callback started, and the
 // first requestAnimationFrame after the lock (the page is covered by then: inert checked in the lock event).
 import { resolve } from "node:path";
-import { routePkgs } from "./trusted.mjs";
+import { openTablePage } from "./trusted.mjs";
 import { startServer, launch } from "../tests/e2e/lib.mjs";
 const dirs = process.argv.slice(2).map((d) => resolve(d));
 const server = await startServer();
 const browser = await launch();
 async function openPage() {
-  const ctx = await browser.newContext();
-  await routePkgs(ctx, server.url, dirs);
-  const page = await ctx.newPage();
-  await page.goto(`${server.url}/fixtures/other.html`);
-  await page.evaluate(() => {
-    const t = document.createElement("table");
-    for (let r = 0; r < 200; r++) { const tr = t.insertRow(); for (let c = 0; c < 6; c++) tr.insertCell().textContent = `r${r}c${c} 120/80 mmHg`; }
-    document.body.append(t);
-    sessionStorage.setItem("a", "1"); sessionStorage.setItem("b", "2");
-  });
-  return { ctx, page, cdp: await ctx.newCDPSession(page) };
+  const opened = await openTablePage(browser, server.url, dirs);
+  await opened.page.evaluate(() => { sessionStorage.setItem("a", "1"); sessionStorage.setItem("b", "2"); });
+  return opened;
 }
 const out = {};
 for (let r = 0; r < 5; r++) for (let i = 0; i < dirs.length; i++) {

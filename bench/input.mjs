@@ -4,7 +4,7 @@
 // interleaved (order rotated); prints script time per event (median [min–max]) and, with
 // BENCH_PROFILE=1, a CDP CPU profile (self time) of each pkg over the same events.
 import { join, resolve } from "node:path";
-import { moves, keys, routePkgs } from "./trusted.mjs";
+import { moves, keys, openTablePage } from "./trusted.mjs";
 import { startServer, launch, ROOT } from "../tests/e2e/lib.mjs";
 
 const N = Number(process.env.BENCH_N || 10_000);
@@ -18,23 +18,7 @@ const LIBS = [...dirs.map((_, i) => `pkg${i}`), "listener", "none", "none (A/A)"
 const server = await startServer();
 const browser = await launch();
 
-async function openPage() {
-  const ctx = await browser.newContext();
-  await routePkgs(ctx, server.url, dirs);
-  const page = await ctx.newPage();
-  await page.goto(`${server.url}/fixtures/other.html`);
-  // the issue's page: a 200-row table
-  await page.evaluate(() => {
-    const t = document.createElement("table");
-    for (let r = 0; r < 200; r++) {
-      const tr = t.insertRow();
-      for (let c = 0; c < 6; c++) tr.insertCell().textContent = `r${r}c${c} 120/80 mmHg`;
-    }
-    document.body.append(t);
-  });
-  const cdp = await ctx.newCDPSession(page);
-  return { ctx, page, cdp };
-}
+const openPage = () => openTablePage(browser, server.url, dirs);
 
 const metrics = async (cdp) => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
 

@@ -41,3 +41,23 @@ export function routePkgs(ctx, base, dirs) {
     return route.fulfill({ status: 200, contentType: TYPES[extname(f)] || "application/octet-stream", body: readFileSync(f) });
   });
 }
+
+/**
+ * A fresh context with `dirs` served at `/pkg<i>/` (routePkgs), on a page of the server's
+ * origin holding the issue's synthetic chart: a 200-row table. Returns `{ ctx, page, cdp }`.
+ */
+export async function openTablePage(browser, base, dirs) {
+  const ctx = await browser.newContext();
+  await routePkgs(ctx, base, dirs);
+  const page = await ctx.newPage();
+  await page.goto(`${base}/fixtures/other.html`);
+  await page.evaluate(() => {
+    const t = document.createElement("table");
+    for (let r = 0; r < 200; r++) {
+      const tr = t.insertRow();
+      for (let c = 0; c < 6; c++) tr.insertCell().textContent = `r${r}c${c} 120/80 mmHg`;
+    }
+    document.body.append(t);
+  });
+  return { ctx, page, cdp: await ctx.newCDPSession(page) };
+}

@@ -567,6 +567,10 @@ const BATCH = 200;
 function local() {
   try { return G.localStorage; } catch (_) { return null; }
 }
+/** Every key of a storage area (none when it cannot be read). */
+function keys(s) {
+  try { return Array.from({ length: s.length }, (_, i) => s.key(i)); } catch (_) { return []; }
+}
 /** localStorage's value at `k`; null when missing or unreadable. */
 export function read(k) {
   try { return local().getItem(k); } catch (_) { return null; }
@@ -617,16 +621,12 @@ export function audit_persist(a) {
 
 /** Keys of other tabs' queues not written for `ORPHAN_AFTER`. */
 function orphans(a) {
-  const s = local(), out = [], now = Date.now();
-  try {
-    for (let i = 0; i < s.length; i++) {
-      const k = s.key(i);
-      if (!k.startsWith(QUEUE) || k == QUEUE + a.tab) continue;
-      const t = queue(k)?.[0];
-      if (t == null || now - t >= ORPHAN_AFTER) out.push(k);
-    }
-  } catch (_) {}
-  return out;
+  const now = Date.now();
+  return keys(local()).filter((k) => {
+    if (!k.startsWith(QUEUE) || k == QUEUE + a.tab) return false;
+    const t = queue(k)?.[0];
+    return t == null || now - t >= ORPHAN_AFTER;
+  });
 }
 
 export function audit_pending(a) {
@@ -674,11 +674,6 @@ export function audit_settle(a, b, ok, now) {
 
 /** Whether `key` matches one of `patterns` (a pattern ending in `*` is a prefix). */
 const matches = (patterns, key) => patterns.some((p) => (p.endsWith("*") ? key.startsWith(p.slice(0, -1)) : p == key));
-
-/** Every key of a storage area (none when it cannot be read). */
-function keys(s) {
-  try { return Array.from({ length: s.length }, (_, i) => s.key(i)); } catch (_) { return []; }
-}
 
 /**
  * At lock: sessionStorage erased but for the `keep` keys (when `session`), and the `named`

@@ -9,10 +9,12 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_name = purge)]
     fn purge_js(session: bool, keep: &js_sys::Array, local: &js_sys::Array);
+    /// localStorage's value at `key` (glue.js `read`).
     #[wasm_bindgen(js_name = read)]
-    fn read_js(key: &str) -> Option<String>;
+    pub fn get(key: &str) -> Option<String>;
+    /// localStorage's `key` set (glue.js `write`; full or disabled storage: no-op).
     #[wasm_bindgen(js_name = write)]
-    fn write_js(key: &str, value: &str);
+    pub fn set(key: &str, value: &str);
     #[wasm_bindgen(js_name = warm)]
     fn warm_js();
 }
@@ -37,12 +39,4 @@ pub fn warm(cfg: &PurgeCfg) {
     if cfg.session_storage {
         warm_js();
     }
-}
-
-pub fn get(key: &str) -> Option<String> {
-    read_js(key)
-}
-
-pub fn set(key: &str, value: &str) {
-    write_js(key, value);
 }
