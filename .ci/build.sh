@@ -32,8 +32,11 @@ sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#g" pkg/autologoff.
 sed -i -E 's#from "\./snippets/[^"]*/src/web/glue\.js"#from "./glue.js"#g' pkg/autologoff.js
 grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
 rm -rf pkg/snippets
-# Ship minified ES modules (each file on its own: bundlers still see new URL(..., import.meta.url)).
-for f in autologoff.js index.js glue.js; do
-  node_modules/.bin/esbuild "pkg/$f" --minify --format=esm --log-level=warning --outfile="pkg/$f" --allow-overwrite
-done
+# Ship one minified ES module: index.js with the wasm-bindgen glue and glue.js bundled in (one
+# request, and one gzip stream is ~750 bytes smaller than three). `new URL("autologoff_bg.wasm",
+# import.meta.url)` is left as it is, so an app's bundler still finds and emits the wasm.
+node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --log-level=warning \
+  --outfile=pkg/index.js --allow-overwrite
+grep -q 'new URL("autologoff_bg.wasm",import.meta.url)' pkg/index.js || { echo "build: wasm URL lost in the bundle" >&2; exit 1; }
+rm pkg/autologoff.js pkg/glue.js
 echo "build: pkg/ ready ($(wc -c < pkg/autologoff_bg.wasm) bytes of wasm)" >&2

@@ -53,15 +53,6 @@ fn on_panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic
-/// hook covers the page and the wrapper then reports every session as locked; nothing
-/// here can uncover a page, so it is safe to ship.
-#[doc(hidden)]
-#[wasm_bindgen(js_name = "__panicForTest")]
-pub fn panic_for_test() {
-    panic!("autologoff self-test")
-}
-
 /// Validate `options` and arm a session; `emit(type, detail)` dispatches its events.
 #[wasm_bindgen]
 pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue> {
@@ -183,6 +174,15 @@ impl SessionHandle {
     #[wasm_bindgen(getter = __coreInputs)]
     pub fn core_inputs(&self) -> u32 {
         self.s.as_ref().map_or(0, |s| s.core_inputs.get())
+    }
+
+    /// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic
+    /// hook covers the page and the wrapper then reports every session as locked; nothing
+    /// here can uncover a page, so it is safe to ship.
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = "__panicForTest")]
+    pub fn panic_for_test(&self) {
+        panic!("autologoff self-test")
     }
 
     #[wasm_bindgen(js_name = remainingMs)]

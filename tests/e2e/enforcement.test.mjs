@@ -131,12 +131,10 @@ test("input held back by the throttle still counts: with no warning, and across 
 test("a burst of 10,000 trusted pointermove events reaches the policy core about once a second", env.only(["chromium"], "CDP Input.dispatchMouseEvent"), async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${env.server.url}/fixtures/other.html`);
-  // The raw handle (not the index.js wrapper) carries the diagnostic counter.
-  await page.evaluate(async () => {
-    const glue = await import("/pkg/autologoff.js");
-    await glue.default();
-    window.h = glue.start({ idleTimeoutMs: 600_000, crossTab: false }, () => {});
+  await gotoHarness(page, env.server.url, { idleTimeoutMs: 600_000, crossTab: false });
+  // The raw handle behind the session (the harness keeps it) carries the diagnostic counter.
+  await page.evaluate(() => {
+    window.h = window.handle;
     window.moves = 0;
     addEventListener("pointermove", (e) => { if (e.isTrusted) window.moves++; }, { capture: true, passive: true });
   });
@@ -325,9 +323,8 @@ test("a Rust panic inside the wasm leaves the page covered, storage empty and th
   await page.evaluate(() => sessionStorage.setItem("chart", "Test Patient 07"));
   assert.equal(await page.evaluate(() => window.session.state), "active");
   const r = await page.evaluate(async () => {
-    const glue = await import("/pkg/autologoff.js");
     let thrown = "none";
-    try { glue.__panicForTest(); } catch (e) { thrown = e.constructor.name; }
+    try { window.handle.__panicForTest(); } catch (e) { thrown = e.constructor.name; }
     return {
       thrown,
       cover: !!document.getElementById("autologoff-failsafe"),
