@@ -45,8 +45,8 @@ browser() {
   fi
   command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
   command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
-  command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
-  command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+  # xvfb-run comes with Xvfb (package xvfb) and needs xauth.
+  { command -v Xvfb && command -v xvfb-run; } >/dev/null 2>&1 || need+=(xvfb)
   command -v xauth >/dev/null 2>&1 || need+=(xauth)
   if [ "${#need[@]}" -gt 0 ]; then
     say "installing Debian ${need[*]}"
