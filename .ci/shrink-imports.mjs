@@ -1,6 +1,8 @@
-// Build step: give the wasm's JS imports short names, in the .wasm and in the JS glue alike.
-// wasm-bindgen names each import `__wbg_<method>_<16 hex digits>`; ~150 of them cost ~8 KB raw
-// (hashes don't compress) in the import section and again as object keys in the glue.
+// Build step: give the wasm's JS imports and exports short names, in the .wasm and in the JS
+// glue alike. wasm-bindgen names each import `__wbg_<method>_<16 hex digits>`; ~150 of them
+// cost ~8 KB raw (hashes don't compress) in the import section and again as object keys in
+// the glue. The glue.js functions (module "g") and the exports (`wasm.<name>` in the glue:
+// closure invokes carry a hash too) get short names the same way.
 // usage: node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 import { readFileSync, writeFileSync } from "node:fs";
 import { readLeb, encLeb } from "./leb128.mjs";
@@ -22,6 +24,11 @@ const out = [b.subarray(0, 8)];
 const renamed = new Map();
 let short = 0;
 let snippet = null;
+let bg = null;
+/** glue.js function -> its short import name (module "g"). */
+const glueNames = new Map();
+/** export -> its short name. */
+const exported = new Map();
 const name = (i) => {
   // a, b, …, z, A, …, Z, aa, ab, …: valid JS identifiers, never a reserved word of two letters or less
   const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -35,6 +42,21 @@ while (p < b.length) {
   const size = leb();
   const bodyStart = p;
   const end = p + size;
+  if (id === 7) {
+    const n = leb();
+    const parts = [enc(n)];
+    for (let i = 0; i < n; i++) {
+      const l = leb(); const field = b.subarray(p, p + l).toString(); p += l;
+      const descStart = p;
+      p++; leb();
+      exported.set(field, name(i));
+      parts.push(str(name(i)), b.subarray(descStart, p));
+    }
+    if (p !== end) throw new Error("export section parse mismatch");
+    const body = Buffer.concat(parts);
+    out.push(Buffer.from([7]), enc(body.length), body);
+    continue;
+  }
   if (id !== 2) { out.push(b.subarray(start, end)); p = end; continue; }
   const n = leb();
   const parts = [enc(n)];
@@ -54,8 +76,14 @@ while (p < b.length) {
       f = renamed.get(field);
     }
     // The snippet (src/web/glue.js) is imported under a long hashed module name: call it "g".
-    const m = /\/snippets\/[^/]+\/src\/web\/glue\.js$/.test(mod) ? "g" : mod;
-    if (m !== mod) snippet = mod;
+    // …and wasm-bindgen's own import module ("./autologoff_bg.js", ~70 times): "b".
+    const m = /\/snippets\/[^/]+\/src\/web\/glue\.js$/.test(mod) ? "g" : mod.endsWith("_bg.js") ? "b" : mod;
+    if (m === "b") bg = mod;
+    if (m === "g") {
+      snippet = mod;
+      if (!glueNames.has(field)) glueNames.set(field, name(glueNames.size));
+      f = glueNames.get(field);
+    }
     parts.push(str(m), str(f), b.subarray(descStart, p));
   }
   if (p !== end) throw new Error("import section parse mismatch");
@@ -83,7 +111,22 @@ if (snippet) {
     js = js.replace(new RegExp(`^\\s*"g": ${n},\\n`, "m"), "");
     js = js.replace(new RegExp(`^import \\* as ${n} from .*\\n`, "m"), "");
   }
+  // The glue's functions under their short names: a plain object of the namespace's members
+  // (a bundler resolves each one; no namespace object is built).
+  const members = [...glueNames].map(([from, to]) => `${to}: ${ns[0]}.${from}`).join(", ");
+  js = js.replace(`"g": ${ns[0]},`, `"g": { ${members} },`);
 }
+if (bg) {
+  const key = JSON.stringify(bg) + ":";
+  if (js.split(key).length !== 2) throw new Error(`shrink-imports: ${key} is not a key of ${jsPath} once`);
+  js = js.replace(key, '"b":');
+}
+// Exports: the glue reads each one as `wasm.<name>`.
+for (const [from, to] of exported) {
+  js = js.replace(new RegExp(`\\bwasm\\.${from}\\b`, "g"), `wasm.${to}`);
+}
+const left = [...js.matchAll(/\bwasm\.([A-Za-z_$][\w$]*)/g)].map((x) => x[1]).filter((x) => !/^[A-Za-z]{1,2}$|^_(do|if|in)$/.test(x));
+if (left.length) throw new Error(`shrink-imports: ${jsPath} reads exports it does not have: ${[...new Set(left)].join(", ")}`);
 writeFileSync(wasmPath, Buffer.concat(out));
 writeFileSync(jsPath, js);
-console.error(`shrink-imports: ${renamed.size} imports renamed`);
+console.error(`shrink-imports: ${renamed.size + glueNames.size} imports and ${exported.size} exports renamed`);
