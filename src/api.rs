@@ -142,8 +142,7 @@ fn describe(v: &JsValue) -> String {
 }
 
 fn check_selector(sel: &str) -> Option<JsValue> {
-    let doc = web_sys::window()?.document()?;
-    match doc.query_selector(sel) {
+    match crate::web::lock::select(sel) {
         Ok(_) => None,
         Err(_) => Some(range_error(&cat(&[
             "autologoff: lock.target (",

@@ -32,6 +32,32 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
   ).then(([s, b, e]) => done(s, b, e));
 }
 
+/** The page's window and document (the SDK only runs in a page). */
+export function win() {
+  return G;
+}
+
+export function doc() {
+  return G.document;
+}
+
+/** A capturing, passive listener of `k` events on `t`; returns its removal. */
+export function on(t, k, f) {
+  return listen([[t, k, f, { capture: true, passive: true }]]);
+}
+
+/** Whether `e` is the PageTransitionEvent of a page restored from the back/forward cache. */
+export function persisted(e) {
+  const P = G.PageTransitionEvent;
+  return !!P && e instanceof P && e.persisted;
+}
+
+/** The first element matching `sel` when it is an HTMLElement, else null (throws for an invalid selector). */
+export function select(sel) {
+  const e = G.document.querySelector(sel);
+  return e instanceof G.HTMLElement ? e : null;
+}
+
 /**
  * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
  * Vitest) number their ids from 10^12, past any 32-bit integer.

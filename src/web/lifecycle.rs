@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, PageTransitionEvent};
+use web_sys::Event;
 
 use super::crosstab::stored_state;
 use super::session::Session;
@@ -21,6 +21,8 @@ extern "C" {
     fn input_last(w: &JsValue) -> f64;
     fn input_off(w: &JsValue);
     fn press_target(e: &Event) -> Option<web_sys::Node>;
+    /// Whether `e` is a `PageTransitionEvent` of a page restored from the back/forward cache.
+    fn persisted(e: &Event) -> bool;
 }
 
 /// The trusted-input listener (glue.js `watch_input`): JS notes each input's time and calls
@@ -117,33 +119,25 @@ impl Session {
         ];
         for (target, kind) in targets {
             let me = self.me.clone();
-            ls.push(Listener::new(target, kind, true, true, move |_e| {
+            ls.push(Listener::new(target, kind, move |_e| {
                 if let Some(s) = me.upgrade() {
                     s.on_wake();
                 }
             }));
         }
         let me = self.me.clone();
-        ls.push(Listener::new(&win, "pagehide", true, true, move |_e| {
+        ls.push(Listener::new(&win, "pagehide", move |_e| {
             if let Some(s) = me.upgrade() {
                 s.on_pagehide();
             }
         }));
         let me = self.me.clone();
-        ls.push(Listener::new(
-            &win,
-            "pageshow",
-            true,
-            true,
-            move |e: Event| {
-                let persisted = e
-                    .dyn_ref::<PageTransitionEvent>()
-                    .is_some_and(|p| p.persisted());
-                if let Some(s) = me.upgrade() {
-                    s.on_pageshow(persisted);
-                }
-            },
-        ));
+        ls.push(Listener::new(&win, "pageshow", move |e: Event| {
+            let persisted = persisted(&e);
+            if let Some(s) = me.upgrade() {
+                s.on_pageshow(persisted);
+            }
+        }));
         *self.listeners.borrow_mut() = ls;
     }
 

@@ -8,7 +8,6 @@ use alloc::rc::{Rc, Weak};
 use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, MutationObserver};
 
 use super::detach::{Detached, Guards};
@@ -41,6 +40,10 @@ extern "C" {
     fn recover(cover: &JsValue) -> bool;
     fn uncover(cover: &JsValue);
     fn observe(cb: &JsValue, full: bool) -> Option<MutationObserver>;
+    /// The first element matching `sel` when it is an HTMLElement, else null; throws
+    /// (a SyntaxError) for an invalid selector.
+    #[wasm_bindgen(catch)]
+    pub fn select(sel: &str) -> Result<Option<HtmlElement>, JsValue>;
 }
 
 struct Observer {
@@ -198,11 +201,9 @@ impl DomLock {
         if self.cfg.target == "body" {
             return body.clone();
         }
-        document()
-            .query_selector(&self.cfg.target)
+        select(&self.cfg.target)
             .ok()
             .flatten()
-            .and_then(|e| e.dyn_into::<HtmlElement>().ok())
             .unwrap_or_else(|| body.clone())
     }
 

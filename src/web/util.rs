@@ -1,23 +1,28 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
 use crate::prelude::*;
-use js_sys::{Object, Reflect};
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::{Event, EventTarget};
 
 use crate::core::policy::Ms;
 
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    fn timer(cb: &JsValue, ms: u32) -> JsValue;
+    fn untimer(id: &JsValue);
+    /// The page's window (the SDK only runs in one: `init()` refuses without a document).
+    #[wasm_bindgen(js_name = win)]
+    pub fn window() -> EventTarget;
+    /// The page's document.
+    #[wasm_bindgen(js_name = doc)]
+    pub fn document() -> web_sys::Document;
+    /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
+    fn on(target: &EventTarget, kind: &str, f: &JsValue) -> Function;
+}
+
 pub fn now() -> Ms {
     js_sys::Date::now() as Ms
-}
-
-pub fn window() -> web_sys::Window {
-    web_sys::window().expect("autologoff needs a window")
-}
-
-pub fn document() -> web_sys::Document {
-    window().document().expect("autologoff needs a document")
 }
 
 /// The one closure shape the edge hands to JS: one value in, one value out. Every
@@ -29,67 +34,35 @@ pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     Closure::new(f)
 }
 
-/// An event listener that removes itself when dropped (gloo's pattern).
+/// A capturing, passive event listener that removes itself when dropped (gloo's pattern).
 #[must_use = "the listener is removed when this guard is dropped"]
 pub struct Listener {
-    target: EventTarget,
-    kind: String,
-    capture: bool,
-    cb: Callback,
+    off: Function,
+    _cb: Callback,
 }
 
 impl Listener {
-    pub fn new(
-        target: &EventTarget,
-        kind: &str,
-        capture: bool,
-        passive: bool,
-        f: impl FnMut(Event) + 'static,
-    ) -> Listener {
-        Listener::boxed(target, kind, capture, passive, Box::new(f))
+    pub fn new(target: &EventTarget, kind: &str, f: impl FnMut(Event) + 'static) -> Listener {
+        Listener::boxed(target, kind, Box::new(f))
     }
 
     /// One body for every listener (the generic `new` only boxes its closure).
-    fn boxed(
-        target: &EventTarget,
-        kind: &str,
-        capture: bool,
-        passive: bool,
-        mut f: Box<dyn FnMut(Event)>,
-    ) -> Listener {
+    fn boxed(target: &EventTarget, kind: &str, mut f: Box<dyn FnMut(Event)>) -> Listener {
         let cb = callback(move |e| {
-            f(e.unchecked_into());
+            f(e.into());
             JsValue::UNDEFINED
         });
-        let opts = obj(&[("capture", capture.into()), ("passive", passive.into())]);
-        let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
-            kind,
-            cb.as_ref().unchecked_ref(),
-            opts.unchecked_ref(),
-        );
         Listener {
-            target: target.clone(),
-            kind: kind.to_owned(),
-            capture,
-            cb,
+            off: on(target, kind, cb.as_ref()),
+            _cb: cb,
         }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback_and_bool(
-            &self.kind,
-            self.cb.as_ref().unchecked_ref(),
-            self.capture,
-        );
+        let _ = self.off.call0(&JsValue::NULL);
     }
-}
-
-#[wasm_bindgen(module = "/src/web/glue.js")]
-extern "C" {
-    fn timer(cb: &JsValue, ms: u32) -> JsValue;
-    fn untimer(id: &JsValue);
 }
 
 /// A `setTimeout` that is cleared when dropped.
