@@ -12,7 +12,7 @@ function raw_fetch(url, init) {
 
 /**
  * One of the SDK's own requests (session protocol, audit batch): never counted as
- * activity, `cache: no-store`, aborted after `timeoutMs`. Calls `done(status, body, err)`
+ * activity, `cache: no-store`, aborted after `timeoutMs`. Calls `done([status, body, err])`
  * exactly once: status 0 when no answer came (err = the error's name); for a 200 with
  * `json`, body is the parsed answer, or err = "SyntaxError" when it is not JSON.
  */
@@ -29,7 +29,7 @@ export function send(url, method, credentials, headers, body, keepalive, json, t
       ? r.json().then((b) => [200, b, null], () => [200, undefined, "SyntaxError"])
       : [r.status, undefined, null],
     (e) => [0, undefined, String((e && e.name) || "Error")]
-  ).then(([s, b, e]) => done(s, b, e));
+  ).then(done);
 }
 
 /** The page's window and document (the SDK only runs in a page). */
@@ -56,6 +56,12 @@ export function persisted(e) {
 export function select(sel) {
   const e = G.document.querySelector(sel);
   return e instanceof G.HTMLElement ? e : null;
+}
+
+/** `[promise, resolve]`: a new pending promise and the function that resolves it. */
+export function deferred() {
+  let r;
+  return [new Promise((y) => (r = y)), r];
 }
 
 /**

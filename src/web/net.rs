@@ -8,6 +8,7 @@
 use crate::prelude::*;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
@@ -17,7 +18,7 @@ pub const SERVER_TIMEOUT_MS: u32 = 10_000;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    /// `fetch` with the page's original function; calls `done(status, body, errorName)` once:
+    /// `fetch` with the page's original function; calls `done([status, body, errorName])` once:
     /// status 0 = no answer; body = the parsed JSON of a 200 when `json` (undefined if not JSON).
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -46,8 +47,15 @@ fn request(
     json: bool,
     done: Done,
 ) {
-    let cb = Closure::once_into_js(move |status: u16, body: JsValue, err: Option<String>| {
-        done(status, body, err)
+    // One argument in, one out: the closure shape every other callback has (one invoke shim).
+    let cb = Closure::once_into_js(move |a: JsValue| -> JsValue {
+        let a: &Array = a.unchecked_ref();
+        done(
+            a.get(0).as_f64().unwrap_or(0.0) as u16,
+            a.get(1),
+            a.get(2).as_string(),
+        );
+        JsValue::UNDEFINED
     });
     send(
         url,

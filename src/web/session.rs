@@ -8,6 +8,7 @@ use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::audit::AuditLog;
 use super::crosstab::{stored_state, Channel, Leader};
@@ -15,7 +16,7 @@ use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
 use super::storage;
-use super::util::{document, now, obj, Listener, Timer};
+use super::util::{deferred, document, now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
@@ -176,24 +177,19 @@ impl Session {
 
     /// Resolves true once re-authentication is confirmed (by `GET server.url` if any).
     pub fn unlock(self: &Rc<Self>) -> Promise {
-        let s = self.clone();
-        Promise::new(&mut |resolve, _| {
-            let done = move |s: &Session| {
-                let _ = resolve.call1(
-                    &JsValue::NULL,
-                    &JsValue::from_bool(!s.destroyed.get() && s.state() != State::Locked),
-                );
-            };
-            if s.destroyed.get() || s.state() != State::Locked {
-                return done(&s);
-            }
-            let Some(server) = s.cfg.server.as_ref() else {
-                s.policy.borrow_mut().handle_unlock_confirmed(now());
-                s.pump();
-                return done(&s);
-            };
+        let d = deferred();
+        let resolve: Function = d.get(1).unchecked_into();
+        let done = move |s: &Session| {
+            let _ = resolve.call1(
+                &JsValue::NULL,
+                &JsValue::from_bool(!s.destroyed.get() && s.state() != State::Locked),
+            );
+        };
+        if self.destroyed.get() || self.state() != State::Locked {
+            done(self);
+        } else if let Some(server) = self.cfg.server.as_ref() {
             let sent = now();
-            let s = s.clone();
+            let s = self.clone();
             net::session_call(server, "GET", None, false, move |answer| {
                 if !s.destroyed.get() {
                     let t = now();
@@ -202,7 +198,12 @@ impl Session {
                 }
                 done(&s)
             });
-        })
+        } else {
+            self.policy.borrow_mut().handle_unlock_confirmed(now());
+            self.pump();
+            done(self);
+        }
+        d.get(0).unchecked_into()
     }
 
     /// Remove every listener, timer, patch, observer and DOM change.

@@ -19,6 +19,8 @@ extern "C" {
     pub fn document() -> web_sys::Document;
     /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
     fn on(target: &EventTarget, kind: &str, f: &JsValue) -> Function;
+    /// `[promise, resolve]`: a new pending promise and the function that resolves it.
+    pub fn deferred() -> js_sys::Array;
 }
 
 pub fn now() -> Ms {
