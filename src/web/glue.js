@@ -412,10 +412,18 @@ export function warning_has(w, node) {
  * a style recalculation of the whole page).
  */
 let held = null;
+/**
+ * The warning a lock is replacing: the overlay removes it once it is itself open (a modal
+ * dialog removed while another is open leaves the page's inertness as it is; removed first,
+ * the page would be made interactive and then inert again in the lock's task).
+ */
+let leaving = null;
 
-/** The warning is removed by a lock: see `held`. */
+/** The warning is removed by a lock: see `held` and `leaving`. */
 export function warning_locked(w) {
   w.h = 1;
+  held = w.f;
+  leaving = w.d;
 }
 
 /**
@@ -425,8 +433,8 @@ export function warning_locked(w) {
 export function warning_close(w) {
   const { d, f } = w;
   d.remove();
-  if (w.h) held = f;
-  else if (f && f.isConnected) f.focus();
+  if (leaving == d) leaving = null;
+  if (!w.h && f && f.isConnected) f.focus();
   G.clearInterval(w.i);
   w.off();
 }
@@ -450,6 +458,7 @@ export function overlay(title, signin) {
   const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
     "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
   held = null;
+  if (leaving) leaving.remove(), (leaving = null);
   if (!r) return null;
   const [d, , b] = r;
   const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);

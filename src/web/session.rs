@@ -299,11 +299,13 @@ impl Session {
             Action::Lock { reason } => {
                 self.warning_shown.set(false);
                 self.warning_due.set(None);
-                if let Some(w) = self.warning.borrow_mut().take() {
+                let warning = self.warning.borrow_mut().take();
+                if let Some(w) = &warning {
                     w.close_for_lock();
                 }
-                // 1–3: cover (detach), overlay, title
+                // 1–3: cover (detach), overlay, title; the overlay replaces the warning
                 self.dom.borrow_mut().lock();
+                drop(warning);
                 // 4: storage
                 storage::purge(&self.cfg.purge);
                 // 5: the backend ends the session too

@@ -40,9 +40,10 @@ impl Warning {
         warning_update(&self.w, deadline as f64);
     }
 
-    /// Removed by a lock: focus is not moved back (the overlay takes it next); `detach`
-    /// records where it was.
-    pub fn close_for_lock(self) {
+    /// Replaced by a lock: focus is not moved back (the overlay takes it next); `detach`
+    /// records where it was, and the overlay removes the dialog once it is open itself
+    /// (dropped after the lock, this one then only stops its countdown).
+    pub fn close_for_lock(&self) {
         warning_locked(&self.w);
     }
 
