@@ -16,11 +16,14 @@ wasm-bindgen --target web --out-dir pkg --out-name autologoff --no-typescript \
   --remove-producers-section \
   target/wasm32-unknown-unknown/release/autologoff.wasm
 node .ci/strip-fmt.mjs pkg/autologoff_bg.wasm pkg/autologoff_bg.wasm
+# The exported functions next to each other (V8's number-string cache: .ci/order-exports.mjs).
+node .ci/order-exports.mjs pkg/autologoff_bg.wasm pkg/autologoff_bg.wasm
 # --zero-filled-memory: the memory is the module's own (fresh pages are zero);
 # --low-memory-unused: no address computation wraps into the first 1 KB (the stack's far end).
 node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
   --strip-debug --strip-producers --strip-target-features \
   pkg/autologoff_bg.wasm -o pkg/autologoff_bg.wasm
+node .ci/order-exports.mjs --check pkg/autologoff_bg.wasm
 node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 # One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
