@@ -235,6 +235,16 @@ export function patch_requests(start, end, headerName, ignore) {
   return () => { for (const u of undo) u(); };
 }
 
+/**
+ * Whether `sel` parses as a CSS selector (true without a document). Tried on an empty
+ * fragment: no element of the page reaches JS (the `<body>` that the default target finds
+ * would instantiate the prototypes of HTMLBodyElement, HTMLElement and Element, ~70 KB of
+ * JS heap, long before any lock).
+ */
+export function selector_ok(sel) {
+  try { G.document?.createDocumentFragment().querySelector(sel); return true; } catch (_) { return false; }
+}
+
 // `all:revert` and `!important` everywhere: no page rule can restyle the card or the button.
 const CARD_CSS = "all:revert!important;background:#fff!important;color:#0f172a!important;" +
   "padding:24px 28px!important;border-radius:12px!important;max-width:420px!important;text-align:center!important;" +

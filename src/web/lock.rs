@@ -43,7 +43,7 @@ extern "C" {
     /// The first element matching `sel` when it is an HTMLElement, else null; throws
     /// (a SyntaxError) for an invalid selector.
     #[wasm_bindgen(catch)]
-    pub fn select(sel: &str) -> Result<Option<HtmlElement>, JsValue>;
+    fn select(sel: &str) -> Result<Option<HtmlElement>, JsValue>;
 }
 
 struct Observer {
