@@ -9,7 +9,9 @@ let live = null;
 
 function load() {
   if (!loading) {
-    loading = wasmInit({ module_or_path: new URL("./autologoff_bg.wasm", import.meta.url) });
+    // A string, not the URL: wasm-bindgen's check for a Request is then never reached, and
+    // the page's Request interface never instantiated (~4 KB of JS heap).
+    loading = wasmInit({ module_or_path: new URL("./autologoff_bg.wasm", import.meta.url).href });
   }
   return loading;
 }
@@ -87,8 +89,9 @@ class AutologoffSession extends EventTarget {
    * (kept for a later requestScreenLockPermission()).
    */
   async _screen(want = this.#wantScreen) {
-    const D = globalThis.IdleDetector;
     if (!(this.#wantScreen = want) || this.#idle || live != this) return;
+    // Read only with the option: the IdleDetector interface is not instantiated otherwise.
+    const D = globalThis.IdleDetector;
     if (!D) return void (this.#screen = "unsupported");
     const ac = (this.#idle = new AbortController()), d = new D();
     const check = () => d.screenState == "locked" && this.lock("screen");
