@@ -156,15 +156,23 @@ async function memory(lib) {
   await cdp.send("HeapProfiler.collectGarbage");
   await cdp.send("HeapProfiler.collectGarbage");
   const heap = (await cdp.send("Runtime.getHeapUsage")).usedSize;
-  // autologoff's linear memory lives outside the JS heap: read it from the wasm-bindgen glue
-  // (the same module instance pkg/index.js imported; its default export returns the live exports)
-  const wasm = lib !== "autologoff" ? NaN : await page.evaluate(async () => {
-    const glue = await import("/pkg/autologoff.js");
-    return (await glue.default()).memory.buffer.byteLength;
-  });
+  // autologoff's linear memory lives outside the JS heap: every WebAssembly.Memory on the page
+  // (CDP queryObjects; read after the heap figure, so the handles it makes are not counted)
+  const wasm = lib !== "autologoff" ? NaN : await wasmMemory(cdp);
   const active = await page.evaluate(() => window.__active());
   await ctx.close();
   return { heap, wasm, active };
+}
+
+/** Bytes of linear memory of every WebAssembly.Memory alive on the page. */
+async function wasmMemory(cdp) {
+  const proto = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+  const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.result.objectId });
+  const { result } = await cdp.send("Runtime.callFunctionOn", {
+    objectId: objects.objectId, returnByValue: true,
+    functionDeclaration: "function () { return this.reduce((n, m) => n + m.buffer.byteLength, 0); }",
+  });
+  return result.value;
 }
 
 // ---- the run ----------------------------------------------------------------------------------
