@@ -362,11 +362,7 @@ impl Session {
             return;
         }
         let at = self.policy.borrow().poll_timeout();
-        // A timer already armed no later than the deadline stays: its wake-up, early, is a
-        // no-op that arms the next one (activity moves the deadline on every second, and a
-        // timer cleared and set again each time is work for nothing).
-        if self.timer.borrow().is_some() && self.timer_at.get().zip(at).is_some_and(|(t, a)| t <= a)
-        {
+        if at == self.timer_at.get() && self.timer.borrow().is_some() {
             return;
         }
         self.timer_at.set(at);
