@@ -124,7 +124,13 @@ test("input held back by the throttle still counts: with no warning, and across 
   }, o);
   await waitFor(() => p2.evaluate(() => window.session.state === "locked"), { timeout: 5000 });
   const lock2 = (await events(p2, "lock")).at(-1).detail;
-  assert.ok(Math.abs(lock2.at - (last2 + 3000)) < 250, `re-init: locked ${lock2.at - last2} ms after the last click`);
+  console.log(`# ${env.engine}: locked ${lock.at - last} ms after the last click; after destroy() + init() ${lock2.at - last2} ms`);
+  // Kept: not 400 ms early (the held-back click lost: the first click's deadline). The upper bound
+  // only rules out a deadline moved on: in Firefox the new session's timer fires up to ~290 ms after
+  // the deadline it reported right after init (remainingMs; no input or event in between) in about
+  // a third of runs, with this build and the one before it alike; Chromium and WebKit 0–4 ms.
+  const d2 = lock2.at - (last2 + 3000);
+  assert.ok(d2 > -250 && d2 < 600, `re-init: locked ${lock2.at - last2} ms after the last click`);
   await ctx2.close();
 });
 
