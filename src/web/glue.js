@@ -266,16 +266,14 @@ function listen(on) {
 const esc = (e) => { if (e.type == "cancel" || e.key == "Escape") e.preventDefault(); };
 
 /**
- * One of the SDK's two dialogs (warning, lock), opened: an `alertdialog` labelled by its
- * heading and described by its text, holding a card with the heading, the text and one
- * button; in the top layer (`showModal`) with the button focused. Inline CSS goes through
- * the CSSOM (allowed under `style-src 'self'`). With `count` (the warning), the text is a
- * polite live region ending in `<strong>count</strong>.`. Returns [dialog, text or its
- * <strong>, button], or null without a root element.
+ * One of the SDK's two dialogs (warning, lock), built but not yet in the document: an
+ * `alertdialog` labelled by its heading and described by its text, holding a card with the
+ * heading, the text and one button. Inline CSS goes through the CSSOM (allowed under
+ * `style-src 'self'`). With `count` (the warning), the text is a polite live region ending in
+ * `<strong>count</strong>.`. Returns [dialog, text or its <strong>, button]; `open` shows it.
  */
 function dialog(id, css, title, text, label, count) {
-  const doc = G.document, root = doc.documentElement;
-  if (!root) return null;
+  const doc = G.document;
   const el = (tag, id, css, text) => {
     const e = doc.createElement(tag);
     if (id) e.id = id;
@@ -300,10 +298,18 @@ function dialog(id, css, title, text, label, count) {
     p.setAttribute("aria-atomic", "true");
     p.append((t = el("strong", "", "", count)), ".");
   }
+  return [d, t, b];
+}
+
+/** A `dialog()` put under <html> and opened in the top layer, its button focused; null without a root. */
+function open(r) {
+  const root = G.document.documentElement;
+  if (!root) return null;
+  const [d, , b] = r;
   root.append(d);
   d.showModal();
   b.focus();
-  return [d, t, b];
+  return r;
 }
 
 const BLUR = "blur(24px)";
@@ -383,8 +389,8 @@ export function warning(deadline, stay) {
     const s = Math.ceil(Math.max(w.dl - Date.now(), 0) / 1000);
     return s >= 60 ? ((s / 60) | 0) + ":" + String(s % 60).padStart(2, "0") : s + " seconds";
   };
-  const r = dialog("autologoff-warning", "border:0;padding:0;background:transparent", "Are you still there?",
-    "To protect patient information this session locks in ", "Stay signed in", left());
+  const r = open(dialog("autologoff-warning", "border:0;padding:0;background:transparent", "Are you still there?",
+    "To protect patient information this session locks in ", "Stay signed in", left()));
   if (!r) return null;
   const [d, count, b] = r;
   w.d = d;
@@ -458,27 +464,51 @@ const OVERLAY_CSS = "all:initial!important;position:fixed!important;inset:0!impo
   "height:100vh!important;display:flex!important;align-items:center!important;justify-content:center!important;" +
   "background:rgba(15,23,42,.88)!important";
 
+const overlay_dialog = (title) => dialog("autologoff-overlay", OVERLAY_CSS, title,
+  "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+
+/** `[title, dialog()]`: the next lock's overlay, built ahead by `prepare`. */
+let ready = null;
+
+/**
+ * Shortly before a lock deadline in a visible tab: the overlay (`title`, unless null) is built
+ * out of the document (nothing of the page changes) and the cover runs once on a detached
+ * element, so the lock's task only inserts, opens and applies, its script already compiled.
+ */
+export function prepare(title) {
+  if (title != null && ready?.[0] != title) ready = [title, overlay_dialog(title)];
+  const e = G.document.createElement("div");
+  uncover(cover(e, e, true, true));
+}
+
 /**
  * The lock overlay, opened: "Sign in again" calls `signin()`; Escape never dismisses it (a
- * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements as
- * built (dialog, card and button, each with its inline style) for `heal_overlay` and
+ * `close` by script removes `open`: the tamper observer re-opens it). Returns its elements
+ * (dialog, card and button, each with the inline style it was given) for `heal_overlay` and
  * `release_overlay`, or null without a root element.
  */
 export function overlay(title, signin) {
-  const r = dialog("autologoff-overlay", OVERLAY_CSS, title,
-    "Your session was locked to protect patient information. Sign in again to continue.", "Sign in again");
+  const r = open(ready?.[0] == title ? ready[1] : overlay_dialog(title));
+  ready = null;
   held = null;
   if (leaving) leaving.remove(), (leaving = null);
   if (!r) return null;
   const [d, , b] = r;
   const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);
-  const saved = [d, b.parentNode, b].map((e) => [e, e.style.cssText]);
+  const saved = [[d, OVERLAY_CSS], [b.parentNode, CARD_CSS], [b, BUTTON_CSS]];
   saved.off = off;
   return saved;
 }
 
 // The root's styles that a top-layer element cannot escape (measured in Chromium).
 const ROOT_HIDES = ["display", "content-visibility", "zoom"];
+
+/** `css` as this engine serializes it once set on a `tag` element's style. */
+function serialized(tag, css) {
+  const e = G.document.createElement(tag);
+  e.style.cssText = css;
+  return e.style.cssText;
+}
 
 /**
  * Puts the lock overlay back as `overlay_state` saw it, whatever hid it or made its button
@@ -495,9 +525,11 @@ export function heal_overlay(saved) {
   if (bad) c.append(b), d.append(c), root.append(d);
   for (const s of saved) {
     const [e, css] = s;
-    // Compared with what this engine serializes once `css` is set (s[2]): WebKit does not
-    // give back the string it was given, and a rewrite on every mutation never settles.
-    if (e.style.cssText != (s[2] || css)) e.style.cssText = css, bad = s[2] = e.style.cssText;
+    // Compared with what this engine serializes for `css` (s[2]): worked out on a scratch
+    // element at the first check, not in the lock's task (with `all:` it is ~10 KB per element
+    // in Chromium); after a rewrite, what the element serializes (WebKit does not give back the
+    // string it was given, and a rewrite on every mutation would never settle).
+    if (e.style.cssText != (s[2] ??= serialized(e.localName, css))) e.style.cssText = css, bad = s[2] = e.style.cssText;
     for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
   }
   const cs = G.getComputedStyle(root);

@@ -34,6 +34,7 @@ struct Overlay {
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn overlay(title: &str, signin: &JsValue) -> JsValue;
+    fn prepare(title: Option<&str>);
     fn heal_overlay(saved: &JsValue) -> bool;
     fn release_overlay(saved: &JsValue);
     fn cover(target: &HtmlElement, body: &HtmlElement, blur: bool, overlay: bool) -> JsValue;
@@ -95,6 +96,14 @@ impl DomLock {
     pub fn lock(&mut self) {
         self.deep = self.cfg.mode == LockMode::Detach;
         self.apply();
+    }
+
+    /// Shortly before a lock deadline: the overlay built ahead (out of the document) and the
+    /// cover's script compiled, so the lock's task only applies them. Changes nothing visible.
+    pub fn prepare(&self) {
+        if self.covered.is_none() {
+            prepare(self.cfg.overlay.then_some(self.cfg.title.as_str()));
+        }
     }
 
     /// Cover the page (idempotent: a second call only repairs).

@@ -23,6 +23,9 @@ use crate::core::policy::{
     Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
 };
 
+/// How long before a lock deadline a visible tab gets the lock ready (`Session::prepare_at`).
+const PREPARE_MS: Ms = 250;
+
 pub struct Session {
     pub(super) cfg: Config,
     pub(super) emit: Function,
@@ -32,6 +35,8 @@ pub struct Session {
     pub(super) warning: RefCell<Option<Warning>>,
     pub(super) timer: RefCell<Option<Timer>>,
     pub(super) timer_at: Cell<Option<Ms>>,
+    /// The lock deadline the page was last made ready for (`prepare_at`).
+    pub(super) prepared: Cell<Ms>,
     pub(super) last_input: Cell<Ms>,
     pub(super) forwarded: Cell<Ms>,
     /// Trusted input handed to the core (throttled to about once a second).
@@ -95,6 +100,7 @@ impl Session {
                 warning: RefCell::new(None),
                 timer: RefCell::new(None),
                 timer_at: Cell::new(None),
+                prepared: Cell::new(0),
                 last_input: Cell::new(0),
                 forwarded: Cell::new(0),
                 core_inputs: Cell::new(0),
@@ -361,7 +367,11 @@ impl Session {
         if self.destroyed.get() {
             return;
         }
-        let at = self.policy.borrow().poll_timeout();
+        let t = now();
+        let at = match (self.policy.borrow().poll_timeout(), self.prepare_at(t)) {
+            (Some(a), Some((p, _))) if p > t => Some(a.min(p)),
+            (a, _) => a,
+        };
         if at == self.timer_at.get() && self.timer.borrow().is_some() {
             return;
         }
@@ -370,7 +380,7 @@ impl Session {
             self.timer.borrow_mut().take();
             return;
         };
-        let delay = (at - now()).clamp(0, i32::MAX as Ms) as u32;
+        let delay = (at - t).clamp(0, i32::MAX as Ms) as u32;
         let me = self.me.clone();
         *self.timer.borrow_mut() = Some(Timer::once(delay, move || {
             if let Some(s) = me.upgrade() {
@@ -381,12 +391,30 @@ impl Session {
         }));
     }
 
+    /// In a visible tab, the coming lock is made ready `PREPARE_MS` before its deadline, once
+    /// per deadline (`DomLock::prepare`): (when, the deadline), or None. A timer is armed for
+    /// it only while it is ahead; a wake between the two prepares.
+    fn prepare_at(&self, t: Ms) -> Option<(Ms, Ms)> {
+        let p = self.policy.borrow();
+        if p.state() == State::Locked || document().hidden() {
+            return None;
+        }
+        let lock_at = t + p.remaining_ms(t);
+        (lock_at != self.prepared.get() && lock_at > t).then_some((lock_at - PREPARE_MS, lock_at))
+    }
+
     pub(super) fn on_wake(&self) {
         if self.destroyed.get() {
             return;
         }
         let t = now();
         self.flush_input(t);
+        if let Some((at, lock_at)) = self.prepare_at(t) {
+            if t >= at {
+                self.prepared.set(lock_at);
+                self.dom.borrow().prepare();
+            }
+        }
         let mut p = self.policy.borrow_mut();
         p.handle_timeout(t);
         // Shown after the hidden limit: locked here, before the page is painted.

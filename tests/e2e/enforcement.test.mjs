@@ -45,6 +45,26 @@ test("init → warn → lock in order; the page is covered, inert and unreachabl
   await ctx.close();
 });
 
+test("nothing on the page changes before the lock deadline (the lock is made ready out of the document)", async () => {
+  const ctx = await env.browser.newContext();
+  const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 1500, warnBeforeMs: 0, crossTab: false });
+  await page.evaluate(() => {
+    window.changes = [];
+    const seen = (type) => window.changes.push({ type, at: Date.now() });
+    new MutationObserver((rs) => rs.forEach((r) => seen(r.type))).observe(document, {
+      subtree: true, childList: true, attributes: true, characterData: true,
+    });
+    addEventListener("focusin", () => seen("focus"), true);
+  });
+  await waitFor(() => page.evaluate(() => window.session.state === "locked"), { timeout: 4000 });
+  const [lock] = await events(page, "lock");
+  const changes = await page.evaluate(() => window.changes);
+  assert.ok(changes.some((c) => c.type === "attributes"), "the lock's own changes are seen");
+  assert.ok(changes.some((c) => c.type === "focus"), "the overlay's focus is seen");
+  assert.deepEqual(changes.filter((c) => c.at < lock.detail.at), [], "changed before the lock");
+  await ctx.close();
+});
+
 test("trusted input keeps the session alive, synthetic never does, and activity ends the warning", async () => {
   const ctx = await env.browser.newContext();
   const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 2000, warnBeforeMs: 1000, crossTab: false });
