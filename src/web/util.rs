@@ -7,9 +7,13 @@ use web_sys::{Event, EventTarget};
 
 use crate::core::policy::Ms;
 
+// The glue's imports take JS values and f64s only where they can: a `bool` or `u32`
+// parameter makes wasm-bindgen wrap the import in a JS function of its own (`b !== 0`,
+// `n >>> 0`), one more function compiled into the page's heap (and baseline-compiled
+// when it runs every second). `JsValue::from_bool` is a fixed table slot, no call.
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn timer(cb: &JsValue, ms: u32) -> JsValue;
+    fn timer(cb: &JsValue, ms: f64) -> JsValue;
     fn untimer(id: &JsValue);
     /// The page's window (the SDK only runs in one: `init()` refuses without a document).
     #[wasm_bindgen(js_name = win)]
@@ -85,7 +89,7 @@ impl Timer {
             f();
             JsValue::UNDEFINED
         });
-        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32));
+        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32) as f64);
         Timer { id, _cb: cb }
     }
 }
