@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 
 use super::session::Session;
 use super::storage;
-use super::util::{callback, now, Callback};
+use super::util::{call, callback, now, Callback};
 use crate::core::policy::Shared;
 
 const STATE_KEY: &str = "autologoff:state";
@@ -42,7 +42,7 @@ pub(super) struct Leader {
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        let _ = self.release.call0(&JsValue::NULL);
+        call(&self.release, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 

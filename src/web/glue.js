@@ -63,6 +63,19 @@ export function select(sel) {
   return e instanceof G.HTMLElement ? e : null;
 }
 
+/** `f(a, b)`, whatever it throws swallowed (the wasm calling a removal, `emit`, a resolve). */
+export function call(f, a, b) {
+  try { f(a, b); } catch (_) {}
+}
+
+/** `{ [a]: x, [b]: y }` without the undefined keys (an event's detail). */
+export function obj(a, x, b, y) {
+  const o = {};
+  if (a != null) o[a] = x;
+  if (b != null) o[b] = y;
+  return o;
+}
+
 /** `[promise, resolve]`: a new pending promise and the function that resolves it. */
 export function deferred() {
   let r;

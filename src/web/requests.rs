@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{callback, now, Callback};
+use super::util::{call, callback, now, Callback};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -33,7 +33,7 @@ pub(super) struct RequestPatch {
 
 impl Drop for RequestPatch {
     fn drop(&mut self) {
-        let _ = self.undo.call0(&JsValue::NULL);
+        call(&self.undo, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
 use crate::prelude::*;
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::{Event, EventTarget};
 
@@ -25,6 +25,19 @@ extern "C" {
     fn on(target: &EventTarget, kind: &str, f: &JsValue) -> Function;
     /// `[promise, resolve]`: a new pending promise and the function that resolves it.
     pub fn deferred() -> js_sys::Array;
+    /// `f(a, b)`, whatever it throws swallowed.
+    #[wasm_bindgen(js_name = call)]
+    fn call_js(f: &JsValue, a: &JsValue, b: &JsValue);
+    /// `{ [a]: x, [b]: y }` without the undefined keys.
+    #[wasm_bindgen(js_name = obj)]
+    fn obj_js(a: &JsValue, x: &JsValue, b: &JsValue, y: &JsValue) -> JsValue;
+}
+
+/// Calls a JS function (a removal, `emit`, a promise's resolve) with up to two arguments,
+/// ignoring what it throws: one glue.js import for every such call, where js_sys's
+/// `call0`/`call1`/`call2` are three, each wrapped in two JS functions of its own.
+pub fn call(f: &Function, a: &JsValue, b: &JsValue) {
+    call_js(f, a, b);
 }
 
 pub fn now() -> Ms {
@@ -67,7 +80,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.off.call0(&JsValue::NULL);
+        call(&self.off, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 
@@ -100,11 +113,17 @@ impl Drop for Timer {
     }
 }
 
-/// `{ k: v, … }` as a plain JS object.
+/// `{ k: v, … }` as a plain JS object (an event's detail: at most two fields), made by
+/// one glue.js call instead of `Object::new` and a `Reflect::set` per field.
 pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
+    debug_assert!(pairs.len() <= 2);
+    let field = |i: usize| {
+        pairs
+            .get(i)
+            .map_or((JsValue::UNDEFINED, JsValue::UNDEFINED), |(k, v)| {
+                (JsValue::from_str(k), v.clone())
+            })
+    };
+    let ((a, x), (b, y)) = (field(0), field(1));
+    obj_js(&a, &x, &b, &y)
 }
