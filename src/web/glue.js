@@ -770,6 +770,8 @@ export function warm() {
 
 // ---------------- the tabs' channel (src/web/crosstab.rs) ----------------
 
+const STATE_KEY = "autologoff:state";
+
 /**
  * `heard(text)` for each state another tab of the origin publishes: over a BroadcastChannel,
  * or without one the `storage` event of the state key (the text every tab also stores).
@@ -781,13 +783,18 @@ export function channel(heard) {
     bc.onmessage = (e) => typeof e.data == "string" && heard(e.data);
     return { bc, off: () => bc.close() };
   }
-  const on = (e) => e.key == "autologoff:state" && e.newValue != null && heard(e.newValue);
+  const on = (e) => e.key == STATE_KEY && e.newValue != null && heard(e.newValue);
   G.addEventListener("storage", on);
   return { bc, off: () => G.removeEventListener("storage", on) };
 }
 
-export function channel_post(c, text) {
-  c.bc?.postMessage(text);
+/**
+ * This tab's state published: stored (a reload, a new tab and a tab without a channel read
+ * it there) and posted to the other tabs. Without a channel `c` is undefined.
+ */
+export function publish(c, text) {
+  try { G.localStorage.setItem(STATE_KEY, text); } catch (_) {}
+  c?.bc?.postMessage(text);
 }
 
 export function channel_close(c) {
