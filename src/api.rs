@@ -23,7 +23,7 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn fail_closed(why: &str);
-    fn selector_ok(sel: &str) -> bool;
+    fn selector_ok(sel: &JsValue) -> bool;
 }
 
 fn type_error(msg: &str) -> JsValue {
@@ -143,7 +143,7 @@ fn describe(v: &JsValue) -> String {
 }
 
 fn check_selector(sel: &str) -> Option<JsValue> {
-    if selector_ok(sel) {
+    if selector_ok(&JsValue::from_str(sel)) {
         return None;
     }
     Some(range_error(&cat(&[

@@ -19,7 +19,7 @@ extern "C" {
     fn patch_requests(
         start: &Function,
         end: &Function,
-        header: &str,
+        header: &JsValue,
         ignore: &js_sys::Array,
     ) -> Function;
 }
@@ -74,7 +74,7 @@ impl Session {
         let undo = patch_requests(
             start.as_ref().unchecked_ref(),
             end.as_ref().unchecked_ref(),
-            header,
+            &JsValue::from_str(header),
             &ignore,
         );
         *self.requests.borrow_mut() = Some(RequestPatch {

@@ -8,9 +8,10 @@ use web_sys::{Event, EventTarget};
 use crate::core::policy::Ms;
 
 // The glue's imports take JS values and f64s only where they can: a `bool` or `u32`
-// parameter makes wasm-bindgen wrap the import in a JS function of its own (`b !== 0`,
-// `n >>> 0`), one more function compiled into the page's heap (and baseline-compiled
-// when it runs every second). `JsValue::from_bool` is a fixed table slot, no call.
+// or `&str` parameter makes wasm-bindgen wrap the import in a JS function of its own
+// (`b !== 0`, `n >>> 0`, decoding), one more function compiled into the page's heap (and
+// baseline-compiled when it runs every second). `JsValue::from_bool` is a fixed table
+// slot, no call; `JsValue::from_str` goes through the one wrapper every string shares.
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn timer(cb: &JsValue, ms: f64) -> JsValue;
@@ -22,7 +23,7 @@ extern "C" {
     #[wasm_bindgen(js_name = doc)]
     pub fn document() -> web_sys::Document;
     /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
-    fn on(target: &EventTarget, kind: &str, f: &JsValue) -> Function;
+    fn on(target: &EventTarget, kind: &JsValue, f: &JsValue) -> Function;
     /// `[promise, resolve]`: a new pending promise and the function that resolves it.
     pub fn deferred() -> js_sys::Array;
     /// `f(a, b)`, whatever it throws swallowed.
@@ -72,7 +73,7 @@ impl Listener {
             JsValue::UNDEFINED
         });
         Listener {
-            off: on(target, kind, cb.as_ref()),
+            off: on(target, &JsValue::from_str(kind), cb.as_ref()),
             _cb: cb,
         }
     }
