@@ -76,6 +76,16 @@ export function obj(a, x, b, y) {
   return o;
 }
 
+/**
+ * What `v` is (src/web/util.rs `Kind`): 0 undefined or null, 1 boolean, 2 number, 3 string,
+ * 4 array, 5 any other object, 6 function, 7 anything else (a symbol, a bigint, …).
+ */
+export function kind(v) {
+  const t = typeof v;
+  return v === undefined || v === null ? 0 : t == "boolean" ? 1 : t == "number" ? 2 : t == "string" ? 3
+    : t == "object" ? (Array.isArray(v) ? 4 : 5) : t == "function" ? 6 : 7;
+}
+
 /** `[promise, resolve]`: a new pending promise and the function that resolves it. */
 export function deferred() {
   let r;

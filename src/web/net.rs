@@ -10,6 +10,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::util::{kind, Kind};
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
 
@@ -153,13 +154,15 @@ fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> Ser
         401 => ServerAnswer::Expired,
         204 if method == "DELETE" => ServerAnswer::Expired,
         200 if err.is_some() => ServerAnswer::Failed("server answer not JSON"),
-        200 if body.is_object() => match (num(body, "expiresAt"), num(body, "serverTime")) {
-            (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
-                expires_at,
-                server_time,
-            },
-            _ => ServerAnswer::Failed("server answer malformed"),
-        },
+        200 if matches!(kind(body), Kind::Array | Kind::Object) => {
+            match (num(body, "expiresAt"), num(body, "serverTime")) {
+                (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
+                    expires_at,
+                    server_time,
+                },
+                _ => ServerAnswer::Failed("server answer malformed"),
+            }
+        }
         200 => ServerAnswer::Failed("server answer malformed"),
         s if s >= 500 => ServerAnswer::Failed("server error"),
         _ => ServerAnswer::Failed("server unexpected status"),

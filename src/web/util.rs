@@ -32,6 +32,39 @@ extern "C" {
     /// `{ [a]: x, [b]: y }` without the undefined keys.
     #[wasm_bindgen(js_name = obj)]
     fn obj_js(a: &JsValue, x: &JsValue, b: &JsValue, y: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = kind)]
+    fn kind_js(v: &JsValue) -> i32;
+}
+
+/// What a JS value is ([`kind`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `undefined` or `null`
+    Null,
+    Bool,
+    Num,
+    Str,
+    Array,
+    /// any other object (not a function)
+    Object,
+    Function,
+    /// a symbol, a bigint, …
+    Other,
+}
+
+/// What `v` is, from one glue.js call: where wasm-bindgen's `is_undefined`, `is_null`,
+/// `as_bool`, `is_function`, `is_object` and `Array::is_array` are an import each.
+pub fn kind(v: &JsValue) -> Kind {
+    match kind_js(v) {
+        0 => Kind::Null,
+        1 => Kind::Bool,
+        2 => Kind::Num,
+        3 => Kind::Str,
+        4 => Kind::Array,
+        5 => Kind::Object,
+        6 => Kind::Function,
+        _ => Kind::Other,
+    }
 }
 
 /// Calls a JS function (a removal, `emit`, a promise's resolve) with up to two arguments,
