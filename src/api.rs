@@ -14,7 +14,7 @@ use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
-use crate::web::util::{kind, Kind};
+use crate::web::util::{field, kind, Kind};
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
@@ -114,7 +114,7 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     let mut fields = Vec::new();
     for k in js_sys::Object::keys(o).iter() {
         let key = k.as_string().unwrap_or_default();
-        let val = js_sys::Reflect::get(o, &k).unwrap_or(JsValue::UNDEFINED);
+        let val = field(o, &k);
         let p = if path == "options" {
             key.clone()
         } else {

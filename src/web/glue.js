@@ -86,6 +86,11 @@ export function kind(v) {
     : t == "object" ? (Array.isArray(v) ? 4 : 5) : t == "function" ? 6 : 7;
 }
 
+/** `o[k]`, or undefined when reading it throws. */
+export function field(o, k) {
+  try { return o[k]; } catch (_) {}
+}
+
 /** `[promise, resolve]`: a new pending promise and the function that resolves it. */
 export function deferred() {
   let r;

@@ -6,11 +6,11 @@
 //! async executor (and ~5 KB of wasm) out of the bundle.
 
 use crate::prelude::*;
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::util::{kind, Kind};
+use super::util::{field, kind, Kind};
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
 
@@ -139,7 +139,7 @@ pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
 }
 
 fn num(v: &JsValue, key: &str) -> Option<Ms> {
-    let x = Reflect::get(v, &JsValue::from_str(key)).ok()?.as_f64()?;
+    let x = field(v, &JsValue::from_str(key)).as_f64()?;
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 

@@ -34,6 +34,9 @@ extern "C" {
     fn obj_js(a: &JsValue, x: &JsValue, b: &JsValue, y: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = kind)]
     fn kind_js(v: &JsValue) -> i32;
+    /// `o[k]`, or undefined when reading it throws (a getter): where js_sys's
+    /// `Reflect::get` is a wrapper and a `handleError` closure, both compiled at init.
+    pub fn field(o: &JsValue, k: &JsValue) -> JsValue;
 }
 
 /// What a JS value is ([`kind`]).
