@@ -148,7 +148,8 @@ export async function init(options) {
   }
   session._attach(handle);
   live = session;
-  await session._screen(options?.screenLock === true);
+  // Without the option `_screen` has nothing to do: not run, it is not compiled either.
+  if (options?.screenLock === true) await session._screen(true);
   return session;
 }
 

@@ -14,6 +14,7 @@ use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
+use crate::web::util::{field, kind, Kind};
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
@@ -23,7 +24,7 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn fail_closed(why: &str);
-    fn selector_ok(sel: &str) -> bool;
+    fn selector_ok(sel: &JsValue) -> bool;
 }
 
 fn type_error(msg: &str) -> JsValue {
@@ -81,19 +82,15 @@ pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue>
 /// The caller's options as plain data. Functions, symbols, bigints and cycles are refused
 /// with the dotted path of the value (serde-wasm-bindgen did this too, for ~20 KB more wasm).
 fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Raw::Null);
+    let k = kind(v);
+    match k {
+        Kind::Null => return Ok(Raw::Null),
+        Kind::Bool => return Ok(Raw::Bool(v.is_truthy())),
+        Kind::Num => return Ok(Raw::Num(v.as_f64().unwrap_or(f64::NAN))),
+        Kind::Str => return Ok(Raw::Str(v.as_string().unwrap_or_default())),
+        _ => {}
     }
-    if let Some(b) = v.as_bool() {
-        return Ok(Raw::Bool(b));
-    }
-    if let Some(n) = v.as_f64() {
-        return Ok(Raw::Num(n));
-    }
-    if let Some(s) = v.as_string() {
-        return Ok(Raw::Str(s));
-    }
-    if depth > 8 || v.is_function() || !v.is_object() {
+    if depth > 8 || !matches!(k, Kind::Array | Kind::Object) {
         return Err(cat(&[
             "autologoff: ",
             path,
@@ -101,7 +98,7 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
             &describe(v),
         ]));
     }
-    if js_sys::Array::is_array(v) {
+    if k == Kind::Array {
         let a: &js_sys::Array = v.unchecked_ref();
         let mut items = Vec::new();
         for (i, x) in a.iter().enumerate() {
@@ -117,7 +114,7 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     let mut fields = Vec::new();
     for k in js_sys::Object::keys(o).iter() {
         let key = k.as_string().unwrap_or_default();
-        let val = js_sys::Reflect::get(o, &k).unwrap_or(JsValue::UNDEFINED);
+        let val = field(o, &k);
         let p = if path == "options" {
             key.clone()
         } else {
@@ -129,21 +126,20 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
 }
 
 fn describe(v: &JsValue) -> String {
-    if let Some(s) = v.as_string() {
-        cat(&["string ", &config::quote(&s)])
-    } else if let Some(n) = v.as_f64() {
-        config::Raw::Num(n).render()
-    } else if let Some(b) = v.as_bool() {
-        config::Raw::Bool(b).render()
-    } else if v.is_function() {
-        "a function".into()
-    } else {
-        "a value of another type".into()
+    match kind(v) {
+        Kind::Str => cat(&[
+            "string ",
+            &config::quote(&v.as_string().unwrap_or_default()),
+        ]),
+        Kind::Num => config::Raw::Num(v.as_f64().unwrap_or(f64::NAN)).render(),
+        Kind::Bool => config::Raw::Bool(v.is_truthy()).render(),
+        Kind::Function => "a function".into(),
+        _ => "a value of another type".into(),
     }
 }
 
 fn check_selector(sel: &str) -> Option<JsValue> {
-    if selector_ok(sel) {
+    if selector_ok(&JsValue::from_str(sel)) {
         return None;
     }
     Some(range_error(&cat(&[
@@ -197,7 +193,7 @@ impl SessionHandle {
     }
 
     pub fn lock(&self, reason: JsValue) -> Result<(), JsValue> {
-        let r = if reason.is_undefined() || reason.is_null() {
+        let r = if kind(&reason) == Kind::Null {
             Reason::Manual
         } else {
             match reason.as_string().as_deref().and_then(Reason::parse) {

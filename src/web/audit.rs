@@ -10,7 +10,7 @@ use crate::core::policy::{AuditKind, Ms};
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn audit_log(delivers: bool) -> JsValue;
+    fn audit_log(delivers: &JsValue) -> JsValue;
     fn audit_make(log: &JsValue, kind: &str, reason: Option<&str>, at: f64) -> JsValue;
     fn audit_persist(log: &JsValue);
     fn audit_pending(log: &JsValue) -> bool;
@@ -31,7 +31,7 @@ pub struct Batch(JsValue);
 impl AuditLog {
     pub fn new(url: Option<String>) -> AuditLog {
         AuditLog {
-            log: audit_log(url.is_some()),
+            log: audit_log(&JsValue::from_bool(url.is_some())),
             url,
         }
     }

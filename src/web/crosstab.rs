@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 
 use super::session::Session;
 use super::storage;
-use super::util::{callback, now, Callback};
+use super::util::{call, callback, now, Callback};
 use crate::core::policy::Shared;
 
 const STATE_KEY: &str = "autologoff:state";
@@ -16,7 +16,7 @@ const STATE_KEY: &str = "autologoff:state";
 extern "C" {
     fn lead(granted: &JsValue) -> JsValue;
     fn channel(heard: &JsValue) -> JsValue;
-    fn channel_post(ch: &JsValue, text: &str);
+    fn publish(ch: &JsValue, text: &str);
     fn channel_close(ch: &JsValue);
 }
 
@@ -42,7 +42,7 @@ pub(super) struct Leader {
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        let _ = self.release.call0(&JsValue::NULL);
+        call(&self.release, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 
@@ -57,10 +57,9 @@ impl Session {
             return;
         }
         let text = self.policy.borrow().shared().encode();
-        storage::set(STATE_KEY, &text);
-        if let Some(c) = self.channel.borrow().as_ref() {
-            channel_post(&c.ch, &text);
-        }
+        // Stored under STATE_KEY and posted on the channel, in one call (it runs every second).
+        let ch = self.channel.borrow();
+        publish(ch.as_ref().map_or(&JsValue::UNDEFINED, |c| &c.ch), &text);
     }
 
     fn on_remote(&self, text: &str) {

@@ -10,6 +10,7 @@
 //! - [`Guards`]: the Save and Print shortcuts are swallowed, and a print stylesheet blanks
 //!   everything the lock made inert (a page printed anyway shows the overlay, not the chart).
 
+use super::util::call;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
@@ -54,6 +55,6 @@ impl Guards {
 
 impl Drop for Guards {
     fn drop(&mut self) {
-        let _ = self.0.call0(&JsValue::NULL);
+        call(&self.0, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }

@@ -41,9 +41,14 @@ export function doc() {
   return G.document;
 }
 
-/** A capturing, passive listener of `k` events on `t`; returns its removal. */
+/**
+ * A capturing, passive listener of `k` events on `t`; returns its removal. Not through
+ * `listen`: its destructuring loops, run at init, got baseline-compiled (~4 KB of JS heap).
+ */
 export function on(t, k, f) {
-  return listen([[t, k, f, { capture: true, passive: true }]]);
+  const o = { capture: true, passive: true };
+  t.addEventListener(k, f, o);
+  return () => t.removeEventListener(k, f, o);
 }
 
 /** Whether `e` is the PageTransitionEvent of a page restored from the back/forward cache. */
@@ -56,6 +61,34 @@ export function persisted(e) {
 export function select(sel) {
   const e = G.document.querySelector(sel);
   return e instanceof G.HTMLElement ? e : null;
+}
+
+/** `f(a, b)`, whatever it throws swallowed (the wasm calling a removal, `emit`, a resolve). */
+export function call(f, a, b) {
+  try { f(a, b); } catch (_) {}
+}
+
+/** `{ [a]: x, [b]: y }` without the undefined keys (an event's detail). */
+export function obj(a, x, b, y) {
+  const o = {};
+  if (a != null) o[a] = x;
+  if (b != null) o[b] = y;
+  return o;
+}
+
+/**
+ * What `v` is (src/web/util.rs `Kind`): 0 undefined or null, 1 boolean, 2 number, 3 string,
+ * 4 array, 5 any other object, 6 function, 7 anything else (a symbol, a bigint, …).
+ */
+export function kind(v) {
+  const t = typeof v;
+  return v === undefined || v === null ? 0 : t == "boolean" ? 1 : t == "number" ? 2 : t == "string" ? 3
+    : t == "object" ? (Array.isArray(v) ? 4 : 5) : t == "function" ? 6 : 7;
+}
+
+/** `o[k]`, or undefined when reading it throws. */
+export function field(o, k) {
+  try { return o[k]; } catch (_) {}
 }
 
 /** `[promise, resolve]`: a new pending promise and the function that resolves it. */
@@ -784,6 +817,8 @@ export function warm() {
 
 // ---------------- the tabs' channel (src/web/crosstab.rs) ----------------
 
+const STATE_KEY = "autologoff:state";
+
 /**
  * `heard(text)` for each state another tab of the origin publishes: over a BroadcastChannel,
  * or without one the `storage` event of the state key (the text every tab also stores).
@@ -795,13 +830,18 @@ export function channel(heard) {
     bc.onmessage = (e) => typeof e.data == "string" && heard(e.data);
     return { bc, off: () => bc.close() };
   }
-  const on = (e) => e.key == "autologoff:state" && e.newValue != null && heard(e.newValue);
+  const on = (e) => e.key == STATE_KEY && e.newValue != null && heard(e.newValue);
   G.addEventListener("storage", on);
   return { bc, off: () => G.removeEventListener("storage", on) };
 }
 
-export function channel_post(c, text) {
-  c.bc?.postMessage(text);
+/**
+ * This tab's state published: stored (a reload, a new tab and a tab without a channel read
+ * it there) and posted to the other tabs. Without a channel `c` is undefined.
+ */
+export function publish(c, text) {
+  try { G.localStorage.setItem(STATE_KEY, text); } catch (_) {}
+  c?.bc?.postMessage(text);
 }
 
 export function channel_close(c) {

@@ -17,7 +17,7 @@ const INPUT_FORWARD_EVERY: Ms = 1_000;
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn watch_input(kinds: &js_sys::Array, cb: &JsValue) -> JsValue;
-    fn input_sync(w: &JsValue, next: f64, all: bool);
+    fn input_sync(w: &JsValue, next: f64, all: &JsValue);
     fn input_last(w: &JsValue) -> f64;
     fn input_off(w: &JsValue);
     fn press_target(e: &Event) -> Option<web_sys::Node>;
@@ -74,7 +74,7 @@ impl Session {
             input_sync(
                 &w.w,
                 (self.forwarded.get() + INPUT_FORWARD_EVERY) as f64,
-                self.warning_shown.get(),
+                &JsValue::from_bool(self.warning_shown.get()),
             );
         }
     }

@@ -6,10 +6,11 @@
 //! async executor (and ~5 KB of wasm) out of the bundle.
 
 use crate::prelude::*;
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::util::{field, kind, Kind};
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
 
@@ -138,7 +139,7 @@ pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
 }
 
 fn num(v: &JsValue, key: &str) -> Option<Ms> {
-    let x = Reflect::get(v, &JsValue::from_str(key)).ok()?.as_f64()?;
+    let x = field(v, &JsValue::from_str(key)).as_f64()?;
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 
@@ -153,13 +154,15 @@ fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> Ser
         401 => ServerAnswer::Expired,
         204 if method == "DELETE" => ServerAnswer::Expired,
         200 if err.is_some() => ServerAnswer::Failed("server answer not JSON"),
-        200 if body.is_object() => match (num(body, "expiresAt"), num(body, "serverTime")) {
-            (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
-                expires_at,
-                server_time,
-            },
-            _ => ServerAnswer::Failed("server answer malformed"),
-        },
+        200 if matches!(kind(body), Kind::Array | Kind::Object) => {
+            match (num(body, "expiresAt"), num(body, "serverTime")) {
+                (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
+                    expires_at,
+                    server_time,
+                },
+                _ => ServerAnswer::Failed("server answer malformed"),
+            }
+        }
         200 => ServerAnswer::Failed("server answer malformed"),
         s if s >= 500 => ServerAnswer::Failed("server error"),
         _ => ServerAnswer::Failed("server unexpected status"),

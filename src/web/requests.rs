@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{callback, now, Callback};
+use super::util::{call, callback, now, Callback};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -19,7 +19,7 @@ extern "C" {
     fn patch_requests(
         start: &Function,
         end: &Function,
-        header: &str,
+        header: &JsValue,
         ignore: &js_sys::Array,
     ) -> Function;
 }
@@ -33,7 +33,7 @@ pub(super) struct RequestPatch {
 
 impl Drop for RequestPatch {
     fn drop(&mut self) {
-        let _ = self.undo.call0(&JsValue::NULL);
+        call(&self.undo, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 
@@ -74,7 +74,7 @@ impl Session {
         let undo = patch_requests(
             start.as_ref().unchecked_ref(),
             end.as_ref().unchecked_ref(),
-            header,
+            &JsValue::from_str(header),
             &ignore,
         );
         *self.requests.borrow_mut() = Some(RequestPatch {

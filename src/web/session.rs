@@ -16,7 +16,7 @@ use super::lock::DomLock;
 use super::net;
 use super::requests::RequestPatch;
 use super::storage;
-use super::util::{deferred, document, now, obj, Listener, Timer};
+use super::util::{call, deferred, document, now, obj, Listener, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
@@ -462,9 +462,7 @@ impl Session {
                 break;
             }
             for (kind, detail) in batch {
-                let _ = self
-                    .emit
-                    .call2(&JsValue::NULL, &JsValue::from_str(kind), &detail);
+                call(&self.emit, &JsValue::from_str(kind), &detail);
             }
         }
     }

@@ -12,9 +12,6 @@ extern "C" {
     /// localStorage's value at `key` (glue.js `read`).
     #[wasm_bindgen(js_name = read)]
     pub fn get(key: &str) -> Option<String>;
-    /// localStorage's `key` set (glue.js `write`; full or disabled storage: no-op).
-    #[wasm_bindgen(js_name = write)]
-    pub fn set(key: &str, value: &str);
     #[wasm_bindgen(js_name = warm)]
     fn warm_js();
 }

@@ -1,15 +1,20 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
 use crate::prelude::*;
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::{Event, EventTarget};
 
 use crate::core::policy::Ms;
 
+// The glue's imports take JS values and f64s only where they can: a `bool` or `u32`
+// or `&str` parameter makes wasm-bindgen wrap the import in a JS function of its own
+// (`b !== 0`, `n >>> 0`, decoding), one more function compiled into the page's heap (and
+// baseline-compiled when it runs every second). `JsValue::from_bool` is a fixed table
+// slot, no call; `JsValue::from_str` goes through the one wrapper every string shares.
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn timer(cb: &JsValue, ms: u32) -> JsValue;
+    fn timer(cb: &JsValue, ms: f64) -> JsValue;
     fn untimer(id: &JsValue);
     /// The page's window (the SDK only runs in one: `init()` refuses without a document).
     #[wasm_bindgen(js_name = win)]
@@ -18,9 +23,58 @@ extern "C" {
     #[wasm_bindgen(js_name = doc)]
     pub fn document() -> web_sys::Document;
     /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
-    fn on(target: &EventTarget, kind: &str, f: &JsValue) -> Function;
+    fn on(target: &EventTarget, kind: &JsValue, f: &JsValue) -> Function;
     /// `[promise, resolve]`: a new pending promise and the function that resolves it.
     pub fn deferred() -> js_sys::Array;
+    /// `f(a, b)`, whatever it throws swallowed.
+    #[wasm_bindgen(js_name = call)]
+    fn call_js(f: &JsValue, a: &JsValue, b: &JsValue);
+    /// `{ [a]: x, [b]: y }` without the undefined keys.
+    #[wasm_bindgen(js_name = obj)]
+    fn obj_js(a: &JsValue, x: &JsValue, b: &JsValue, y: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = kind)]
+    fn kind_js(v: &JsValue) -> i32;
+    /// `o[k]`, or undefined when reading it throws (a getter): where js_sys's
+    /// `Reflect::get` is a wrapper and a `handleError` closure, both compiled at init.
+    pub fn field(o: &JsValue, k: &JsValue) -> JsValue;
+}
+
+/// What a JS value is ([`kind`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `undefined` or `null`
+    Null,
+    Bool,
+    Num,
+    Str,
+    Array,
+    /// any other object (not a function)
+    Object,
+    Function,
+    /// a symbol, a bigint, …
+    Other,
+}
+
+/// What `v` is, from one glue.js call: where wasm-bindgen's `is_undefined`, `is_null`,
+/// `as_bool`, `is_function`, `is_object` and `Array::is_array` are an import each.
+pub fn kind(v: &JsValue) -> Kind {
+    match kind_js(v) {
+        0 => Kind::Null,
+        1 => Kind::Bool,
+        2 => Kind::Num,
+        3 => Kind::Str,
+        4 => Kind::Array,
+        5 => Kind::Object,
+        6 => Kind::Function,
+        _ => Kind::Other,
+    }
+}
+
+/// Calls a JS function (a removal, `emit`, a promise's resolve) with up to two arguments,
+/// ignoring what it throws: one glue.js import for every such call, where js_sys's
+/// `call0`/`call1`/`call2` are three, each wrapped in two JS functions of its own.
+pub fn call(f: &Function, a: &JsValue, b: &JsValue) {
+    call_js(f, a, b);
 }
 
 pub fn now() -> Ms {
@@ -55,7 +109,7 @@ impl Listener {
             JsValue::UNDEFINED
         });
         Listener {
-            off: on(target, kind, cb.as_ref()),
+            off: on(target, &JsValue::from_str(kind), cb.as_ref()),
             _cb: cb,
         }
     }
@@ -63,7 +117,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.off.call0(&JsValue::NULL);
+        call(&self.off, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
 }
 
@@ -85,7 +139,7 @@ impl Timer {
             f();
             JsValue::UNDEFINED
         });
-        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32));
+        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32) as f64);
         Timer { id, _cb: cb }
     }
 }
@@ -96,11 +150,17 @@ impl Drop for Timer {
     }
 }
 
-/// `{ k: v, … }` as a plain JS object.
+/// `{ k: v, … }` as a plain JS object (an event's detail: at most two fields), made by
+/// one glue.js call instead of `Object::new` and a `Reflect::set` per field.
 pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
+    debug_assert!(pairs.len() <= 2);
+    let field = |i: usize| {
+        pairs
+            .get(i)
+            .map_or((JsValue::UNDEFINED, JsValue::UNDEFINED), |(k, v)| {
+                (JsValue::from_str(k), v.clone())
+            })
+    };
+    let ((a, x), (b, y)) = (field(0), field(1));
+    obj_js(&a, &x, &b, &y)
 }
