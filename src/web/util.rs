@@ -150,10 +150,10 @@ impl Drop for Timer {
     }
 }
 
-/// `{ k: v, … }` as a plain JS object (an event's detail: at most two fields), made by
-/// one glue.js call instead of `Object::new` and a `Reflect::set` per field.
-pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    debug_assert!(pairs.len() <= 2);
+/// `{ k: v, … }` as a plain JS object (an event's detail: at most two fields, checked when
+/// compiling), made by one glue.js call instead of `Object::new` and a `Reflect::set` per field.
+pub fn obj<const N: usize>(pairs: &[(&str, JsValue); N]) -> JsValue {
+    const { assert!(N <= 2, "obj: at most two fields") };
     let field = |i: usize| {
         pairs
             .get(i)
