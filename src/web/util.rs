@@ -154,6 +154,11 @@ impl Drop for Timer {
 /// compiling), made by one glue.js call instead of `Object::new` and a `Reflect::set` per field.
 pub fn obj<const N: usize>(pairs: &[(&str, JsValue); N]) -> JsValue {
     const { assert!(N <= 2, "obj: at most two fields") };
+    obj_of(pairs)
+}
+
+/// [`obj`]'s one body (not one per field count).
+fn obj_of(pairs: &[(&str, JsValue)]) -> JsValue {
     let field = |i: usize| {
         pairs
             .get(i)
