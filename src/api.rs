@@ -14,7 +14,7 @@ use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
-use crate::web::util::{field, kind, Kind};
+use crate::web::util::{field, kind, num, Kind};
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
@@ -85,8 +85,8 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     let k = kind(v);
     match k {
         Kind::Null => return Ok(Raw::Null),
-        Kind::Bool => return Ok(Raw::Bool(v.is_truthy())),
-        Kind::Num => return Ok(Raw::Num(v.as_f64().unwrap_or(f64::NAN))),
+        Kind::Bool => return Ok(Raw::Bool(num(v) == 1.0)),
+        Kind::Num => return Ok(Raw::Num(num(v))),
         Kind::Str => return Ok(Raw::Str(v.as_string().unwrap_or_default())),
         _ => {}
     }
@@ -131,8 +131,8 @@ fn describe(v: &JsValue) -> String {
             "string ",
             &config::quote(&v.as_string().unwrap_or_default()),
         ]),
-        Kind::Num => config::Raw::Num(v.as_f64().unwrap_or(f64::NAN)).render(),
-        Kind::Bool => config::Raw::Bool(v.is_truthy()).render(),
+        Kind::Num => config::Raw::Num(num(v)).render(),
+        Kind::Bool => config::Raw::Bool(num(v) == 1.0).render(),
         Kind::Function => "a function".into(),
         _ => "a value of another type".into(),
     }

@@ -86,6 +86,12 @@ export function kind(v) {
     : t == "object" ? (Array.isArray(v) ? 4 : 5) : t == "function" ? 6 : 7;
 }
 
+/** `v` as a number: a number as it is, a boolean 1 or 0, anything else NaN. */
+export function num(v) {
+  const t = typeof v;
+  return t == "number" ? v : t == "boolean" ? +v : NaN;
+}
+
 /** `o[k]`, or undefined when reading it throws. */
 export function field(o, k) {
   try { return o[k]; } catch (_) {}

@@ -52,7 +52,7 @@ fn request(
     let cb = Closure::once_into_js(move |a: JsValue| -> JsValue {
         let a: &Array = a.unchecked_ref();
         done(
-            a.get(0).as_f64().unwrap_or(0.0) as u16,
+            super::util::num(&a.get(0)) as u16,
             a.get(1),
             a.get(2).as_string(),
         );
@@ -139,7 +139,7 @@ pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
 }
 
 fn num(v: &JsValue, key: &str) -> Option<Ms> {
-    let x = field(v, &JsValue::from_str(key)).as_f64()?;
+    let x = super::util::num(&field(v, &JsValue::from_str(key)));
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 

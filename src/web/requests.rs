@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{call, callback, now, Callback};
+use super::util::{call, callback, now, num, Callback};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -44,16 +44,16 @@ impl Session {
         let start = callback(move |ignored| {
             JsValue::from(
                 m1.upgrade()
-                    .map_or(0, |s| s.on_request_start(ignored.is_truthy())),
+                    .map_or(0, |s| s.on_request_start(num(&ignored) == 1.0)),
             )
         });
         // glue.js passes [token, status, expires header or null, same origin].
         let end = callback(move |a| {
             let a: &js_sys::Array = a.unchecked_ref();
             if let Some(s) = m2.upgrade() {
-                let tok = a.get(0).as_f64().unwrap_or(0.0) as u32;
-                let status = a.get(1).as_f64().unwrap_or(0.0) as u16;
-                s.on_request_end(tok, status, a.get(2).as_string(), a.get(3).is_truthy());
+                let tok = num(&a.get(0)) as u32;
+                let status = num(&a.get(1)) as u16;
+                s.on_request_end(tok, status, a.get(2).as_string(), num(&a.get(3)) == 1.0);
             }
             JsValue::UNDEFINED
         });

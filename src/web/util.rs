@@ -39,6 +39,10 @@ extern "C" {
     /// `o[k]`, or undefined when reading it throws (a getter): where js_sys's
     /// `Reflect::get` is a wrapper and a `handleError` closure, both compiled at init.
     pub fn field(o: &JsValue, k: &JsValue) -> JsValue;
+    /// `v` as a number: a number as it is, a boolean 1 or 0, anything else NaN. Where
+    /// wasm-bindgen's `as_f64` and `is_truthy` are an import and a JS wrapper each (`as_f64`'s
+    /// writes its answer through the memory's DataView).
+    pub fn num(v: &JsValue) -> f64;
 }
 
 /// What a JS value is ([`kind`]).
@@ -150,7 +154,7 @@ impl Timer {
     fn boxed(ms: u32, f: Box<dyn FnMut()>) -> Timer {
         let run = RUN.0.get().unwrap_or_else(|| {
             let run = callback(|due| {
-                let due = due.as_f64().unwrap_or(0.0) as usize as *const Due;
+                let due = num(&due) as usize as *const Due;
                 // SAFETY: a timeout only fires while its `Timer` is alive (dropping it clears
                 // the timeout), and the `Timer` owns this `Due`; nothing of it is used after
                 // the function is taken out.
