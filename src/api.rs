@@ -14,7 +14,7 @@ use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
-use crate::web::util::{field, kind, num, Kind};
+use crate::web::util::{call, deferred, field, kind, num, Kind};
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
@@ -216,7 +216,16 @@ impl SessionHandle {
     pub fn unlock(&self) -> Promise {
         match &self.s {
             Some(s) => s.unlock(),
-            None => Promise::resolve(&JsValue::FALSE),
+            // (glue.js `deferred` and `call`: no wrapper of its own for `Promise.resolve`)
+            None => {
+                let d = deferred();
+                call(
+                    d.get(1).unchecked_ref(),
+                    &JsValue::FALSE,
+                    &JsValue::UNDEFINED,
+                );
+                d.get(0).unchecked_into()
+            }
         }
     }
 

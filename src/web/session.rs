@@ -186,10 +186,8 @@ impl Session {
         let d = deferred();
         let resolve: Function = d.get(1).unchecked_into();
         let done = move |s: &Session| {
-            let _ = resolve.call1(
-                &JsValue::NULL,
-                &JsValue::from_bool(!s.destroyed.get() && s.state() != State::Locked),
-            );
+            let ok = !s.destroyed.get() && s.state() != State::Locked;
+            call(&resolve, &JsValue::from_bool(ok), &JsValue::UNDEFINED);
         };
         if self.destroyed.get() || self.state() != State::Locked {
             done(self);
