@@ -51,10 +51,21 @@ export function on(t, k, f) {
   return () => t.removeEventListener(k, f, o);
 }
 
-/** Whether `e` is the PageTransitionEvent of a page restored from the back/forward cache. */
-export function persisted(e) {
-  const P = G.PageTransitionEvent;
-  return !!P && e instanceof P && e.persisted;
+/**
+ * The page's lifecycle, each event as a number to `cb` (one callback into the wasm for all):
+ * 0 time may have jumped (`visibilitychange`, `focus`, `resume`), 1 `pagehide`, 2 `pageshow`,
+ * 3 the `pageshow` of a page restored from the back/forward cache. Returns their removal.
+ */
+export function lifecycle(cb) {
+  const d = G.document, wake = () => cb(0);
+  // PageTransitionEvent read at the event, not here (its interface is instantiated when read).
+  const show = (e) => {
+    const P = G.PageTransitionEvent;
+    cb(P && e instanceof P && e.persisted ? 3 : 2);
+  };
+  const offs = [on(d, "visibilitychange", wake), on(G, "focus", wake), on(d, "resume", wake),
+    on(G, "pagehide", () => cb(1)), on(G, "pageshow", show)];
+  return () => { for (const off of offs) off(); };
 }
 
 /** The first element matching `sel` when it is an HTMLElement, else null (throws for an invalid selector). */

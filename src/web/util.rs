@@ -4,7 +4,7 @@ use crate::prelude::*;
 use core::cell::Cell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
-use web_sys::{Event, EventTarget};
+use web_sys::EventTarget;
 
 use crate::core::policy::Ms;
 
@@ -24,8 +24,6 @@ extern "C" {
     /// The page's document.
     #[wasm_bindgen(js_name = doc)]
     pub fn document() -> web_sys::Document;
-    /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
-    fn on(target: &EventTarget, kind: &JsValue, f: &JsValue) -> Function;
     /// `[promise, resolve]`: a new pending promise and the function that resolves it.
     pub fn deferred() -> js_sys::Array;
     /// `f(a, b)`, whatever it throws swallowed.
@@ -96,28 +94,17 @@ pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     Closure::new(f)
 }
 
-/// A capturing, passive event listener that removes itself when dropped (gloo's pattern).
-#[must_use = "the listener is removed when this guard is dropped"]
+/// Event listeners that glue.js added, calling `cb`, and that are removed (`off`) when this
+/// is dropped (gloo's pattern).
+#[must_use = "the listeners are removed when this guard is dropped"]
 pub struct Listener {
     off: Function,
     _cb: Callback,
 }
 
 impl Listener {
-    pub fn new(target: &EventTarget, kind: &str, f: impl FnMut(Event) + 'static) -> Listener {
-        Listener::boxed(target, kind, Box::new(f))
-    }
-
-    /// One body for every listener (the generic `new` only boxes its closure).
-    fn boxed(target: &EventTarget, kind: &str, mut f: Box<dyn FnMut(Event)>) -> Listener {
-        let cb = callback(move |e| {
-            f(e.into());
-            JsValue::UNDEFINED
-        });
-        Listener {
-            off: on(target, &JsValue::from_str(kind), cb.as_ref()),
-            _cb: cb,
-        }
+    pub fn new(off: Function, cb: Callback) -> Listener {
+        Listener { off, _cb: cb }
     }
 }
 
