@@ -217,12 +217,12 @@ function ours(url) {
 }
 
 /**
- * Wraps fetch and XMLHttpRequest. `start(ignored) -> token` is called synchronously when a
- * request starts (`ignored`: its URL starts with one of `ignore`, as written or resolved);
- * `end([token, status, expiresHeaderValue, sameOrigin])` when its response headers arrived
- * (or it failed: status 0). Returns an `undo` function.
+ * Wraps fetch and XMLHttpRequest, calling `cb` (one callback into the wasm): `cb(ignored) ->
+ * token` synchronously when a request starts (`ignored`, a boolean: its URL starts with one
+ * of `ignore`, as written or resolved); `cb([token, status, expiresHeaderValue, sameOrigin])`
+ * when its response headers arrived (or it failed: status 0). Returns an `undo` function.
  */
-export function patch_requests(start, end, headerName, ignore) {
+export function patch_requests(cb, headerName, ignore) {
   const undo = [];
   const skip = (url) => {
     const a = absolute(url);
@@ -233,17 +233,17 @@ export function patch_requests(start, end, headerName, ignore) {
     origFetch = orig;
     const wrapped = function fetch(input, init) {
       let tok = 0;
-      try { tok = start(skip(urlOf(input))); } catch (_) { tok = 0; }
+      try { tok = cb(skip(urlOf(input))); } catch (_) { tok = 0; }
       let p;
       try {
         p = orig.apply(this, arguments);
       } catch (e) {
-        try { end([tok, 0, null, true]); } catch (_) {}
+        try { cb([tok, 0, null, true]); } catch (_) {}
         throw e;
       }
       p.then(
-        (r) => { try { end([tok, r.status, r.headers.get(headerName), ours(r.url)]); } catch (_) {} },
-        () => { try { end([tok, 0, null, true]); } catch (_) {} }
+        (r) => { try { cb([tok, r.status, r.headers.get(headerName), ours(r.url)]); } catch (_) {} },
+        () => { try { cb([tok, 0, null, true]); } catch (_) {} }
       );
       return p;
     };
@@ -266,12 +266,12 @@ export function patch_requests(start, end, headerName, ignore) {
     const wSend = function send_() {
       const xhr = this;
       let tok = 0;
-      try { tok = start(skip(urls.get(xhr) || "")); } catch (_) { tok = 0; }
+      try { tok = cb(skip(urls.get(xhr) || "")); } catch (_) { tok = 0; }
       const done = () => {
         xhr.removeEventListener("loadend", done);
         let h = null;
         try { h = xhr.getResponseHeader(headerName); } catch (_) {}
-        try { end([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
+        try { cb([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
       };
       xhr.addEventListener("loadend", done);
       return send.apply(this, arguments);
