@@ -7,7 +7,7 @@ use web_sys::Event;
 
 use super::crosstab::stored_state;
 use super::session::Session;
-use super::util::{callback, now, num, Callback, Listener};
+use super::util::{callback, kind, now, num, Callback, Kind, Listener};
 use crate::core::policy::{Ms, State};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
@@ -18,7 +18,8 @@ extern "C" {
     fn input_sync(w: &JsValue, next: f64, all: &JsValue);
     fn input_last(w: &JsValue) -> f64;
     fn input_off(w: &JsValue);
-    fn press_target(e: &Event) -> Option<web_sys::Node>;
+    /// The pressed node, or null.
+    fn press_target(e: &Event) -> JsValue;
     /// The lifecycle listeners, calling `cb(n)`: 0 wake, 1 pagehide, 2 pageshow, 3 pageshow
     /// from the bfcache; returns their removal.
     fn lifecycle(cb: &JsValue) -> js_sys::Function;
@@ -80,13 +81,14 @@ impl Session {
 
     /// Presses inside the warning dialog act through its own button (no click-through).
     fn is_warning_control(&self, e: &Event) -> bool {
-        let Some(node) = press_target(e) else {
+        let node = press_target(e);
+        if kind(&node) == Kind::Null {
             return false;
-        };
+        }
         self.warning
             .borrow()
             .as_ref()
-            .is_some_and(|w| w.contains(Some(&node)))
+            .is_some_and(|w| w.contains(&node))
     }
 
     pub(super) fn install_listeners(&self) {
