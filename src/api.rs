@@ -25,14 +25,21 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 extern "C" {
     fn fail_closed(why: &str);
     fn selector_ok(sel: &JsValue) -> bool;
+    /// A new `Error` (0), `TypeError` (1) or `RangeError` (2): one import for the three.
+    #[wasm_bindgen(js_name = error)]
+    fn error_js(class: f64, msg: &JsValue) -> JsValue;
+}
+
+fn error(msg: &str) -> JsValue {
+    error_js(0.0, &JsValue::from_str(msg))
 }
 
 fn type_error(msg: &str) -> JsValue {
-    js_sys::TypeError::new(msg).into()
+    error_js(1.0, &JsValue::from_str(msg))
 }
 
 fn range_error(msg: &str) -> JsValue {
-    js_sys::RangeError::new(msg).into()
+    error_js(2.0, &JsValue::from_str(msg))
 }
 
 /// A panic is a bug: leave the page covered, never open (with std: through its hook).
@@ -68,10 +75,9 @@ pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue>
         return Err(bad);
     }
     if LIVE.load(Relaxed) {
-        return Err(js_sys::Error::new(
+        return Err(error(
             "autologoff: a session is already live; call destroy() on it before init() again",
-        )
-        .into());
+        ));
     }
     LIVE.store(true, Relaxed);
     Ok(SessionHandle {
@@ -101,7 +107,9 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     if k == Kind::Array {
         let a: &js_sys::Array = v.unchecked_ref();
         let mut items = Vec::new();
-        for (i, x) in a.iter().enumerate() {
+        // By index (`Array::get`): the iterator is one more import, `get_unchecked`.
+        for i in 0..a.length() {
+            let x = a.get(i);
             items.push(to_raw(
                 &x,
                 &cat(&[path, "[", &int(i as i64), "]"]),
@@ -112,7 +120,9 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     }
     let o: &js_sys::Object = v.unchecked_ref();
     let mut fields = Vec::new();
-    for k in js_sys::Object::keys(o).iter() {
+    let keys = js_sys::Object::keys(o);
+    for i in 0..keys.length() {
+        let k = keys.get(i);
         let key = k.as_string().unwrap_or_default();
         let val = field(o, &k);
         let p = if path == "options" {

@@ -103,6 +103,11 @@ export function num(v) {
   return t == "number" ? v : t == "boolean" ? +v : NaN;
 }
 
+/** A new Error (0), TypeError (1) or RangeError (2) saying `msg`. */
+export function error(k, msg) {
+  return new [Error, TypeError, RangeError][k](msg);
+}
+
 /** `o[k]`, or undefined when reading it throws. */
 export function field(o, k) {
   try { return o[k]; } catch (_) {}

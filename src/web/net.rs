@@ -99,7 +99,9 @@ fn call_boxed(
     keepalive: bool,
     then: Box<dyn FnOnce(ServerAnswer)>,
 ) {
-    let headers = Array::of2(&"Accept".into(), &"application/json".into());
+    let headers = Array::new();
+    headers.push(&"Accept".into());
+    headers.push(&"application/json".into());
     let body = ago.map(|n| {
         headers.push(&"Content-Type".into());
         headers.push(&"application/json".into());
@@ -126,7 +128,9 @@ fn call_boxed(
 
 /// POST a JSON array of audit records; `then(true)` on a 2xx answer.
 pub fn post_audit(url: &str, body: JsValue, then: impl FnOnce(bool) + 'static) {
-    let headers = Array::of2(&"Content-Type".into(), &"application/json".into());
+    let headers = Array::new();
+    headers.push(&"Content-Type".into());
+    headers.push(&"application/json".into());
     request(
         url,
         "POST",
