@@ -14,7 +14,7 @@ use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
 use crate::web::session::Session;
-use crate::web::util::{field, kind, Kind};
+use crate::web::util::{call, deferred, field, kind, num, Kind};
 
 /// Whether a session is live (wasm32 without threads: plain loads and stores).
 static LIVE: AtomicBool = AtomicBool::new(false);
@@ -25,14 +25,21 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 extern "C" {
     fn fail_closed(why: &str);
     fn selector_ok(sel: &JsValue) -> bool;
+    /// A new `Error` (0), `TypeError` (1) or `RangeError` (2): one import for the three.
+    #[wasm_bindgen(js_name = error)]
+    fn error_js(class: f64, msg: &JsValue) -> JsValue;
+}
+
+fn error(msg: &str) -> JsValue {
+    error_js(0.0, &JsValue::from_str(msg))
 }
 
 fn type_error(msg: &str) -> JsValue {
-    js_sys::TypeError::new(msg).into()
+    error_js(1.0, &JsValue::from_str(msg))
 }
 
 fn range_error(msg: &str) -> JsValue {
-    js_sys::RangeError::new(msg).into()
+    error_js(2.0, &JsValue::from_str(msg))
 }
 
 /// A panic is a bug: leave the page covered, never open (with std: through its hook).
@@ -68,10 +75,9 @@ pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue>
         return Err(bad);
     }
     if LIVE.load(Relaxed) {
-        return Err(js_sys::Error::new(
+        return Err(error(
             "autologoff: a session is already live; call destroy() on it before init() again",
-        )
-        .into());
+        ));
     }
     LIVE.store(true, Relaxed);
     Ok(SessionHandle {
@@ -85,8 +91,8 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     let k = kind(v);
     match k {
         Kind::Null => return Ok(Raw::Null),
-        Kind::Bool => return Ok(Raw::Bool(v.is_truthy())),
-        Kind::Num => return Ok(Raw::Num(v.as_f64().unwrap_or(f64::NAN))),
+        Kind::Bool => return Ok(Raw::Bool(num(v) == 1.0)),
+        Kind::Num => return Ok(Raw::Num(num(v))),
         Kind::Str => return Ok(Raw::Str(v.as_string().unwrap_or_default())),
         _ => {}
     }
@@ -101,7 +107,9 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     if k == Kind::Array {
         let a: &js_sys::Array = v.unchecked_ref();
         let mut items = Vec::new();
-        for (i, x) in a.iter().enumerate() {
+        // By index (`Array::get`): the iterator is one more import, `get_unchecked`.
+        for i in 0..a.length() {
+            let x = a.get(i);
             items.push(to_raw(
                 &x,
                 &cat(&[path, "[", &int(i as i64), "]"]),
@@ -112,7 +120,9 @@ fn to_raw(v: &JsValue, path: &str, depth: u32) -> Result<Raw, String> {
     }
     let o: &js_sys::Object = v.unchecked_ref();
     let mut fields = Vec::new();
-    for k in js_sys::Object::keys(o).iter() {
+    let keys = js_sys::Object::keys(o);
+    for i in 0..keys.length() {
+        let k = keys.get(i);
         let key = k.as_string().unwrap_or_default();
         let val = field(o, &k);
         let p = if path == "options" {
@@ -131,15 +141,17 @@ fn describe(v: &JsValue) -> String {
             "string ",
             &config::quote(&v.as_string().unwrap_or_default()),
         ]),
-        Kind::Num => config::Raw::Num(v.as_f64().unwrap_or(f64::NAN)).render(),
-        Kind::Bool => config::Raw::Bool(v.is_truthy()).render(),
+        Kind::Num => config::Raw::Num(num(v)).render(),
+        Kind::Bool => config::Raw::Bool(num(v) == 1.0).render(),
         Kind::Function => "a function".into(),
         _ => "a value of another type".into(),
     }
 }
 
 fn check_selector(sel: &str) -> Option<JsValue> {
-    if selector_ok(&JsValue::from_str(sel)) {
+    // The default needs no parse: the fragment that glue.js tries it on is the only
+    // DocumentFragment most pages would ever make (its interface, ~1 KB of JS heap).
+    if sel == "body" || selector_ok(&JsValue::from_str(sel)) {
         return None;
     }
     Some(range_error(&cat(&[
@@ -214,7 +226,16 @@ impl SessionHandle {
     pub fn unlock(&self) -> Promise {
         match &self.s {
             Some(s) => s.unlock(),
-            None => Promise::resolve(&JsValue::FALSE),
+            // (glue.js `deferred` and `call`: no wrapper of its own for `Promise.resolve`)
+            None => {
+                let d = deferred();
+                call(
+                    d.get(1).unchecked_ref(),
+                    &JsValue::FALSE,
+                    &JsValue::UNDEFINED,
+                );
+                d.get(0).unchecked_into()
+            }
         }
     }
 

@@ -11,12 +11,12 @@ use crate::core::policy::{AuditKind, Ms};
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn audit_log(delivers: &JsValue) -> JsValue;
-    fn audit_make(log: &JsValue, kind: &str, reason: Option<&str>, at: f64) -> JsValue;
+    fn audit_make(log: &JsValue, kind: &JsValue, reason: &JsValue, at: f64) -> JsValue;
     fn audit_persist(log: &JsValue);
     fn audit_pending(log: &JsValue) -> bool;
-    fn audit_take(log: &JsValue, unloading: bool) -> JsValue;
-    fn audit_body(batch: &JsValue) -> String;
-    fn audit_settle(log: &JsValue, batch: &JsValue, ok: bool, now: f64) -> f64;
+    fn audit_take(log: &JsValue, unloading: &JsValue) -> JsValue;
+    fn audit_body(batch: &JsValue) -> JsValue;
+    fn audit_settle(log: &JsValue, batch: &JsValue, ok: &JsValue, now: f64) -> f64;
 }
 
 /// This tab's log: its id, the per-origin sequence and the queue (kept by glue.js).
@@ -47,7 +47,12 @@ impl AuditLog {
 
     /// A new record (as a JS object for the `audit` event), queued for delivery.
     pub fn make(&mut self, kind: AuditKind, reason: Option<&str>, now: Ms) -> JsValue {
-        audit_make(&self.log, kind.as_str(), reason, now as f64)
+        audit_make(
+            &self.log,
+            &JsValue::from_str(kind.as_str()),
+            &reason.map_or(JsValue::UNDEFINED, JsValue::from_str),
+            now as f64,
+        )
     }
 
     /// Write this tab's queue to localStorage.
@@ -55,10 +60,10 @@ impl AuditLog {
         audit_persist(&self.log);
     }
 
-    /// The next batch to POST: `(url, JSON array body, what it holds)`.
-    pub fn take_batch(&mut self, unloading: bool) -> Option<(String, String, Batch)> {
+    /// The next batch to POST: `(url, JSON array body (a JS string), what it holds)`.
+    pub fn take_batch(&mut self, unloading: bool) -> Option<(String, JsValue, Batch)> {
         let url = self.url.clone()?;
-        let batch = audit_take(&self.log, unloading);
+        let batch = audit_take(&self.log, &JsValue::from_bool(unloading));
         if batch.is_null() {
             return None;
         }
@@ -67,7 +72,7 @@ impl AuditLog {
 
     /// Record the outcome; returns when to try again (now for more, later after a failure).
     pub fn settle(&mut self, batch: Batch, ok: bool, now: Ms) -> Option<Ms> {
-        let at = audit_settle(&self.log, &batch.0, ok, now as f64);
+        let at = audit_settle(&self.log, &batch.0, &JsValue::from_bool(ok), now as f64);
         (at >= 0.0).then_some(at as Ms)
     }
 }

@@ -16,7 +16,7 @@ const STATE_KEY: &str = "autologoff:state";
 extern "C" {
     fn lead(granted: &JsValue) -> JsValue;
     fn channel(heard: &JsValue) -> JsValue;
-    fn publish(ch: &JsValue, text: &str);
+    fn publish(ch: &JsValue, text: &JsValue);
     fn channel_close(ch: &JsValue);
 }
 
@@ -59,6 +59,7 @@ impl Session {
         let text = self.policy.borrow().shared().encode();
         // Stored under STATE_KEY and posted on the channel, in one call (it runs every second).
         let ch = self.channel.borrow();
+        let text = JsValue::from_str(&text);
         publish(ch.as_ref().map_or(&JsValue::UNDEFINED, |c| &c.ch), &text);
     }
 

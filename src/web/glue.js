@@ -51,10 +51,21 @@ export function on(t, k, f) {
   return () => t.removeEventListener(k, f, o);
 }
 
-/** Whether `e` is the PageTransitionEvent of a page restored from the back/forward cache. */
-export function persisted(e) {
-  const P = G.PageTransitionEvent;
-  return !!P && e instanceof P && e.persisted;
+/**
+ * The page's lifecycle, each event as a number to `cb` (one callback into the wasm for all):
+ * 0 time may have jumped (`visibilitychange`, `focus`, `resume`), 1 `pagehide`, 2 `pageshow`,
+ * 3 the `pageshow` of a page restored from the back/forward cache. Returns their removal.
+ */
+export function lifecycle(cb) {
+  const d = G.document, wake = () => cb(0);
+  // PageTransitionEvent read at the event, not here (its interface is instantiated when read).
+  const show = (e) => {
+    const P = G.PageTransitionEvent;
+    cb(P && e instanceof P && e.persisted ? 3 : 2);
+  };
+  const offs = [on(d, "visibilitychange", wake), on(G, "focus", wake), on(d, "resume", wake),
+    on(G, "pagehide", () => cb(1)), on(G, "pageshow", show)];
+  return () => { for (const off of offs) off(); };
 }
 
 /** The first element matching `sel` when it is an HTMLElement, else null (throws for an invalid selector). */
@@ -86,6 +97,17 @@ export function kind(v) {
     : t == "object" ? (Array.isArray(v) ? 4 : 5) : t == "function" ? 6 : 7;
 }
 
+/** `v` as a number: a number as it is, a boolean 1 or 0, anything else NaN. */
+export function num(v) {
+  const t = typeof v;
+  return t == "number" ? v : t == "boolean" ? +v : NaN;
+}
+
+/** A new Error (0), TypeError (1) or RangeError (2) saying `msg`. */
+export function error(k, msg) {
+  return new [Error, TypeError, RangeError][k](msg);
+}
+
 /** `o[k]`, or undefined when reading it throws. */
 export function field(o, k) {
   try { return o[k]; } catch (_) {}
@@ -98,11 +120,12 @@ export function deferred() {
 }
 
 /**
- * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
- * Vitest) number their ids from 10^12, past any 32-bit integer.
+ * `setTimeout(cb, ms, due)` (one `cb` for every timer, told which one is due), with the id
+ * handed back as the JS value it is: fake timers (Playwright, Jest, Vitest) number their ids
+ * from 10^12, past any 32-bit integer.
  */
-export function timer(cb, ms) {
-  return G.setTimeout(cb, ms);
+export function timer(cb, ms, due) {
+  return G.setTimeout(cb, ms, due);
 }
 
 export function untimer(id) {
@@ -199,12 +222,12 @@ function ours(url) {
 }
 
 /**
- * Wraps fetch and XMLHttpRequest. `start(ignored) -> token` is called synchronously when a
- * request starts (`ignored`: its URL starts with one of `ignore`, as written or resolved);
- * `end([token, status, expiresHeaderValue, sameOrigin])` when its response headers arrived
- * (or it failed: status 0). Returns an `undo` function.
+ * Wraps fetch and XMLHttpRequest, calling `cb` (one callback into the wasm): `cb(ignored) ->
+ * token` synchronously when a request starts (`ignored`, a boolean: its URL starts with one
+ * of `ignore`, as written or resolved); `cb([token, status, expiresHeaderValue, sameOrigin])`
+ * when its response headers arrived (or it failed: status 0). Returns an `undo` function.
  */
-export function patch_requests(start, end, headerName, ignore) {
+export function patch_requests(cb, headerName, ignore) {
   const undo = [];
   const skip = (url) => {
     const a = absolute(url);
@@ -215,17 +238,17 @@ export function patch_requests(start, end, headerName, ignore) {
     origFetch = orig;
     const wrapped = function fetch(input, init) {
       let tok = 0;
-      try { tok = start(skip(urlOf(input))); } catch (_) { tok = 0; }
+      try { tok = cb(skip(urlOf(input))); } catch (_) { tok = 0; }
       let p;
       try {
         p = orig.apply(this, arguments);
       } catch (e) {
-        try { end([tok, 0, null, true]); } catch (_) {}
+        try { cb([tok, 0, null, true]); } catch (_) {}
         throw e;
       }
       p.then(
-        (r) => { try { end([tok, r.status, r.headers.get(headerName), ours(r.url)]); } catch (_) {} },
-        () => { try { end([tok, 0, null, true]); } catch (_) {} }
+        (r) => { try { cb([tok, r.status, r.headers.get(headerName), ours(r.url)]); } catch (_) {} },
+        () => { try { cb([tok, 0, null, true]); } catch (_) {} }
       );
       return p;
     };
@@ -248,12 +271,12 @@ export function patch_requests(start, end, headerName, ignore) {
     const wSend = function send_() {
       const xhr = this;
       let tok = 0;
-      try { tok = start(skip(urls.get(xhr) || "")); } catch (_) { tok = 0; }
+      try { tok = cb(skip(urls.get(xhr) || "")); } catch (_) { tok = 0; }
       const done = () => {
         xhr.removeEventListener("loadend", done);
         let h = null;
         try { h = xhr.getResponseHeader(headerName); } catch (_) {}
-        try { end([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
+        try { cb([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
       };
       xhr.addEventListener("loadend", done);
       return send.apply(this, arguments);

@@ -1,15 +1,13 @@
 //! Browser events: trusted input (throttled before the core), the wake-ups that re-check
 //! the clock (visibility, focus, resume), and pagehide / pageshow for the bfcache.
 
-use crate::prelude::*;
-
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Event;
 
 use super::crosstab::stored_state;
 use super::session::Session;
-use super::util::{callback, document, now, window, Callback, Listener};
+use super::util::{callback, kind, now, num, Callback, Kind, Listener};
 use crate::core::policy::{Ms, State};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
@@ -20,9 +18,11 @@ extern "C" {
     fn input_sync(w: &JsValue, next: f64, all: &JsValue);
     fn input_last(w: &JsValue) -> f64;
     fn input_off(w: &JsValue);
-    fn press_target(e: &Event) -> Option<web_sys::Node>;
-    /// Whether `e` is a `PageTransitionEvent` of a page restored from the back/forward cache.
-    fn persisted(e: &Event) -> bool;
+    /// The pressed node, or null.
+    fn press_target(e: &Event) -> JsValue;
+    /// The lifecycle listeners, calling `cb(n)`: 0 wake, 1 pagehide, 2 pageshow, 3 pageshow
+    /// from the bfcache; returns their removal.
+    fn lifecycle(cb: &JsValue) -> js_sys::Function;
 }
 
 /// The trusted-input listener (glue.js `watch_input`): JS notes each input's time and calls
@@ -81,18 +81,17 @@ impl Session {
 
     /// Presses inside the warning dialog act through its own button (no click-through).
     fn is_warning_control(&self, e: &Event) -> bool {
-        let Some(node) = press_target(e) else {
+        let node = press_target(e);
+        if kind(&node) == Kind::Null {
             return false;
-        };
+        }
         self.warning
             .borrow()
             .as_ref()
-            .is_some_and(|w| w.contains(Some(&node)))
+            .is_some_and(|w| w.contains(&node))
     }
 
     pub(super) fn install_listeners(&self) {
-        let win = window();
-        let doc = document();
         let kinds = js_sys::Array::new();
         for kind in &self.cfg.activity_events {
             kinds.push(&JsValue::from_str(kind));
@@ -110,35 +109,20 @@ impl Session {
             _cb: cb,
         });
         self.sync_input();
-        let mut ls = Vec::new();
-        // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
-        let targets: [(&web_sys::EventTarget, &str); 3] = [
-            (&doc, "visibilitychange"),
-            (&win, "focus"),
-            (&doc, "resume"),
-        ];
-        for (target, kind) in targets {
-            let me = self.me.clone();
-            ls.push(Listener::new(target, kind, move |_e| {
-                if let Some(s) = me.upgrade() {
-                    s.on_wake();
+        // One callback for the page's lifecycle (glue.js `lifecycle`).
+        let me = self.me.clone();
+        let cb = callback(move |n| {
+            if let Some(s) = me.upgrade() {
+                match num(&n) as u32 {
+                    // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
+                    0 => s.on_wake(),
+                    1 => s.on_pagehide(),
+                    n => s.on_pageshow(n == 3),
                 }
-            }));
-        }
-        let me = self.me.clone();
-        ls.push(Listener::new(&win, "pagehide", move |_e| {
-            if let Some(s) = me.upgrade() {
-                s.on_pagehide();
             }
-        }));
-        let me = self.me.clone();
-        ls.push(Listener::new(&win, "pageshow", move |e: Event| {
-            let persisted = persisted(&e);
-            if let Some(s) = me.upgrade() {
-                s.on_pageshow(persisted);
-            }
-        }));
-        *self.listeners.borrow_mut() = ls;
+            JsValue::UNDEFINED
+        });
+        *self.listeners.borrow_mut() = Some(Listener::new(lifecycle(cb.as_ref()), cb));
     }
 
     /// Leaving the page (maybe into the back/forward cache): cover it, save, deliver.

@@ -21,16 +21,17 @@ pub const SERVER_TIMEOUT_MS: u32 = 10_000;
 extern "C" {
     /// `fetch` with the page's original function; calls `done([status, body, errorName])` once:
     /// status 0 = no answer; body = the parsed JSON of a 200 when `json` (undefined if not JSON).
+    /// JS values only (strings, booleans): no converting wrapper of its own.
     #[allow(clippy::too_many_arguments)]
     fn send(
-        url: &str,
-        method: &str,
-        credentials: &str,
+        url: &JsValue,
+        method: &JsValue,
+        credentials: &JsValue,
         headers: &Array,
-        body: Option<String>,
-        keepalive: bool,
-        json: bool,
-        timeout_ms: u32,
+        body: &JsValue,
+        keepalive: &JsValue,
+        json: &JsValue,
+        timeout_ms: f64,
         done: JsValue,
     );
 }
@@ -43,7 +44,7 @@ fn request(
     method: &str,
     cred: &str,
     headers: &Array,
-    body: Option<String>,
+    body: JsValue,
     keepalive: bool,
     json: bool,
     done: Done,
@@ -52,21 +53,21 @@ fn request(
     let cb = Closure::once_into_js(move |a: JsValue| -> JsValue {
         let a: &Array = a.unchecked_ref();
         done(
-            a.get(0).as_f64().unwrap_or(0.0) as u16,
+            super::util::num(&a.get(0)) as u16,
             a.get(1),
             a.get(2).as_string(),
         );
         JsValue::UNDEFINED
     });
     send(
-        url,
-        method,
-        cred,
+        &JsValue::from_str(url),
+        &JsValue::from_str(method),
+        &JsValue::from_str(cred),
         headers,
-        body,
-        keepalive,
-        json,
-        SERVER_TIMEOUT_MS,
+        &body,
+        &JsValue::from_bool(keepalive),
+        &JsValue::from_bool(json),
+        SERVER_TIMEOUT_MS as f64,
         cb,
     );
 }
@@ -98,7 +99,9 @@ fn call_boxed(
     keepalive: bool,
     then: Box<dyn FnOnce(ServerAnswer)>,
 ) {
-    let headers = Array::of2(&"Accept".into(), &"application/json".into());
+    let headers = Array::new();
+    headers.push(&"Accept".into());
+    headers.push(&"application/json".into());
     let body = ago.map(|n| {
         headers.push(&"Content-Type".into());
         headers.push(&"application/json".into());
@@ -116,7 +119,7 @@ fn call_boxed(
         method,
         credentials(cfg.credentials),
         &headers,
-        body,
+        body.map_or(JsValue::UNDEFINED, |b| JsValue::from_str(&b)),
         keepalive,
         true,
         Box::new(move |status, body, err| then(classify(method, status, &body, err.as_deref()))),
@@ -124,14 +127,16 @@ fn call_boxed(
 }
 
 /// POST a JSON array of audit records; `then(true)` on a 2xx answer.
-pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
-    let headers = Array::of2(&"Content-Type".into(), &"application/json".into());
+pub fn post_audit(url: &str, body: JsValue, then: impl FnOnce(bool) + 'static) {
+    let headers = Array::new();
+    headers.push(&"Content-Type".into());
+    headers.push(&"application/json".into());
     request(
         url,
         "POST",
         "same-origin",
         &headers,
-        Some(body),
+        body,
         true,
         false,
         Box::new(move |status, _, _| then((200..300).contains(&status))),
@@ -139,7 +144,7 @@ pub fn post_audit(url: &str, body: String, then: impl FnOnce(bool) + 'static) {
 }
 
 fn num(v: &JsValue, key: &str) -> Option<Ms> {
-    let x = field(v, &JsValue::from_str(key)).as_f64()?;
+    let x = super::util::num(&field(v, &JsValue::from_str(key)));
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{call, callback, now, Callback};
+use super::util::{call, callback, kind, now, num, Callback, Kind};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -16,19 +16,13 @@ const USER_REQUEST_WINDOW: Ms = 1_000;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn patch_requests(
-        start: &Function,
-        end: &Function,
-        header: &JsValue,
-        ignore: &js_sys::Array,
-    ) -> Function;
+    fn patch_requests(cb: &JsValue, header: &JsValue, ignore: &js_sys::Array) -> Function;
 }
 
 /// Restores fetch and XMLHttpRequest when dropped.
 pub(super) struct RequestPatch {
     undo: Function,
-    _start: Callback,
-    _end: Callback,
+    _cb: Callback,
 }
 
 impl Drop for RequestPatch {
@@ -39,22 +33,21 @@ impl Drop for RequestPatch {
 
 impl Session {
     pub(super) fn install_request_patch(&self) {
-        let (m1, m2) = (self.me.clone(), self.me.clone());
-        // glue.js tells whether the URL is one of `ignore` (the SDK's own and the app's list).
-        let start = callback(move |ignored| {
-            JsValue::from(
-                m1.upgrade()
-                    .map_or(0, |s| s.on_request_start(ignored.is_truthy())),
-            )
-        });
-        // glue.js passes [token, status, expires header or null, same origin].
-        let end = callback(move |a| {
-            let a: &js_sys::Array = a.unchecked_ref();
-            if let Some(s) = m2.upgrade() {
-                let tok = a.get(0).as_f64().unwrap_or(0.0) as u32;
-                let status = a.get(1).as_f64().unwrap_or(0.0) as u16;
-                s.on_request_end(tok, status, a.get(2).as_string(), a.get(3).is_truthy());
+        let me = self.me.clone();
+        // One callback for both ends of a request: at its start glue.js passes whether the URL
+        // is one of `ignore` (the SDK's own and the app's list) and takes back a token; at its
+        // end [token, status, expires header or null, same origin].
+        let cb = callback(move |v| {
+            let Some(s) = me.upgrade() else {
+                return JsValue::from(0);
+            };
+            if kind(&v) != Kind::Array {
+                return JsValue::from(s.on_request_start(num(&v) == 1.0));
             }
+            let a: &js_sys::Array = v.unchecked_ref();
+            let tok = num(&a.get(0)) as u32;
+            let status = num(&a.get(1)) as u16;
+            s.on_request_end(tok, status, a.get(2).as_string(), num(&a.get(3)) == 1.0);
             JsValue::UNDEFINED
         });
         let header = self
@@ -71,17 +64,8 @@ impl Session {
         {
             ignore.push(&JsValue::from_str(p));
         }
-        let undo = patch_requests(
-            start.as_ref().unchecked_ref(),
-            end.as_ref().unchecked_ref(),
-            &JsValue::from_str(header),
-            &ignore,
-        );
-        *self.requests.borrow_mut() = Some(RequestPatch {
-            undo,
-            _start: start,
-            _end: end,
-        });
+        let undo = patch_requests(cb.as_ref(), &JsValue::from_str(header), &ignore);
+        *self.requests.borrow_mut() = Some(RequestPatch { undo, _cb: cb });
     }
 
     /// 1 = observed only; 2 = the user's request (counts and holds the lock).

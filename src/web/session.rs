@@ -44,7 +44,8 @@ pub struct Session {
     pub(super) warning_shown: Cell<bool>,
     /// The warning dialog to show (or update) once the `warn` event is out.
     pub(super) warning_due: Cell<Option<Ms>>,
-    pub(super) listeners: RefCell<Vec<Listener>>,
+    /// The page's lifecycle events (`lifecycle.rs`).
+    pub(super) listeners: RefCell<Option<Listener>>,
     pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
     pub(super) requests: RefCell<Option<RequestPatch>>,
     pub(super) channel: RefCell<Option<Channel>>,
@@ -106,7 +107,7 @@ impl Session {
                 core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
                 warning_due: Cell::new(None),
-                listeners: RefCell::new(Vec::new()),
+                listeners: RefCell::new(None),
                 input: RefCell::new(None),
                 requests: RefCell::new(None),
                 channel: RefCell::new(None),
@@ -186,10 +187,8 @@ impl Session {
         let d = deferred();
         let resolve: Function = d.get(1).unchecked_into();
         let done = move |s: &Session| {
-            let _ = resolve.call1(
-                &JsValue::NULL,
-                &JsValue::from_bool(!s.destroyed.get() && s.state() != State::Locked),
-            );
+            let ok = !s.destroyed.get() && s.state() != State::Locked;
+            call(&resolve, &JsValue::from_bool(ok), &JsValue::UNDEFINED);
         };
         if self.destroyed.get() || self.state() != State::Locked {
             done(self);
@@ -220,7 +219,7 @@ impl Session {
         // A session that follows (a new `init`, another tab) continues from the newest input.
         self.hand_over();
         self.destroyed.set(true);
-        self.listeners.borrow_mut().clear();
+        self.listeners.borrow_mut().take();
         self.input.borrow_mut().take();
         self.timer.borrow_mut().take();
         self.timer_at.set(None);

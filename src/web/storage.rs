@@ -8,12 +8,15 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = purge)]
-    fn purge_js(session: bool, keep: &js_sys::Array, local: &js_sys::Array);
-    /// localStorage's value at `key` (glue.js `read`).
-    #[wasm_bindgen(js_name = read)]
-    pub fn get(key: &str) -> Option<String>;
+    fn purge_js(session: &JsValue, keep: &js_sys::Array, local: &js_sys::Array);
+    fn read(key: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = warm)]
     fn warm_js();
+}
+
+/// localStorage's value at `key` (glue.js `read`).
+pub fn get(key: &str) -> Option<String> {
+    read(&JsValue::from_str(key)).as_string()
 }
 
 fn array(items: &[String]) -> js_sys::Array {
@@ -24,7 +27,7 @@ fn array(items: &[String]) -> js_sys::Array {
 /// never read; the SDK's own `autologoff:` keys stay). A pattern ending in `*` is a prefix.
 pub fn purge(cfg: &PurgeCfg) {
     purge_js(
-        cfg.session_storage,
+        &JsValue::from_bool(cfg.session_storage),
         &array(&cfg.keep_session_keys),
         &array(&cfg.local_storage_keys),
     );

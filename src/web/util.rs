@@ -1,9 +1,10 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
 use crate::prelude::*;
+use core::cell::Cell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
-use web_sys::{Event, EventTarget};
+use web_sys::EventTarget;
 
 use crate::core::policy::Ms;
 
@@ -14,7 +15,8 @@ use crate::core::policy::Ms;
 // slot, no call; `JsValue::from_str` goes through the one wrapper every string shares.
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    fn timer(cb: &JsValue, ms: f64) -> JsValue;
+    /// `setTimeout(cb, ms, due)`.
+    fn timer(cb: &JsValue, ms: f64, due: f64) -> JsValue;
     fn untimer(id: &JsValue);
     /// The page's window (the SDK only runs in one: `init()` refuses without a document).
     #[wasm_bindgen(js_name = win)]
@@ -22,8 +24,6 @@ extern "C" {
     /// The page's document.
     #[wasm_bindgen(js_name = doc)]
     pub fn document() -> web_sys::Document;
-    /// `addEventListener(kind, f, { capture: true, passive: true })`; returns the removal.
-    fn on(target: &EventTarget, kind: &JsValue, f: &JsValue) -> Function;
     /// `[promise, resolve]`: a new pending promise and the function that resolves it.
     pub fn deferred() -> js_sys::Array;
     /// `f(a, b)`, whatever it throws swallowed.
@@ -37,6 +37,10 @@ extern "C" {
     /// `o[k]`, or undefined when reading it throws (a getter): where js_sys's
     /// `Reflect::get` is a wrapper and a `handleError` closure, both compiled at init.
     pub fn field(o: &JsValue, k: &JsValue) -> JsValue;
+    /// `v` as a number: a number as it is, a boolean 1 or 0, anything else NaN. Where
+    /// wasm-bindgen's `as_f64` and `is_truthy` are an import and a JS wrapper each (`as_f64`'s
+    /// writes its answer through the memory's DataView).
+    pub fn num(v: &JsValue) -> f64;
 }
 
 /// What a JS value is ([`kind`]).
@@ -90,28 +94,17 @@ pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     Closure::new(f)
 }
 
-/// A capturing, passive event listener that removes itself when dropped (gloo's pattern).
-#[must_use = "the listener is removed when this guard is dropped"]
+/// Event listeners that glue.js added, calling `cb`, and that are removed (`off`) when this
+/// is dropped (gloo's pattern).
+#[must_use = "the listeners are removed when this guard is dropped"]
 pub struct Listener {
     off: Function,
     _cb: Callback,
 }
 
 impl Listener {
-    pub fn new(target: &EventTarget, kind: &str, f: impl FnMut(Event) + 'static) -> Listener {
-        Listener::boxed(target, kind, Box::new(f))
-    }
-
-    /// One body for every listener (the generic `new` only boxes its closure).
-    fn boxed(target: &EventTarget, kind: &str, mut f: Box<dyn FnMut(Event)>) -> Listener {
-        let cb = callback(move |e| {
-            f(e.into());
-            JsValue::UNDEFINED
-        });
-        Listener {
-            off: on(target, &JsValue::from_str(kind), cb.as_ref()),
-            _cb: cb,
-        }
+    pub fn new(off: Function, cb: Callback) -> Listener {
+        Listener { off, _cb: cb }
     }
 }
 
@@ -125,8 +118,19 @@ impl Drop for Listener {
 #[must_use = "the timer is cleared when this guard is dropped"]
 pub struct Timer {
     id: JsValue,
-    _cb: Callback,
+    _f: Box<Due>,
 }
+
+/// A timer's function until it runs (taken out first: it may drop its own `Timer`).
+type Due = Cell<Option<Box<dyn FnMut()>>>;
+
+/// The one JS callback of every timer, told the address of the timer's [`Due`]: arming a
+/// timer (every second on the activity path) makes no wasm-bindgen closure, which is a JS
+/// function, its state and a FinalizationRegistry entry each time.
+struct Run(Cell<Option<&'static JsValue>>);
+// The wasm is single-threaded (no atomics): never shared across threads.
+unsafe impl Sync for Run {}
+static RUN: Run = Run(Cell::new(None));
 
 impl Timer {
     /// Calls `f` once after `ms`.
@@ -134,13 +138,26 @@ impl Timer {
         Timer::boxed(ms, Box::new(f))
     }
 
-    fn boxed(ms: u32, mut f: Box<dyn FnMut()>) -> Timer {
-        let cb = callback(move |_| {
-            f();
-            JsValue::UNDEFINED
+    fn boxed(ms: u32, f: Box<dyn FnMut()>) -> Timer {
+        let run = RUN.0.get().unwrap_or_else(|| {
+            let run = callback(|due| {
+                let due = num(&due) as usize as *const Due;
+                // SAFETY: a timeout only fires while its `Timer` is alive (dropping it clears
+                // the timeout), and the `Timer` owns this `Due`; nothing of it is used after
+                // the function is taken out.
+                if let Some(mut f) = unsafe { (*due).take() } {
+                    f();
+                }
+                JsValue::UNDEFINED
+            });
+            let run = Box::leak(Box::new(run.into_js_value()));
+            RUN.0.set(Some(run));
+            run
         });
-        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32) as f64);
-        Timer { id, _cb: cb }
+        let f = Box::new(Cell::new(Some(f)));
+        let due = &*f as *const Due as usize as f64;
+        let id = timer(run, ms.min(i32::MAX as u32) as f64, due);
+        Timer { id, _f: f }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::core::policy::Ms;
 extern "C" {
     fn warning(deadline: f64, stay: &JsValue) -> JsValue;
     fn warning_update(w: &JsValue, deadline: f64);
-    fn warning_has(w: &JsValue, node: Option<&web_sys::Node>) -> bool;
+    fn warning_has(w: &JsValue, node: &JsValue) -> bool;
     fn warning_close(w: &JsValue);
     fn warning_locked(w: &JsValue);
 }
@@ -48,7 +48,7 @@ impl Warning {
     }
 
     /// Whether an event target lies inside this dialog.
-    pub fn contains(&self, node: Option<&web_sys::Node>) -> bool {
+    pub fn contains(&self, node: &JsValue) -> bool {
         warning_has(&self.w, node)
     }
 }
