@@ -120,12 +120,11 @@ export function deferred() {
 }
 
 /**
- * `setTimeout(cb, ms, due)` (one `cb` for every timer, told which one is due), with the id
- * handed back as the JS value it is: fake timers (Playwright, Jest, Vitest) number their ids
- * from 10^12, past any 32-bit integer.
+ * setTimeout, with the id handed back as the JS value it is: fake timers (Playwright, Jest,
+ * Vitest) number their ids from 10^12, past any 32-bit integer.
  */
-export function timer(cb, ms, due) {
-  return G.setTimeout(cb, ms, due);
+export function timer(cb, ms) {
+  return G.setTimeout(cb, ms);
 }
 
 export function untimer(id) {

@@ -1,7 +1,6 @@
 //! Small browser helpers: the clock, RAII event listeners, JS object building.
 
 use crate::prelude::*;
-use core::cell::Cell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
@@ -15,8 +14,7 @@ use crate::core::policy::Ms;
 // slot, no call; `JsValue::from_str` goes through the one wrapper every string shares.
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
-    /// `setTimeout(cb, ms, due)`.
-    fn timer(cb: &JsValue, ms: f64, due: f64) -> JsValue;
+    fn timer(cb: &JsValue, ms: f64) -> JsValue;
     fn untimer(id: &JsValue);
     /// The page's window (the SDK only runs in one: `init()` refuses without a document).
     #[wasm_bindgen(js_name = win)]
@@ -118,19 +116,8 @@ impl Drop for Listener {
 #[must_use = "the timer is cleared when this guard is dropped"]
 pub struct Timer {
     id: JsValue,
-    _f: Box<Due>,
+    _cb: Callback,
 }
-
-/// A timer's function until it runs (taken out first: it may drop its own `Timer`).
-type Due = Cell<Option<Box<dyn FnMut()>>>;
-
-/// The one JS callback of every timer, told the address of the timer's [`Due`]: arming a
-/// timer (every second on the activity path) makes no wasm-bindgen closure, which is a JS
-/// function, its state and a FinalizationRegistry entry each time.
-struct Run(Cell<Option<&'static JsValue>>);
-// The wasm is single-threaded (no atomics): never shared across threads.
-unsafe impl Sync for Run {}
-static RUN: Run = Run(Cell::new(None));
 
 impl Timer {
     /// Calls `f` once after `ms`.
@@ -138,26 +125,13 @@ impl Timer {
         Timer::boxed(ms, Box::new(f))
     }
 
-    fn boxed(ms: u32, f: Box<dyn FnMut()>) -> Timer {
-        let run = RUN.0.get().unwrap_or_else(|| {
-            let run = callback(|due| {
-                let due = num(&due) as usize as *const Due;
-                // SAFETY: a timeout only fires while its `Timer` is alive (dropping it clears
-                // the timeout), and the `Timer` owns this `Due`; nothing of it is used after
-                // the function is taken out.
-                if let Some(mut f) = unsafe { (*due).take() } {
-                    f();
-                }
-                JsValue::UNDEFINED
-            });
-            let run = Box::leak(Box::new(run.into_js_value()));
-            RUN.0.set(Some(run));
-            run
+    fn boxed(ms: u32, mut f: Box<dyn FnMut()>) -> Timer {
+        let cb = callback(move |_| {
+            f();
+            JsValue::UNDEFINED
         });
-        let f = Box::new(Cell::new(Some(f)));
-        let due = &*f as *const Due as usize as f64;
-        let id = timer(run, ms.min(i32::MAX as u32) as f64, due);
-        Timer { id, _f: f }
+        let id = timer(cb.as_ref(), ms.min(i32::MAX as u32) as f64);
+        Timer { id, _cb: cb }
     }
 }
 
