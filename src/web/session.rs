@@ -409,9 +409,11 @@ impl Session {
         let t = now();
         self.flush_input(t);
         if let Some((at, lock_at)) = self.prepare_at(t) {
-            if t >= at {
+            // A focus event fired by the lock's own DOM work (an unlock restoring focus with
+            // the deadline already close) arrives while the lock is being changed: skip then.
+            if let (true, Ok(dom)) = (t >= at, self.dom.try_borrow()) {
                 self.prepared.set(lock_at);
-                self.dom.borrow().prepare();
+                dom.prepare();
             }
         }
         let mut p = self.policy.borrow_mut();
