@@ -1,22 +1,21 @@
 //! Every tab of the origin agrees: the shared state in localStorage and a BroadcastChannel,
 //! and the one leader tab (a Web Lock) that speaks to the server.
 
-use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::storage;
-use super::util::{call, callback, now, Callback};
+use super::util::{callback, now, Callback, Installed};
 use crate::core::policy::Shared;
-
-const STATE_KEY: &str = "autologoff:state";
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn lead(granted: &JsValue) -> JsValue;
     fn channel(heard: &JsValue) -> JsValue;
     fn publish(ch: &JsValue, text: &JsValue);
+    /// The state the tabs last published (glue.js keeps its key), or null.
+    #[wasm_bindgen(js_name = published)]
+    fn published_js() -> JsValue;
     fn channel_close(ch: &JsValue);
 }
 
@@ -33,22 +32,9 @@ impl Drop for Channel {
     }
 }
 
-/// The Web Lock that makes this tab the one that talks to the server (glue.js `lead`); released,
-/// or its request withdrawn, on drop.
-pub(super) struct Leader {
-    release: Function,
-    _granted: Callback,
-}
-
-impl Drop for Leader {
-    fn drop(&mut self) {
-        call(&self.release, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
-    }
-}
-
 /// The state the origin's tabs last published (timestamps and states only).
 pub(super) fn stored_state() -> Option<Shared> {
-    storage::get(STATE_KEY).and_then(|s| Shared::decode(&s))
+    published_js().as_string().and_then(|s| Shared::decode(&s))
 }
 
 impl Session {
@@ -57,7 +43,7 @@ impl Session {
             return;
         }
         let text = self.policy.borrow().shared().encode();
-        // Stored under STATE_KEY and posted on the channel, in one call (it runs every second).
+        // Stored and posted on the channel, in one call (it runs every second).
         let ch = self.channel.borrow();
         let text = JsValue::from_str(&text);
         publish(ch.as_ref().map_or(&JsValue::UNDEFINED, |c| &c.ch), &text);
@@ -105,9 +91,8 @@ impl Session {
             return; // no Web Locks: every tab leads
         }
         self.policy.borrow_mut().set_leader(false, now());
-        *self.leader.borrow_mut() = Some(Leader {
-            release: release.unchecked_into(),
-            _granted: granted,
-        });
+        // The Web Lock that makes this tab the one that talks to the server: released, or
+        // its request withdrawn, when dropped.
+        *self.leader.borrow_mut() = Some(Installed::new(release.unchecked_into(), granted));
     }
 }

@@ -862,8 +862,13 @@ export function channel(heard) {
  * it there) and posted to the other tabs. Without a channel `c` is undefined.
  */
 export function publish(c, text) {
-  try { G.localStorage.setItem(STATE_KEY, text); } catch (_) {}
+  write(STATE_KEY, text);
   c?.bc?.postMessage(text);
+}
+
+/** The state the origin's tabs last published, or null. */
+export function published() {
+  return read(STATE_KEY);
 }
 
 export function channel_close(c) {

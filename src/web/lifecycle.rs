@@ -7,7 +7,7 @@ use web_sys::Event;
 
 use super::crosstab::stored_state;
 use super::session::Session;
-use super::util::{callback, kind, now, num, Callback, Kind, Listener};
+use super::util::{callback, kind, now, num, Callback, Installed, Kind};
 use crate::core::policy::{Ms, State};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
@@ -122,7 +122,7 @@ impl Session {
             }
             JsValue::UNDEFINED
         });
-        *self.listeners.borrow_mut() = Some(Listener::new(lifecycle(cb.as_ref()), cb));
+        *self.listeners.borrow_mut() = Some(Installed::new(lifecycle(cb.as_ref()), cb));
     }
 
     /// Leaving the page (maybe into the back/forward cache): cover it, save, deliver.

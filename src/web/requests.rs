@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use super::util::{call, callback, kind, now, num, Callback, Kind};
+use super::util::{callback, kind, now, num, Installed, Kind};
 use crate::core::policy::Ms;
 
 /// A request counts as the user's when it starts this soon after trusted input.
@@ -17,18 +17,6 @@ const USER_REQUEST_WINDOW: Ms = 1_000;
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     fn patch_requests(cb: &JsValue, header: &JsValue, ignore: &js_sys::Array) -> Function;
-}
-
-/// Restores fetch and XMLHttpRequest when dropped.
-pub(super) struct RequestPatch {
-    undo: Function,
-    _cb: Callback,
-}
-
-impl Drop for RequestPatch {
-    fn drop(&mut self) {
-        call(&self.undo, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
-    }
 }
 
 impl Session {
@@ -65,7 +53,8 @@ impl Session {
             ignore.push(&JsValue::from_str(p));
         }
         let undo = patch_requests(cb.as_ref(), &JsValue::from_str(header), &ignore);
-        *self.requests.borrow_mut() = Some(RequestPatch { undo, _cb: cb });
+        // Dropped: fetch and XMLHttpRequest restored.
+        *self.requests.borrow_mut() = Some(Installed::new(undo, cb));
     }
 
     /// 1 = observed only; 2 = the user's request (counts and holds the lock).

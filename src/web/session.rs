@@ -11,12 +11,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::audit::AuditLog;
-use super::crosstab::{stored_state, Channel, Leader};
+use super::crosstab::{stored_state, Channel};
 use super::lock::DomLock;
 use super::net;
-use super::requests::RequestPatch;
 use super::storage;
-use super::util::{call, deferred, document, now, obj, Listener, Timer};
+use super::util::{call, deferred, document, now, obj, Installed, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{
@@ -45,11 +44,11 @@ pub struct Session {
     /// The warning dialog to show (or update) once the `warn` event is out.
     pub(super) warning_due: Cell<Option<Ms>>,
     /// The page's lifecycle events (`lifecycle.rs`).
-    pub(super) listeners: RefCell<Option<Listener>>,
+    pub(super) listeners: RefCell<Option<Installed>>,
     pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
-    pub(super) requests: RefCell<Option<RequestPatch>>,
+    pub(super) requests: RefCell<Option<Installed>>,
     pub(super) channel: RefCell<Option<Channel>>,
-    pub(super) leader: RefCell<Option<Leader>>,
+    pub(super) leader: RefCell<Option<Installed>>,
     pub(super) audit: RefCell<AuditLog>,
     pub(super) events: RefCell<Vec<(&'static str, JsValue)>>,
     pub(super) pumping: Cell<bool>,

@@ -1,5 +1,5 @@
-//! Storage purge at lock, and the SDK's own small localStorage records (glue.js does the
-//! storage work: `purge`, `stored`, `store`).
+//! Storage purge at lock (glue.js `purge`), and sessionStorage opened ahead of it (`warm`).
+//! The SDK's own localStorage records are glue.js's: the audit queue, the tabs' state.
 
 use crate::core::config::PurgeCfg;
 use crate::prelude::*;
@@ -9,14 +9,8 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_name = purge)]
     fn purge_js(session: &JsValue, keep: &js_sys::Array, local: &js_sys::Array);
-    fn read(key: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = warm)]
     fn warm_js();
-}
-
-/// localStorage's value at `key` (glue.js `read`).
-pub fn get(key: &str) -> Option<String> {
-    read(&JsValue::from_str(key)).as_string()
 }
 
 fn array(items: &[String]) -> js_sys::Array {

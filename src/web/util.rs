@@ -92,21 +92,21 @@ pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     Closure::new(f)
 }
 
-/// Event listeners that glue.js added, calling `cb`, and that are removed (`off`) when this
-/// is dropped (gloo's pattern).
-#[must_use = "the listeners are removed when this guard is dropped"]
-pub struct Listener {
+/// Something glue.js installed that calls `cb` (the lifecycle listeners, the request patch,
+/// the leader's lock request), undone by calling `off` when this is dropped (gloo's pattern).
+#[must_use = "it is undone when this guard is dropped"]
+pub struct Installed {
     off: Function,
     _cb: Callback,
 }
 
-impl Listener {
-    pub fn new(off: Function, cb: Callback) -> Listener {
-        Listener { off, _cb: cb }
+impl Installed {
+    pub fn new(off: Function, cb: Callback) -> Installed {
+        Installed { off, _cb: cb }
     }
 }
 
-impl Drop for Listener {
+impl Drop for Installed {
     fn drop(&mut self) {
         call(&self.off, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
     }
