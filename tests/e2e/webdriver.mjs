@@ -134,8 +134,15 @@ function context(wd, S) {
         }
       },
       async waitForURL(re, { timeout = 30_000 } = {}) {
+        // As Playwright's (waitUntil "load"): the new document loaded, not only the navigation
+        // started. WebKitGTK's GET /url already answers the URL being loaded while the old
+        // document is still the one scripts run in (a history.back() run then would leave it).
+        const loaded = () => evaluate(() => (document.readyState === "complete" ? location.href : "")).catch(() => "");
         const end = Date.now() + timeout;
-        while (!re.test(await cmd("GET", "/url"))) { if (Date.now() > end) throw new Error("waitForURL timed out"); await sleep(50); }
+        while (!re.test(await cmd("GET", "/url")) || !re.test(await loaded())) {
+          if (Date.now() > end) throw new Error("waitForURL timed out: " + re);
+          await sleep(50);
+        }
       },
       async click(selector) {
         const el = await cmd("POST", "/element", { using: "css selector", value: selector });
