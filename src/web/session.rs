@@ -370,15 +370,8 @@ impl Session {
             (Some(a), Some((p, _))) if p > t => Some(a.min(p)),
             (a, _) => a,
         };
-        // A timer already armed at or before `at` stays: its wake finds nothing due and arms
-        // the next one then. Input moves the deadline later every second; this keeps that
-        // from costing a clearTimeout + setTimeout each time.
-        if let (Some(a), Some(armed), true) =
-            (at, self.timer_at.get(), self.timer.borrow().is_some())
-        {
-            if armed <= a {
-                return;
-            }
+        if at == self.timer_at.get() && self.timer.borrow().is_some() {
+            return;
         }
         self.timer_at.set(at);
         let Some(at) = at else {
