@@ -181,7 +181,7 @@ impl SessionHandle {
     #[doc(hidden)]
     #[wasm_bindgen(getter = __coreInputs)]
     pub fn core_inputs(&self) -> u32 {
-        self.s.as_ref().map_or(0, |s| s.core_inputs.get())
+        self.s.as_ref().map_or(0, |s| s.core_inputs())
     }
 
     /// Self-test of the fail-closed path: panics inside the wasm as a bug would. The panic

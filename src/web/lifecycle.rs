@@ -9,6 +9,7 @@ use super::crosstab::stored_state;
 use super::session::Session;
 use super::util::{callback, kind, now, num, Callback, Installed, Kind};
 use crate::core::policy::{Ms, State};
+use core::cell::{Cell, RefCell};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
 
@@ -39,43 +40,87 @@ impl Drop for InputWatch {
     }
 }
 
+/// The trusted-input edge and its own state: the listener (JS notes every input and calls in
+/// only when the core must hear), the newest input it called in for, and the last one handed
+/// to the core (the throttle's mark).
+#[derive(Default)]
+pub struct Input {
+    watch: RefCell<Option<InputWatch>>,
+    last: Cell<Ms>,
+    forwarded: Cell<Ms>,
+    /// Inputs handed to the core (diagnostics: about once a second however many arrive).
+    count: Cell<u32>,
+}
+
+impl Input {
+    /// The newest trusted input, wherever it was noted (JS keeps the throttled ones).
+    pub fn newest(&self) -> Ms {
+        let js = self
+            .watch
+            .borrow()
+            .as_ref()
+            .map_or(0.0, |w| input_last(&w.w));
+        self.last.get().max(js as Ms)
+    }
+
+    /// An input the listener called in for: true when the core must hear it now (a second
+    /// after the last it heard, or any while the warning is shown).
+    pub fn note(&self, t: Ms, warning: bool) -> bool {
+        self.last.set(t);
+        warning || t - self.forwarded.get() >= INPUT_FORWARD_EVERY
+    }
+
+    /// The newest input the core has not heard of, if any.
+    pub fn unheard(&self) -> Option<Ms> {
+        let last = self.newest();
+        (last > self.forwarded.get()).then_some(last)
+    }
+
+    /// The core heard of input up to `at` (`counted`: from this edge, not absorbed as the
+    /// session's own DOM work); the listener is told when it next needs to call in.
+    pub fn heard(&self, at: Ms, counted: bool, warning: bool) {
+        self.forwarded.set(at);
+        self.count.set(self.count.get() + counted as u32);
+        self.sync(warning);
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count.get()
+    }
+
+    /// Tell the JS listener when the core next needs to hear: a second after the last
+    /// input it heard, or at every input while the warning is shown.
+    pub fn sync(&self, warning: bool) {
+        if let Some(w) = self.watch.borrow().as_ref() {
+            input_sync(
+                &w.w,
+                (self.forwarded.get() + INPUT_FORWARD_EVERY) as f64,
+                &JsValue::from_bool(warning),
+            );
+        }
+    }
+
+    /// Remove the listener (what it noted stays readable: a session's hand-over reads it).
+    pub fn remove(&self) {
+        self.watch.borrow_mut().take();
+    }
+}
+
 impl Session {
     fn on_input(&self, e: &Event) {
         let t = now();
         if self.warning_shown.get() && self.is_warning_control(e) {
             return;
         }
-        self.last_input.set(t);
-        if t - self.forwarded.get() >= INPUT_FORWARD_EVERY || self.warning_shown.get() {
+        let warning = self.warning_shown.get();
+        if self.input.note(t, warning) {
             if self.pumping.get() {
                 // Caused by our own DOM work (focus moves) inside a pump: not the user's.
-                self.forwarded.set(t);
-                self.sync_input();
+                self.input.heard(t, false, warning);
                 return;
             }
             self.forward_input(t, t);
             self.pump();
-        }
-    }
-
-    /// The newest trusted input, wherever it was noted (JS keeps the throttled ones).
-    pub(super) fn newest_input(&self) -> Ms {
-        let js = self
-            .input
-            .borrow()
-            .as_ref()
-            .map_or(0.0, |w| input_last(&w.w));
-        self.last_input.get().max(js as Ms)
-    }
-
-    /// Tell the JS listener when the core next needs to hear (after `forwarded` or the warning changed).
-    pub(super) fn sync_input(&self) {
-        if let Some(w) = self.input.borrow().as_ref() {
-            input_sync(
-                &w.w,
-                (self.forwarded.get() + INPUT_FORWARD_EVERY) as f64,
-                &JsValue::from_bool(self.warning_shown.get()),
-            );
         }
     }
 
@@ -104,11 +149,11 @@ impl Session {
             }
             JsValue::UNDEFINED
         });
-        *self.input.borrow_mut() = Some(InputWatch {
+        *self.input.watch.borrow_mut() = Some(InputWatch {
             w: watch_input(&kinds, cb.as_ref()),
             _cb: cb,
         });
-        self.sync_input();
+        self.input.sync(self.warning_shown.get());
         // One callback for the page's lifecycle (glue.js `lifecycle`).
         let me = self.me.clone();
         let cb = callback(move |n| {

@@ -63,7 +63,7 @@ impl Session {
             return 1;
         }
         let t = now();
-        let user = t - self.newest_input() <= USER_REQUEST_WINDOW && !ignored;
+        let user = t - self.input.newest() <= USER_REQUEST_WINDOW && !ignored;
         if !user {
             return 1;
         }

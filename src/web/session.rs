@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 
 use super::audit::AuditLog;
 use super::crosstab::{stored_state, Channel};
+use super::lifecycle::Input;
 use super::lock::DomLock;
 use super::net;
 use super::storage;
@@ -27,33 +28,30 @@ const PREPARE_MS: Ms = 250;
 
 pub struct Session {
     pub(super) cfg: Config,
-    pub(super) emit: Function,
+    emit: Function,
     pub(super) me: Weak<Session>,
     pub(super) policy: RefCell<Policy>,
     pub(super) dom: Rc<RefCell<DomLock>>,
     pub(super) warning: RefCell<Option<Warning>>,
-    pub(super) timer: RefCell<Option<Timer>>,
-    pub(super) timer_at: Cell<Option<Ms>>,
+    timer: RefCell<Option<Timer>>,
+    timer_at: Cell<Option<Ms>>,
     /// The lock deadline the page was last made ready for (`prepare_at`).
-    pub(super) prepared: Cell<Ms>,
-    pub(super) last_input: Cell<Ms>,
-    pub(super) forwarded: Cell<Ms>,
-    /// Trusted input handed to the core (throttled to about once a second).
-    pub core_inputs: Cell<u32>,
+    prepared: Cell<Ms>,
     pub(super) warning_shown: Cell<bool>,
     /// The warning dialog to show (or update) once the `warn` event is out.
-    pub(super) warning_due: Cell<Option<Ms>>,
+    warning_due: Cell<Option<Ms>>,
     /// The page's lifecycle events (`lifecycle.rs`).
     pub(super) listeners: RefCell<Option<Installed>>,
-    pub(super) input: RefCell<Option<super::lifecycle::InputWatch>>,
+    /// Trusted input (`lifecycle.rs`).
+    pub(super) input: Input,
     pub(super) requests: RefCell<Option<Installed>>,
     pub(super) channel: RefCell<Option<Channel>>,
     pub(super) leader: RefCell<Option<Installed>>,
     pub(super) audit: RefCell<AuditLog>,
-    pub(super) events: RefCell<Vec<(&'static str, JsValue)>>,
+    events: RefCell<Vec<(&'static str, JsValue)>>,
     pub(super) pumping: Cell<bool>,
-    pub(super) pending_purge_audit: Cell<bool>,
-    pub(super) defer_events: Cell<bool>,
+    pending_purge_audit: Cell<bool>,
+    defer_events: Cell<bool>,
     pub(super) destroyed: Cell<bool>,
 }
 
@@ -101,13 +99,10 @@ impl Session {
                 timer: RefCell::new(None),
                 timer_at: Cell::new(None),
                 prepared: Cell::new(0),
-                last_input: Cell::new(0),
-                forwarded: Cell::new(0),
-                core_inputs: Cell::new(0),
                 warning_shown: Cell::new(false),
                 warning_due: Cell::new(None),
                 listeners: RefCell::new(None),
-                input: RefCell::new(None),
+                input: Input::default(),
                 requests: RefCell::new(None),
                 channel: RefCell::new(None),
                 leader: RefCell::new(None),
@@ -156,6 +151,11 @@ impl Session {
 
     pub fn state(&self) -> State {
         self.policy.borrow().state()
+    }
+
+    /// Trusted inputs handed to the core so far (diagnostics: the throttle's effect).
+    pub fn core_inputs(&self) -> u32 {
+        self.input.count()
     }
 
     pub fn remaining_ms(&self) -> Ms {
@@ -219,7 +219,7 @@ impl Session {
         self.hand_over();
         self.destroyed.set(true);
         self.listeners.borrow_mut().take();
-        self.input.borrow_mut().take();
+        self.input.remove();
         self.timer.borrow_mut().take();
         self.timer_at.set(None);
         self.requests.borrow_mut().take();
@@ -244,7 +244,7 @@ impl Session {
             }
         }
         self.pumping.set(false);
-        self.sync_input();
+        self.input.sync(self.warning_shown.get());
         self.rearm();
         self.dispatch();
         self.show_warning();
@@ -432,17 +432,14 @@ impl Session {
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
     pub(super) fn flush_input(&self, t: Ms) {
-        let last = self.newest_input();
-        if last > self.forwarded.get() {
+        if let Some(last) = self.input.unheard() {
             self.forward_input(last, t);
         }
     }
 
     /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
     pub(super) fn forward_input(&self, at: Ms, t: Ms) {
-        self.forwarded.set(at);
-        self.sync_input();
-        self.core_inputs.set(self.core_inputs.get() + 1);
+        self.input.heard(at, true, self.warning_shown.get());
         if let Ok(mut p) = self.policy.try_borrow_mut() {
             p.handle_activity(Source::Input, at, t);
         }
