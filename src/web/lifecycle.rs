@@ -100,6 +100,11 @@ impl Input {
         }
     }
 
+    fn install(&self, w: InputWatch, warning: bool) {
+        *self.watch.borrow_mut() = Some(w);
+        self.sync(warning);
+    }
+
     /// Remove the listener (what it noted stays readable: a session's hand-over reads it).
     pub fn remove(&self) {
         self.watch.borrow_mut().take();
@@ -149,11 +154,13 @@ impl Session {
             }
             JsValue::UNDEFINED
         });
-        *self.input.watch.borrow_mut() = Some(InputWatch {
-            w: watch_input(&kinds, cb.as_ref()),
-            _cb: cb,
-        });
-        self.input.sync(self.warning_shown.get());
+        self.input.install(
+            InputWatch {
+                w: watch_input(&kinds, cb.as_ref()),
+                _cb: cb,
+            },
+            self.warning_shown.get(),
+        );
         // One callback for the page's lifecycle (glue.js `lifecycle`).
         let me = self.me.clone();
         let cb = callback(move |n| {
