@@ -52,10 +52,15 @@ async function prepareChart(page) {
   });
   await page.click("#note");
   await page.keyboard.type("Pt stable, BP 120/80");
-  // (Firefox may still be scrolling the typed-into note into view: scroll until it stays.)
+  // (Firefox may still be scrolling the typed-into note into view, a frame or more later:
+  // scroll until it stays for 5 frames.)
   await waitFor(() => page.evaluate(() => {
     window.scrollTo(0, 400);
-    return new Promise((r) => requestAnimationFrame(() => r(window.scrollY === 400)));
+    return new Promise((r) => {
+      let n = 5;
+      const frame = () => (window.scrollY !== 400 ? r(false) : --n ? requestAnimationFrame(frame) : r(true));
+      requestAnimationFrame(frame);
+    });
   }));
 }
 
@@ -63,9 +68,13 @@ test("detach: nothing of the chart is in the document while locked; the same nod
   const ctx = await env.browser.newContext({ viewport: { width: 800, height: 600 } });
   const page = await openHarness(ctx, env.server.url, { idleTimeoutMs: 60_000, lock: { mode: "detach" }, crossTab: false });
   await prepareChart(page);
-  const scrolled = await page.evaluate(() => window.scrollY);
+  // the scroll an unlock must bring back is the one at the lock (read in the same task)
+  const scrolled = await page.evaluate(() => {
+    const y = window.scrollY;
+    window.session.lock();
+    return y;
+  });
   assert.ok(scrolled > 300, `scrolled to ${scrolled}`);
-  await page.evaluate(() => window.session.lock());
   // the app keeps rendering while locked: a node it adds to the target is held back too
   await page.evaluate(() => {
     const p = document.createElement("p");
