@@ -45,7 +45,7 @@ export function doc() {
  * A capturing, passive listener of `k` events on `t`; returns its removal. Not through
  * `listen`: its destructuring loops, run at init, got baseline-compiled (~4 KB of JS heap).
  */
-export function on(t, k, f) {
+function on(t, k, f) {
   const o = { capture: true, passive: true };
   t.addEventListener(k, f, o);
   return () => t.removeEventListener(k, f, o);

@@ -48,6 +48,9 @@ pub struct Input {
     watch: RefCell<Option<InputWatch>>,
     last: Cell<Ms>,
     forwarded: Cell<Ms>,
+    /// What the JS listener was last told (`sync`): when to call in next, or `Ms::MIN` for
+    /// every input (the warning); 0 = nothing yet.
+    told: Cell<Ms>,
     /// Inputs handed to the core (diagnostics: about once a second however many arrive).
     count: Cell<u32>,
 }
@@ -89,19 +92,23 @@ impl Input {
     }
 
     /// Tell the JS listener when the core next needs to hear: a second after the last
-    /// input it heard, or at every input while the warning is shown.
+    /// input it heard, or at every input while the warning is shown. Only a change crosses
+    /// into JS (a forwarded input is heard, then its pump syncs again).
     pub fn sync(&self, warning: bool) {
+        let next = self.forwarded.get() + INPUT_FORWARD_EVERY;
+        let tell = if warning { Ms::MIN } else { next };
+        if self.told.get() == tell {
+            return;
+        }
         if let Some(w) = self.watch.borrow().as_ref() {
-            input_sync(
-                &w.w,
-                (self.forwarded.get() + INPUT_FORWARD_EVERY) as f64,
-                &JsValue::from_bool(warning),
-            );
+            self.told.set(tell);
+            input_sync(&w.w, next as f64, &JsValue::from_bool(warning));
         }
     }
 
     fn install(&self, w: InputWatch, warning: bool) {
         *self.watch.borrow_mut() = Some(w);
+        self.told.set(0);
         self.sync(warning);
     }
 
@@ -114,10 +121,10 @@ impl Input {
 impl Session {
     fn on_input(&self, e: &Event) {
         let t = now();
-        if self.warning_shown.get() && self.is_warning_control(e) {
+        let warning = self.warning_shown.get();
+        if warning && self.is_warning_control(e) {
             return;
         }
-        let warning = self.warning_shown.get();
         if self.input.note(t, warning) {
             if self.pumping.get() {
                 // Caused by our own DOM work (focus moves) inside a pump: not the user's.

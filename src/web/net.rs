@@ -10,7 +10,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::util::{field, kind, Kind};
+use super::util::{field, kind, num, Kind};
 use crate::core::config::{Credentials, ServerCfg};
 use crate::core::policy::{Ms, ServerAnswer};
 
@@ -52,11 +52,7 @@ fn request(
     // One argument in, one out: the closure shape every other callback has (one invoke shim).
     let cb = Closure::once_into_js(move |a: JsValue| -> JsValue {
         let a: &Array = a.unchecked_ref();
-        done(
-            super::util::num(&a.get(0)) as u16,
-            a.get(1),
-            a.get(2).as_string(),
-        );
+        done(num(&a.get(0)) as u16, a.get(1), a.get(2).as_string());
         JsValue::UNDEFINED
     });
     send(
@@ -100,19 +96,16 @@ fn call_boxed(
     then: Box<dyn FnOnce(ServerAnswer)>,
 ) {
     let headers = Array::new();
-    headers.push(&"Accept".into());
-    headers.push(&"application/json".into());
+    header(&headers, "Accept", "application/json");
     let body = ago.map(|n| {
-        headers.push(&"Content-Type".into());
-        headers.push(&"application/json".into());
+        header(&headers, "Content-Type", "application/json");
         let mut b = String::from("{\"lastActivityAgoMs\":");
         crate::core::text::push_int(&mut b, n.max(0));
         b.push('}');
         b
     });
     for (k, v) in &cfg.headers {
-        headers.push(&k.into());
-        headers.push(&v.into());
+        header(&headers, k, v);
     }
     request(
         &cfg.url,
@@ -129,8 +122,7 @@ fn call_boxed(
 /// POST a JSON array of audit records; `then(true)` on a 2xx answer.
 pub fn post_audit(url: &str, body: JsValue, then: impl FnOnce(bool) + 'static) {
     let headers = Array::new();
-    headers.push(&"Content-Type".into());
-    headers.push(&"application/json".into());
+    header(&headers, "Content-Type", "application/json");
     request(
         url,
         "POST",
@@ -143,8 +135,15 @@ pub fn post_audit(url: &str, body: JsValue, then: impl FnOnce(bool) + 'static) {
     );
 }
 
-fn num(v: &JsValue, key: &str) -> Option<Ms> {
-    let x = super::util::num(&field(v, &JsValue::from_str(key)));
+/// `name: value` appended to the flat `[name, value, …]` list glue.js `send` takes.
+fn header(headers: &Array, name: &str, value: &str) {
+    headers.push(&name.into());
+    headers.push(&value.into());
+}
+
+/// A plausible unix-ms field of the server's answer.
+fn ms_field(v: &JsValue, key: &str) -> Option<Ms> {
+    let x = num(&field(v, &JsValue::from_str(key)));
     (x.is_finite() && x > 0.0 && x < 1e15).then_some(x as Ms)
 }
 
@@ -160,7 +159,7 @@ fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> Ser
         204 if method == "DELETE" => ServerAnswer::Expired,
         200 if err.is_some() => ServerAnswer::Failed("server answer not JSON"),
         200 if matches!(kind(body), Kind::Array | Kind::Object) => {
-            match (num(body, "expiresAt"), num(body, "serverTime")) {
+            match (ms_field(body, "expiresAt"), ms_field(body, "serverTime")) {
                 (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
                     expires_at,
                     server_time,
