@@ -33,7 +33,7 @@ pub enum IdSource {
 pub struct LiveSession {
     #[serde(skip)]
     pub id: SessionId,
-    #[serde(skip)]
+    /// The signed-in user's name (the SDK's same-clinician check).
     pub user: String,
     /// `min(lastActivity + idle, createdAt + absolute)`, unix ms on the server's clock.
     pub expires_at: Ms,
