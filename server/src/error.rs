@@ -13,8 +13,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// `400`: the request was wrong; the message names the field and what was wrong.
     BadRequest(String),
-    /// `413`: a body or a header over its limit.
+    /// `413`: a body over its limit.
     TooLarge(String),
+    /// `431` (RFC 6585): a request header over its limit (a header is not a payload).
+    HeaderTooLarge(String),
     /// `401`: no live session (missing, malformed, ended or expired).
     Unauthorized(&'static str),
     /// `503`: the session store or the audit sink did not answer (or answered garbage);
@@ -27,6 +29,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeaderTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -34,7 +37,7 @@ impl ApiError {
 
     fn message(&self) -> &str {
         match self {
-            ApiError::BadRequest(m) | ApiError::TooLarge(m) => m,
+            ApiError::BadRequest(m) | ApiError::TooLarge(m) | ApiError::HeaderTooLarge(m) => m,
             ApiError::Unauthorized(m) | ApiError::Unavailable(m) => m,
         }
     }

@@ -22,6 +22,7 @@ pub mod audit;
 mod clock;
 mod error;
 mod layer;
+pub mod recorder;
 mod routes;
 mod sessions;
 pub mod store;
@@ -29,7 +30,10 @@ pub mod store;
 pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
-pub use sessions::{IdSource, LiveSession, Sessions, SessionsBuilder, Started};
+pub use recorder::SignIn;
+pub use sessions::{
+    ConfigError, IdSource, LiveSession, Sessions, SessionsBuilder, Started, LOCK_REASONS,
+};
 
 /// The README's quick-start, compiled as a doctest.
 #[cfg(doctest)]

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::sessions::{LiveSession, Sessions};
+use crate::sessions::{LiveSession, Sessions, LOCK_REASONS};
 use crate::store::SessionStore;
 
 /// The largest keepalive body (`{"lastActivityAgoMs": N}` is ~30 bytes).
@@ -108,17 +108,42 @@ async fn keepalive<S: SessionStore>(
     Ok(answer(&sessions, &live))
 }
 
+/// The largest `DELETE /session` body read for its reason (`{"reason":"absolute"}`).
+const MAX_END_BODY: usize = 1024;
+
+/// The reason a `DELETE /session` body gives: one of CONTRACT.md's lock reasons, else
+/// `request` (a missing, oversized or malformed body never keeps a session alive).
+pub fn end_reason(body: &[u8]) -> &'static str {
+    let reason = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned));
+    reason
+        .and_then(|r| LOCK_REASONS.iter().find(|known| **known == r))
+        .copied()
+        .unwrap_or("request")
+}
+
 /// `204` with the session cookie cleared (also when there was no live session). When the
 /// store cannot be reached the answer is `503`, and the cookie is cleared all the same:
 /// the session then ends at its idle deadline, which nothing can extend any more.
-async fn end<S: SessionStore>(State(sessions): State<Sessions<S>>, headers: HeaderMap) -> Response {
-    let (mut res, ended) = match sessions.end_presented(&headers).await {
-        Ok(ended) => (StatusCode::NO_CONTENT.into_response(), ended),
-        Err(e) => (e.into_response(), None),
+async fn end<S: SessionStore>(
+    State(sessions): State<Sessions<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = axum::body::to_bytes(body, MAX_END_BODY)
+        .await
+        .unwrap_or_default();
+    let (mut res, cookies) = match sessions.end_request(&headers, end_reason(&body)).await {
+        Ok(cookies) => (StatusCode::NO_CONTENT.into_response(), cookies),
+        Err(e) => (
+            e.into_response(),
+            sessions.cleared_cookie().into_iter().collect(),
+        ),
     };
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for c in sessions.ended_cookies(ended.as_ref()) {
+    for c in cookies {
         h.append(header::SET_COOKIE, c);
     }
     if let Some(v) = sessions.clear_site_data() {
@@ -133,6 +158,27 @@ async fn end<S: SessionStore>(State(sessions): State<Sessions<S>>, headers: Head
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_bodies_never_refuse() {
+        assert_eq!(end_reason(br#"{"reason":"idle"}"#), "idle");
+        assert_eq!(end_reason(br#"{"reason":"screen"}"#), "screen");
+        for other in [
+            &b""[..],
+            b"{}",
+            b"nope",
+            br#"{"reason":"Test Patient 01"}"#,
+            br#"{"reason":7}"#,
+            br#"["idle"]"#,
+        ] {
+            assert_eq!(
+                end_reason(other),
+                "request",
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 
     #[test]
     fn keepalive_bodies() {

@@ -1,7 +1,7 @@
 //! The session policy of a deployment, and the calls an app's own code makes.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -9,10 +9,17 @@ use serde::Serialize;
 
 use crate::clock::{Clock, Ms};
 use crate::error::ApiError;
-use crate::store::{Session, SessionId, SessionStore, ATTRIBUTION_GRACE_MS};
+use crate::recorder::{self, RecordKind, RecordSink, Recorder, ServerRecord, SignIn};
+use crate::store::{Session, SessionId, SessionStore};
 use crate::{layer::SessionLayer, routes};
 
-/// A `Cookie` header longer than this is refused (`413`) before anything is looked up.
+/// The reasons a `DELETE /session` body may give (CONTRACT.md's lock reasons); any
+/// other body ends the session all the same, with reason `request`.
+pub const LOCK_REASONS: [&str; 7] = [
+    "idle", "absolute", "server", "remote", "manual", "hidden", "screen",
+];
+
+/// A `Cookie` header longer than this is refused (`431`) before anything is looked up.
 pub const MAX_COOKIE_HEADER: usize = 8192;
 /// The longest user name a session can carry.
 pub const MAX_USER_LEN: usize = 256;
@@ -106,6 +113,7 @@ struct Inner<S> {
     expires_header: HeaderName,
     clear_site_data: Option<HeaderValue>,
     clock: Clock,
+    recorder: Option<Arc<Recorder>>,
 }
 
 /// Configures [`Sessions`]: `Sessions::builder(store).idle(…).absolute(…).build()`.
@@ -118,6 +126,7 @@ pub struct SessionsBuilder<S> {
     expires_header: HeaderName,
     clear_site_data: Option<HeaderValue>,
     clock: Clock,
+    records: Option<Arc<dyn RecordSink>>,
 }
 
 impl<S: SessionStore> SessionsBuilder<S> {
@@ -163,6 +172,15 @@ impl<S: SessionStore> SessionsBuilder<S> {
         self
     }
 
+    /// Where the server writes its own audit records (`login`, `reauth`, `switch`,
+    /// `logout`, `timeout`): usually the same sink as `POST /audit`. With one, `build`
+    /// starts the writer and sweeper task on the current tokio runtime; it stops when the
+    /// last clone of the [`Sessions`] is dropped.
+    pub fn records(mut self, sink: impl RecordSink) -> Self {
+        self.records = Some(Arc::new(sink));
+        self
+    }
+
     pub fn build(self) -> Result<Sessions<S>, ConfigError> {
         let idle = self.idle.as_millis();
         let absolute = self.absolute.as_millis();
@@ -187,18 +205,37 @@ impl<S: SessionStore> SessionsBuilder<S> {
                 )));
             }
         }
-        Ok(Sessions {
-            inner: Arc::new(Inner {
-                store: self.store,
-                idle_ms: idle as Ms,
-                absolute_ms: absolute as Ms,
-                source: self.source,
-                secure: self.secure,
-                expires_header: self.expires_header,
-                clear_site_data: self.clear_site_data,
-                clock: self.clock,
-            }),
-        })
+        let runtime = match &self.records {
+            Some(_) => Some(tokio::runtime::Handle::try_current().map_err(|_| {
+                ConfigError(
+                    "records: the audit sweeper needs a tokio runtime (build inside one)".into(),
+                )
+            })?),
+            None => None,
+        };
+        let recorder = self.records.map(|sink| Arc::new(Recorder::new(sink)));
+        let inner = Arc::new(Inner {
+            store: self.store,
+            idle_ms: idle as Ms,
+            absolute_ms: absolute as Ms,
+            source: self.source,
+            secure: self.secure,
+            expires_header: self.expires_header,
+            clear_site_data: self.clear_site_data,
+            clock: self.clock,
+            recorder: recorder.clone(),
+        });
+        if let (Some(runtime), Some(recorder)) = (runtime, recorder) {
+            let weak: Weak<Inner<S>> = Arc::downgrade(&inner);
+            let task = recorder::run(
+                recorder,
+                inner.store.clone(),
+                inner.clock.clone(),
+                move || weak.strong_count() > 0,
+            );
+            runtime.spawn(task);
+        }
+        Ok(Sessions { inner })
     }
 }
 
@@ -213,6 +250,7 @@ impl<S: SessionStore> Sessions<S> {
             expires_header: HeaderName::from_static("session-expires"),
             clear_site_data: Some(HeaderValue::from_static("\"cache\", \"storage\"")),
             clock: Clock::default(),
+            records: None,
         }
     }
 
@@ -252,7 +290,18 @@ impl<S: SessionStore> Sessions<S> {
 
     /// Starts a session for `user` (a login or a re-authentication the app verified).
     /// The id is new every time; any session of the id this request presented is ended.
+    /// Recorded as a `login`, `reauth` or `switch` with reason `app`.
     pub async fn start(&self, user: &str, request: &HeaderMap) -> Result<Started, ApiError> {
+        self.start_by(user, request, SignIn::App).await
+    }
+
+    /// [`Sessions::start`], saying how the user signed in (the records' reason).
+    pub async fn start_by(
+        &self,
+        user: &str,
+        request: &HeaderMap,
+        how: SignIn,
+    ) -> Result<Started, ApiError> {
         if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
             return Err(ApiError::BadRequest(format!(
                 "user must be 1..={MAX_USER_LEN} bytes without control characters"
@@ -263,18 +312,27 @@ impl<S: SessionStore> Sessions<S> {
             Presented::Nothing | Presented::Malformed => None,
         };
         let id = SessionId::generate()?;
+        let event = SessionId::generate()?;
         let now = self.now();
+        let before = self.previous_user(previous.as_ref(), request, now).await?;
         let session = Session {
             user: user.to_owned(),
             created_at: now,
             last_activity: now,
             idle_ms: self.inner.idle_ms,
             absolute_ms: self.inner.absolute_ms,
+            event: event.as_str()[..32].to_owned(),
         };
         self.inner
             .store
             .create(&id, &session, previous.as_ref(), now)
             .await?;
+        let kind = match before {
+            None => RecordKind::Login,
+            Some(u) if u == user => RecordKind::Reauth,
+            Some(_) => RecordKind::Switch,
+        };
+        self.record(kind, now, how.as_str(), user);
         let set_cookie = self.cookie_value(self.cookie_name(), id.as_str(), None);
         let clear_ended = self.cookie_value(&self.ended_cookie_name(), "", Some(0));
         Ok(Started {
@@ -284,9 +342,61 @@ impl<S: SessionStore> Sessions<S> {
         })
     }
 
-    /// Ends a session for good (a logout of the app's own).
+    /// Ends a session for good (a logout of the app's own; recorded as a `logout` with
+    /// reason `request` when it was live).
     pub async fn end(&self, id: &SessionId) -> Result<bool, ApiError> {
-        Ok(self.inner.store.end(id, self.now()).await?)
+        self.end_by(id, "request").await
+    }
+
+    /// [`Sessions::end`] with the reason of its `logout` record.
+    pub async fn end_by(&self, id: &SessionId, reason: &'static str) -> Result<bool, ApiError> {
+        let now = self.now();
+        let user = self.inner.store.owner(id, now).await?;
+        let ended = self.inner.store.end(id, now).await?;
+        if let (true, Some(user)) = (ended, user) {
+            self.record(RecordKind::Logout, now, reason, &user);
+        }
+        Ok(ended)
+    }
+
+    /// The user of the browser's previous session: the presented id's (live, or ended
+    /// within its absolute period), else the one its `*_ended` cookie names.
+    async fn previous_user(
+        &self,
+        presented: Option<&SessionId>,
+        request: &HeaderMap,
+        now: Ms,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(id) = presented {
+            if let Some(user) = self.inner.store.owner(id, now).await? {
+                return Ok(Some(user));
+            }
+        }
+        let ended = cookie(request, &self.ended_cookie_name())?.and_then(SessionId::parse);
+        match ended {
+            Some(token) => Ok(self.inner.store.remembered(&token, now).await?),
+            None => Ok(None),
+        }
+    }
+
+    fn record(&self, kind: RecordKind, at: Ms, reason: &'static str, user: &str) {
+        if let Some(r) = &self.inner.recorder {
+            r.record(ServerRecord {
+                kind,
+                at,
+                reason,
+                user: user.to_owned(),
+                event: None,
+            });
+        }
+    }
+
+    /// Test deployments only: the sweeper holds its claims this long before writing them.
+    #[doc(hidden)]
+    pub fn stall_sweeper(&self, ms: u64) {
+        if let Some(r) = &self.inner.recorder {
+            r.stall(ms);
+        }
     }
 
     /// The live session of `id`, if any (an expired one is ended).
@@ -320,48 +430,59 @@ impl<S: SessionStore> Sessions<S> {
             .ok_or(ApiError::Unauthorized("session ended or expired"))
     }
 
-    /// Ends the request's session (`DELETE /session`); the id, when one was presented,
-    /// so that the answer can keep attributing the browser's late audit records.
-    pub(crate) async fn end_presented(
+    /// Ends the request's session (`DELETE /session`, with the reason its body gave) and
+    /// returns the `Set-Cookie` values of the answer: the session cookie cleared and, when
+    /// the session (live or stale) is known, a `*_ended` token that names its user (never
+    /// its id) for the absolute period, so that the lock's late audit records are
+    /// attributed and the next sign-in is told apart as a `reauth` or a `switch`.
+    pub(crate) async fn end_request(
         &self,
         request: &HeaderMap,
-    ) -> Result<Option<SessionId>, ApiError> {
-        match self.presented(request)? {
-            Presented::Id(id) => {
-                self.inner.store.end(&id, self.now()).await?;
-                Ok(Some(id))
-            }
-            Presented::Nothing | Presented::Malformed => Ok(None),
-        }
-    }
-
-    /// Who sent a request: the user of its session (live, or ended less than a day ago),
-    /// else of the session its browser ended last (the lock's `DELETE` cleared the
-    /// session cookie before the lock's own audit record was flushed).
-    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, ApiError> {
-        let now = self.now();
-        if let Presented::Id(id) = self.presented(request)? {
-            if let Some(user) = self.inner.store.owner(&id, now).await? {
-                return Ok(Some(user));
-            }
-        }
-        let ended = cookie(request, &self.ended_cookie_name())?.and_then(SessionId::parse);
-        match ended {
-            Some(id) => Ok(self.inner.store.owner(&id, now).await?),
-            None => Ok(None),
-        }
-    }
-
-    /// `Set-Cookie` headers for the answer of `DELETE /session`: the session cookie
-    /// cleared, and (when an id was presented) the ended id kept for attribution.
-    pub(crate) fn ended_cookies(&self, ended: Option<&SessionId>) -> Vec<HeaderValue> {
-        let grace = ATTRIBUTION_GRACE_MS / 1000;
-        let ended = ended
-            .and_then(|id| self.cookie_value(&self.ended_cookie_name(), id.as_str(), Some(grace)));
-        self.cookie_value(self.cookie_name(), "", Some(0))
+        reason: &'static str,
+    ) -> Result<Vec<HeaderValue>, ApiError> {
+        let mut cookies: Vec<HeaderValue> = self
+            .cookie_value(self.cookie_name(), "", Some(0))
             .into_iter()
-            .chain(ended)
-            .collect()
+            .collect();
+        let Presented::Id(id) = self.presented(request)? else {
+            return Ok(cookies);
+        };
+        let now = self.now();
+        let user = self.inner.store.owner(&id, now).await?;
+        let ended = self.inner.store.end(&id, now).await?;
+        let Some(user) = user else {
+            return Ok(cookies);
+        };
+        if ended {
+            self.record(RecordKind::Logout, now, reason, &user);
+        }
+        let token = SessionId::generate()?;
+        let keep = self.inner.absolute_ms;
+        self.inner.store.remember(&token, &user, keep, now).await?;
+        cookies.extend(self.cookie_value(
+            &self.ended_cookie_name(),
+            token.as_str(),
+            Some(keep / 1000),
+        ));
+        Ok(cookies)
+    }
+
+    /// The cleared session cookie alone (the answer of a `DELETE` the store could not
+    /// carry out: the browser forgets its id all the same).
+    pub(crate) fn cleared_cookie(&self) -> Option<HeaderValue> {
+        self.cookie_value(self.cookie_name(), "", Some(0))
+    }
+
+    /// Who sent a request: the user of its session (live, or ended within its absolute
+    /// period), else the one its browser's `*_ended` cookie names (the lock's `DELETE`
+    /// cleared the session cookie before the lock's own audit record was flushed).
+    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, ApiError> {
+        let presented = match self.presented(request)? {
+            Presented::Id(id) => Some(id),
+            Presented::Nothing | Presented::Malformed => None,
+        };
+        self.previous_user(presented.as_ref(), request, self.now())
+            .await
     }
 
     fn live(&self, id: SessionId, s: Session, now: Ms) -> LiveSession {
@@ -435,7 +556,7 @@ fn cookie<'a>(request: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Api
         .map(HeaderValue::len)
         .sum();
     if total > MAX_COOKIE_HEADER {
-        return Err(ApiError::TooLarge(format!(
+        return Err(ApiError::HeaderTooLarge(format!(
             "Cookie header over {MAX_COOKIE_HEADER} bytes"
         )));
     }

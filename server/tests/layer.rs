@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autologoff_server::audit::{self, AuditSink, ExportFilter, SqlSink};
-use autologoff_server::store::{MemoryStore, Session, SessionId, SessionStore, StoreError};
+use autologoff_server::store::{
+    Expired, MemoryStore, Session, SessionId, SessionStore, StoreError,
+};
 use autologoff_server::{LiveSession, Sessions};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -218,7 +220,7 @@ async fn malformed_and_oversized_cookies_are_refused() {
         ),
         (
             Some(format!("other={}", "x".repeat(9000))),
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         ),
     ] {
         let res = send(&app, "GET", "/api/whoami", cookie.as_deref(), "").await;
@@ -303,6 +305,18 @@ impl SessionStore for Down {
         Err(StoreError::Unavailable("down".into()))
     }
     async fn owner(&self, _: &SessionId, _: i64) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn remember(&self, _: &SessionId, _: &str, _: i64, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn remembered(&self, _: &SessionId, _: i64) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn claim_expired(&self, _: i64, _: usize) -> Result<Vec<Expired>, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn settle(&self, _: &[Expired]) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("down".into()))
     }
     async fn ping(&self) -> Result<(), StoreError> {

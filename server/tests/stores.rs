@@ -19,6 +19,7 @@ fn session(user: &str, at: i64) -> Session {
         last_activity: at,
         idle_ms: IDLE,
         absolute_ms: ABS,
+        event: format!("ev-{user}-{at}"),
     }
 }
 

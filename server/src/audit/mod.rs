@@ -30,8 +30,8 @@ pub const MAX_RECORDS: usize = 1000;
 /// Largest `seq` (the SDK counts in JS numbers).
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
-/// The contract's record types.
-pub const TYPES: [&str; 8] = [
+/// The contract's record types (what a client may send).
+pub const TYPES: [&str; 9] = [
     "warn",
     "extend",
     "lock",
@@ -40,6 +40,7 @@ pub const TYPES: [&str; 8] = [
     "server-expired",
     "purge",
     "error",
+    "switch",
 ];
 
 /// The reasons the SDK writes: a lock's reason, or what an `extend` or `error` was.
@@ -84,6 +85,25 @@ pub struct StoredRecord {
     /// Unix ms on the server's clock.
     #[serde(skip)]
     pub received_at: Ms,
+    /// Who wrote it: the browser (`POST /audit`) or the server itself.
+    pub source: Source,
+}
+
+/// Who wrote a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Client,
+    Server,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Client => "client",
+            Source::Server => "server",
+        }
+    }
 }
 
 /// What a batch did: `accepted` newly stored, `duplicates` already there (or repeated).
@@ -101,6 +121,7 @@ pub struct ExportFilter {
     /// `received_at < until`.
     pub until: Option<Ms>,
     pub user: Option<String>,
+    pub source: Option<Source>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

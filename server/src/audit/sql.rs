@@ -12,8 +12,9 @@ use sqlx::sqlite::{
 };
 use sqlx::QueryBuilder;
 
-use super::{AuditError, AuditRecord, AuditSink, ExportFilter, Stored, StoredRecord};
-use crate::clock::Ms;
+use super::{AuditError, AuditRecord, AuditSink, ExportFilter, Source, Stored, StoredRecord};
+use crate::clock::{iso_ms, Ms};
+use crate::recorder::{RecordSink, ServerRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -34,6 +35,7 @@ type Row = (
     Option<String>,
     Option<String>,
     i64,
+    String,
 );
 
 fn unavailable(e: impl std::fmt::Display) -> AuditError {
@@ -90,6 +92,68 @@ impl SqlSink {
     }
 }
 
+impl SqlSink {
+    /// The server's own records, in one transaction: `tab` empty, `seq` from the one
+    /// deployment-wide counter (a row lock, so `seq` increases in commit order across
+    /// replicas), `source = server`; a `timeout` whose session event is already stored
+    /// (a claim taken over from a slow replica) is skipped.
+    pub async fn store_server(
+        &self,
+        records: &[ServerRecord],
+        written_at: Ms,
+    ) -> Result<u64, AuditError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let n = records.len() as i64;
+        on_pool!(self, pool => {
+            let work = async {
+                let mut tx = pool.begin().await?;
+                let (last,): (i64,) = sqlx::query_as(
+                    "UPDATE audit_counter SET n = n + $1 WHERE name = 'server' RETURNING n",
+                )
+                .bind(n)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO audit_records (tab, seq, type, at, reason, user_name, received_at, source, event_id) ",
+                );
+                q.push_values(records.iter().enumerate(), |mut row, (i, r)| {
+                    row.push_bind("")
+                        .push_bind(last - n + 1 + i as i64)
+                        .push_bind(r.kind.as_str())
+                        .push_bind(iso_ms(r.at))
+                        .push_bind(r.reason)
+                        .push_bind(r.user.as_str())
+                        .push_bind(written_at)
+                        .push_bind("server")
+                        .push_bind(r.event.as_deref());
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                let stored = q.build().execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok::<u64, sqlx::Error>(stored)
+            };
+            bounded(work).await
+        })
+    }
+}
+
+impl RecordSink for SqlSink {
+    fn write<'a>(
+        &'a self,
+        records: &'a [ServerRecord],
+        written_at: Ms,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.store_server(records, written_at)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 impl AuditSink for SqlSink {
     async fn store(
         &self,
@@ -128,7 +192,7 @@ impl AuditSink for SqlSink {
     async fn export(&self, filter: &ExportFilter) -> Result<Vec<StoredRecord>, AuditError> {
         let rows: Vec<Row> = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
-                "SELECT tab, seq, type, at, reason, user_name, received_at FROM audit_records WHERE 1 = 1",
+                "SELECT tab, seq, type, at, reason, user_name, received_at, source FROM audit_records WHERE 1 = 1",
             );
             if let Some(since) = filter.since {
                 q.push(" AND received_at >= ").push_bind(since);
@@ -139,13 +203,16 @@ impl AuditSink for SqlSink {
             if let Some(user) = &filter.user {
                 q.push(" AND user_name = ").push_bind(user.as_str());
             }
+            if let Some(source) = filter.source {
+                q.push(" AND source = ").push_bind(source.as_str());
+            }
             q.push(" ORDER BY received_at, tab, seq");
             bounded(q.build_query_as::<Row>().fetch_all(pool)).await?
         });
         Ok(rows
             .into_iter()
             .map(
-                |(tab, seq, kind, at, reason, user, received_at)| StoredRecord {
+                |(tab, seq, kind, at, reason, user, received_at, source)| StoredRecord {
                     record: AuditRecord {
                         tab,
                         seq,
@@ -155,6 +222,11 @@ impl AuditSink for SqlSink {
                     },
                     user,
                     received_at,
+                    source: if source == "server" {
+                        Source::Server
+                    } else {
+                        Source::Client
+                    },
                 },
             )
             .collect())

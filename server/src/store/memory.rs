@@ -1,13 +1,16 @@
 //! One process's sessions in a map (the embedded default).
+//!
+//! Besides the map, an index of live sessions by expiry: the sweeper takes the expired
+//! ones from its front (`O(log n)` each) instead of scanning every session.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Session, SessionId, SessionStore, StoreError, ATTRIBUTION_GRACE_MS};
+use super::{Expired, Session, SessionId, SessionStore, StoreError, CLAIM_LEASE_MS};
 use crate::clock::Ms;
 
-/// Swept at most this often, from `create`: ended entries past their grace go.
-const SWEEP_EVERY_MS: Ms = 60_000;
+/// Swept at most this often, from `create`: entries past their keeping time go.
+const FORGET_EVERY_MS: Ms = 60_000;
 
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -17,29 +20,71 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Map {
     entries: HashMap<SessionId, Entry>,
-    swept_at: Ms,
+    /// Live sessions by `(expiresAt, id)`.
+    expiring: BTreeSet<(Ms, SessionId)>,
+    /// Claimed timeouts by claim handle: the lease's end and what was claimed.
+    claims: BTreeMap<String, (Ms, Expired)>,
+    /// `*_ended` tokens: the user, and until when.
+    remembered: HashMap<SessionId, (String, Ms)>,
+    forgot_at: Ms,
+    next_claim: u64,
 }
 
 struct Entry {
-    /// `None` once ended: kept only to attribute late audit records.
-    live: Option<Session>,
-    user: String,
+    session: Session,
+    /// Ended (by `end`, a rotation, or the sweeper): never live again.
+    ended: bool,
     /// When the entry may be forgotten.
     keep_until: Ms,
 }
 
 impl Entry {
-    fn end(&mut self, now: Ms) {
-        self.live = None;
-        self.keep_until = now.saturating_add(ATTRIBUTION_GRACE_MS);
+    fn live(&self, now: Ms) -> bool {
+        !self.ended && self.session.is_live(now)
     }
 
-    /// The live session at `now`, ending it when it expired.
-    fn live_at(&mut self, now: Ms) -> Option<&mut Session> {
-        if self.live.as_ref().is_some_and(|s| !s.is_live(now)) {
-            self.end(now);
+    /// Whether it is live at `now`; one found expired is ended for good (it stays in the
+    /// expiry index: its timeout is still owed to the sweeper).
+    fn check(&mut self, now: Ms) -> bool {
+        if !self.ended && !self.session.is_live(now) {
+            self.ended = true;
         }
-        self.live.as_mut()
+        !self.ended
+    }
+
+    fn finish(&mut self, at: Ms) {
+        self.ended = true;
+        self.keep_until = at.saturating_add(self.session.absolute_ms);
+    }
+}
+
+impl Map {
+    /// Ends a live session (a `DELETE` or a rotation); an expired one is left to the
+    /// sweeper, whose `timeout` stands.
+    fn end(&mut self, id: &SessionId, now: Ms) -> bool {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return false;
+        };
+        if !entry.live(now) {
+            return false;
+        }
+        let exp = entry.session.expires_at();
+        entry.finish(now);
+        self.expiring.remove(&(exp, id.clone()));
+        true
+    }
+
+    fn forget(&mut self, now: Ms) {
+        if now - self.forgot_at < FORGET_EVERY_MS {
+            return;
+        }
+        self.forgot_at = now;
+        // An expired session not yet claimed by the sweeper is kept: its timeout is owed.
+        let expiring = &self.expiring;
+        self.entries.retain(|id, e| {
+            e.keep_until > now || expiring.contains(&(e.session.expires_at(), id.clone()))
+        });
+        self.remembered.retain(|_, (_, until)| *until > now);
     }
 }
 
@@ -54,7 +99,7 @@ impl MemoryStore {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Entries held (live and ended-in-grace).
+    /// Entries held (live and ended-but-still-attributed).
     pub fn len(&self) -> usize {
         self.map().entries.len()
     }
@@ -73,24 +118,16 @@ impl SessionStore for MemoryStore {
         now: Ms,
     ) -> Result<(), StoreError> {
         let mut map = self.map();
-        if now - map.swept_at >= SWEEP_EVERY_MS {
-            map.swept_at = now;
-            map.entries.retain(|_, e| {
-                if e.live.as_ref().is_some_and(|s| !s.is_live(now)) {
-                    e.end(now);
-                }
-                e.keep_until > now
-            });
+        map.forget(now);
+        if let Some(prev) = previous {
+            map.end(prev, now);
         }
-        if let Some(prev) = previous.and_then(|p| map.entries.get_mut(p)) {
-            prev.end(now);
-        }
-        let keep_until = session.expires_at().saturating_add(ATTRIBUTION_GRACE_MS);
         let entry = Entry {
-            live: Some(session.clone()),
-            user: session.user.clone(),
-            keep_until,
+            session: session.clone(),
+            ended: false,
+            keep_until: session.expires_at().saturating_add(session.absolute_ms),
         };
+        map.expiring.insert((session.expires_at(), id.clone()));
         map.entries.insert(id.clone(), entry);
         Ok(())
     }
@@ -100,8 +137,7 @@ impl SessionStore for MemoryStore {
         Ok(map
             .entries
             .get_mut(id)
-            .and_then(|e| e.live_at(now))
-            .cloned())
+            .and_then(|e| e.check(now).then(|| e.session.clone())))
     }
 
     async fn touch(&self, id: &SessionId, at: Ms, now: Ms) -> Result<Option<Session>, StoreError> {
@@ -109,25 +145,23 @@ impl SessionStore for MemoryStore {
         let Some(entry) = map.entries.get_mut(id) else {
             return Ok(None);
         };
-        let Some(s) = entry.live_at(now) else {
+        if !entry.check(now) {
             return Ok(None);
-        };
+        }
+        let before = entry.session.expires_at();
+        let s = &mut entry.session;
         s.last_activity = s.last_activity.max(at.min(now));
         let s = s.clone();
-        entry.keep_until = s.expires_at().saturating_add(ATTRIBUTION_GRACE_MS);
+        entry.keep_until = s.expires_at().saturating_add(s.absolute_ms);
+        if s.expires_at() != before {
+            map.expiring.remove(&(before, id.clone()));
+            map.expiring.insert((s.expires_at(), id.clone()));
+        }
         Ok(Some(s))
     }
 
     async fn end(&self, id: &SessionId, now: Ms) -> Result<bool, StoreError> {
-        let mut map = self.map();
-        let Some(entry) = map.entries.get_mut(id) else {
-            return Ok(false);
-        };
-        let was_live = entry.live_at(now).is_some();
-        if was_live {
-            entry.end(now);
-        }
-        Ok(was_live)
+        Ok(self.map().end(id, now))
     }
 
     async fn owner(&self, id: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
@@ -136,7 +170,80 @@ impl SessionStore for MemoryStore {
             .entries
             .get(id)
             .filter(|e| e.keep_until > now)
-            .map(|e| e.user.clone()))
+            .map(|e| e.session.user.clone()))
+    }
+
+    async fn remember(
+        &self,
+        token: &SessionId,
+        user: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> Result<(), StoreError> {
+        let until = now.saturating_add(for_ms);
+        self.map()
+            .remembered
+            .insert(token.clone(), (user.to_owned(), until));
+        Ok(())
+    }
+
+    async fn remembered(&self, token: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
+        let map = self.map();
+        Ok(map
+            .remembered
+            .get(token)
+            .filter(|(_, until)| *until > now)
+            .map(|(user, _)| user.clone()))
+    }
+
+    async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {
+        let mut map = self.map();
+        let lease = now.saturating_add(CLAIM_LEASE_MS);
+        let mut out = Vec::new();
+        for (until, claimed) in map.claims.values_mut() {
+            if out.len() == max {
+                break;
+            }
+            if *until <= now {
+                *until = lease;
+                out.push(claimed.clone());
+            }
+        }
+        while out.len() < max {
+            let Some((exp, id)) = map.expiring.first().cloned() else {
+                break;
+            };
+            if exp > now {
+                break;
+            }
+            map.expiring.pop_first();
+            map.next_claim += 1;
+            let claim = map.next_claim.to_string();
+            let Some(entry) = map.entries.get_mut(&id) else {
+                continue;
+            };
+            entry.finish(exp);
+            let s = &entry.session;
+            let claimed = Expired {
+                user: s.user.clone(),
+                expires_at: exp,
+                absolute: exp == s.absolute_deadline(),
+                event: s.event.clone(),
+                claim,
+            };
+            map.claims
+                .insert(claimed.claim.clone(), (lease, claimed.clone()));
+            out.push(claimed);
+        }
+        Ok(out)
+    }
+
+    async fn settle(&self, claims: &[Expired]) -> Result<(), StoreError> {
+        let mut map = self.map();
+        for c in claims {
+            map.claims.remove(&c.claim);
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

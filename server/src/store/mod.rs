@@ -16,12 +16,12 @@ pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 use crate::clock::Ms;
 
-/// How long after its end a session's user is still known, so that the audit records
-/// a browser flushes after the lock's `DELETE` (which cleared its cookie) are attributed.
-pub const ATTRIBUTION_GRACE_MS: Ms = 24 * 3600 * 1000;
+/// How long a claim on an expired session (or on a queued record) holds before another
+/// replica may take it over: well under the 5 s within which a `timeout` is recorded.
+pub const CLAIM_LEASE_MS: Ms = 2_000;
 
 /// A session id: 256 bits from the operating system's RNG, as 64 lowercase hex digits.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(String);
 
 impl SessionId {
@@ -56,6 +56,10 @@ impl fmt::Debug for SessionId {
 }
 
 /// What is stored of a live session. Its policy is fixed when it starts.
+///
+/// A session's user stays known for `absolute_ms` after it ends (the lock's late audit
+/// records are attributed, and the next sign-in of that browser is told apart as a
+/// `reauth` or a `switch`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
     pub user: String,
@@ -63,6 +67,9 @@ pub struct Session {
     pub last_activity: Ms,
     pub idle_ms: Ms,
     pub absolute_ms: Ms,
+    /// A random token naming this session's end in the audit trail (never the id): the
+    /// sink stores one `timeout` per token, whichever replica writes it and how often.
+    pub event: String,
 }
 
 impl Session {
@@ -76,6 +83,27 @@ impl Session {
     pub fn is_live(&self, now: Ms) -> bool {
         now < self.expires_at()
     }
+
+    /// The absolute limit: `createdAt + absolute`.
+    pub fn absolute_deadline(&self) -> Ms {
+        self.created_at.saturating_add(self.absolute_ms)
+    }
+}
+
+/// A session that passed its `expiresAt` without being ended, claimed by one replica's
+/// sweeper to record its `timeout`. Until [`SessionStore::settle`] the claim is a lease:
+/// if the replica stops, another one takes the same claim over after [`CLAIM_LEASE_MS`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expired {
+    pub user: String,
+    /// When it expired (`min(lastActivity + idle, createdAt + absolute)`).
+    pub expires_at: Ms,
+    /// Whether the absolute limit ended it (else the idle one).
+    pub absolute: bool,
+    /// [`Session::event`].
+    pub event: String,
+    /// The store's handle on the claim (opaque).
+    pub claim: String,
 }
 
 /// The store could not be asked, or answered something that is not a session.
@@ -124,17 +152,47 @@ pub trait SessionStore: Clone + Send + Sync + 'static {
         now: Ms,
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
-    /// Ends the session for good. `true` when a live one was ended.
+    /// Ends the session for good. `true` when a live one was ended (its end is then a
+    /// `logout`, never a `timeout`); `false` when there was none, or when it had already
+    /// expired (its `timeout` stands and is still recorded by the sweeper).
     fn end(&self, id: &SessionId, now: Ms)
         -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Whose session `id` is or was (live, or ended less than
-    /// [`ATTRIBUTION_GRACE_MS`] ago).
+    /// Whose session `id` is or was (live, or ended less than its absolute period ago).
     fn owner(
         &self,
         id: &SessionId,
         now: Ms,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Keeps `user` under `token` for `for_ms` (the `*_ended` cookie of `DELETE /session`:
+    /// a token that names a user, never a session id).
+    fn remember(
+        &self,
+        token: &SessionId,
+        user: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user [`SessionStore::remember`] kept under `token`, if still kept.
+    fn remembered(
+        &self,
+        token: &SessionId,
+        now: Ms,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Claims up to `max` sessions that expired at or before `now` without being ended,
+    /// and claims whose lease ran out (a replica stopped before settling them). Each
+    /// expired session is claimed by one caller at a time; a claimed session is ended.
+    fn claim_expired(
+        &self,
+        now: Ms,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<Expired>, StoreError>> + Send;
+
+    /// Drops the claims whose `timeout` records are durable in the sink.
+    fn settle(&self, claims: &[Expired]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Whether the store answers (`GET /healthz`).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -193,6 +251,24 @@ impl SessionStore for AnyStore {
     async fn owner(&self, id: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
         each_store!(self, s => s.owner(id, now).await)
     }
+    async fn remember(
+        &self,
+        token: &SessionId,
+        user: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> Result<(), StoreError> {
+        each_store!(self, s => s.remember(token, user, for_ms, now).await)
+    }
+    async fn remembered(&self, token: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
+        each_store!(self, s => s.remembered(token, now).await)
+    }
+    async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {
+        each_store!(self, s => s.claim_expired(now, max).await)
+    }
+    async fn settle(&self, claims: &[Expired]) -> Result<(), StoreError> {
+        each_store!(self, s => s.settle(claims).await)
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         each_store!(self, s => s.ping().await)
     }
@@ -229,6 +305,7 @@ mod tests {
             last_activity: 5000,
             idle_ms: 900,
             absolute_ms: 10_000,
+            event: "e".into(),
         };
         assert_eq!(s.expires_at(), 5900);
         let late = Session {

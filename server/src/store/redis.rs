@@ -1,11 +1,20 @@
 //! Sessions shared by several replicas in Redis (redis-rs).
 //!
-//! A session is a hash `alo:s:{id}` (`user`, `created`, `last`, `idle`, `abs`) whose key
-//! TTL is its expiry, and a string `alo:u:{id}` naming its user, kept
-//! [`ATTRIBUTION_GRACE_MS`] past the session's end for the audit trail. Every read and
-//! write is one Lua script, so it is atomic: a keepalive cannot revive a session that a
+//! A session is a hash `alo:s:{id}` (`user`, `created`, `last`, `idle`, `abs`, `absdl`,
+//! `eid`) whose key TTL is its expiry, and a string `alo:u:{id}` naming its user, kept for
+//! the session's absolute period past its end for the audit trail. Every read and write
+//! is one Lua script, so it is atomic: a keepalive cannot revive a session that a
 //! `DELETE` on another replica ended a moment before (the hash is gone and nothing
 //! recreates it), and an extension only moves `last` forward.
+//!
+//! The sweeper's part: `alo:exp` holds every session not ended by a `DELETE` or a
+//! rotation, scored by its `expiresAt` (moved by each keepalive), as the member
+//! `id \n absolute deadline \n event \n user`. A claim moves the expired ones, in one
+//! script, to `alo:claims` (`expiresAt \n absolute deadline \n event \n user`, scored by
+//! the end of the claim's lease) and deletes their hashes; `settle` removes them once
+//! their records are durable. A replica that stops holding claims leaves them to be
+//! taken over when the lease ends. Ending (`DELETE`, rotation) and claiming are scripts
+//! on the same keys, so a session gets either a `logout` or a `timeout`, never both.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -14,22 +23,43 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, Value};
 
-use super::{Session, SessionId, SessionStore, StoreError, ATTRIBUTION_GRACE_MS};
+use super::{Expired, Session, SessionId, SessionStore, StoreError, CLAIM_LEASE_MS};
 use crate::clock::Ms;
 
 /// Longest a request waits for Redis before it is refused with `503`.
 const ANSWER_WITHIN: Duration = Duration::from_millis(1000);
 
-/// The live session, ending it (hash gone, owner kept for the grace) when it expired.
+const EXPIRING: &str = "alo:exp";
+const CLAIMS: &str = "alo:claims";
+const SESSION_PREFIX: &str = "alo:s:";
+
+/// The session's fields (`v`), ending it when it expired: the hash goes, its owner key
+/// and its `alo:exp` entry stay (the sweeper records the timeout).
 const LIVE: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'user', 'created', 'last', 'idle', 'abs')
+local v = redis.call('HMGET', KEYS[1], 'user', 'created', 'last', 'idle', 'abs', 'absdl', 'eid')
 if not v[1] then return false end
 local now = tonumber(ARGV[1])
 local exp = math.min(tonumber(v[3]) + tonumber(v[4]), tonumber(v[2]) + tonumber(v[5]))
 if now >= exp then
   redis.call('DEL', KEYS[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
   return false
+end
+";
+
+/// Ends the live session of `skey` (a `DELETE` or a rotation): 1, or 0 when there is
+/// none or it already expired (then its timeout stands: it stays in `alo:exp`).
+const FINISH: &str = r"
+local function finish(skey, okey, id, now)
+  local v = redis.call('HMGET', skey, 'user', 'created', 'last', 'idle', 'abs', 'absdl', 'eid')
+  if not v[1] then return 0 end
+  local exp = math.min(tonumber(v[3]) + tonumber(v[4]), tonumber(v[2]) + tonumber(v[5]))
+  if now >= exp then return 0 end
+  redis.call('DEL', skey)
+  redis.call('PEXPIRE', okey, v[5])
+  if v[7] then
+    redis.call('ZREM', 'alo:exp', id .. '\n' .. v[6] .. '\n' .. v[7] .. '\n' .. v[1])
+  end
+  return 1
 end
 ";
 
@@ -37,42 +67,68 @@ static GET: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{LIVE}\nre
 
 static TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{LIVE}
-if tonumber(ARGV[3]) > tonumber(v[3]) then
-  v[3] = ARGV[3]
+        r"{LIVE}
+if tonumber(ARGV[2]) > tonumber(v[3]) then
+  v[3] = ARGV[2]
   redis.call('HSET', KEYS[1], 'last', v[3])
 end
 exp = math.min(tonumber(v[3]) + tonumber(v[4]), tonumber(v[2]) + tonumber(v[5]))
 redis.call('PEXPIRE', KEYS[1], exp - now)
-redis.call('PEXPIRE', KEYS[2], exp - now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[2], exp - now + tonumber(v[5]))
+if v[7] then
+  redis.call('ZADD', '{EXPIRING}', 'XX', exp, ARGV[3] .. '\n' .. v[6] .. '\n' .. v[7] .. '\n' .. v[1])
+end
 return v"
     ))
 });
 
 static CREATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+    Script::new(&format!(
+        r"{FINISH}
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('session id in use') end
-redis.call('HSET', KEYS[1], 'user', ARGV[1], 'created', ARGV[2], 'last', ARGV[2], 'idle', ARGV[3], 'abs', ARGV[4])
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'created', ARGV[2], 'last', ARGV[2], 'idle', ARGV[3],
+  'abs', ARGV[4], 'absdl', ARGV[5], 'eid', ARGV[6])
 local ttl = math.min(tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl + tonumber(ARGV[5]))
-if KEYS[3] and redis.call('DEL', KEYS[3]) == 1 then
-  redis.call('PEXPIRE', KEYS[4], ARGV[5])
-end
-return 1",
-    )
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl + tonumber(ARGV[4]))
+redis.call('ZADD', '{EXPIRING}', tonumber(ARGV[2]) + ttl,
+  ARGV[7] .. '\n' .. ARGV[5] .. '\n' .. ARGV[6] .. '\n' .. ARGV[1])
+if KEYS[3] then finish(KEYS[3], KEYS[4], ARGV[8], tonumber(ARGV[2])) end
+return 1"
+    ))
 });
 
 static END: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{FINISH}\nreturn finish(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))"
+    ))
+});
+
+/// Takes over claims whose lease ended, then claims expired sessions (ending them).
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
         r"
-if redis.call('DEL', KEYS[1]) == 1 then
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-  return 1
+local now = tonumber(ARGV[1])
+local max = tonumber(ARGV[3])
+local out = {{}}
+for _, c in ipairs(redis.call('ZRANGEBYSCORE', '{CLAIMS}', '-inf', now, 'LIMIT', 0, max)) do
+  redis.call('ZADD', '{CLAIMS}', ARGV[2], c)
+  out[#out + 1] = c
 end
-return 0",
-    )
+if #out < max then
+  local due = redis.call('ZRANGEBYSCORE', '{EXPIRING}', '-inf', now, 'WITHSCORES', 'LIMIT', 0, max - #out)
+  for i = 1, #due, 2 do
+    local m = due[i]
+    local id = string.match(m, '^[^\n]*')
+    redis.call('ZREM', '{EXPIRING}', m)
+    redis.call('DEL', '{SESSION_PREFIX}' .. id)
+    local c = due[i + 1] .. '\n' .. string.sub(m, #id + 2)
+    redis.call('ZADD', '{CLAIMS}', ARGV[2], c)
+    out[#out + 1] = c
+  end
+end
+return out"
+    ))
 });
 
 #[derive(Clone)]
@@ -86,6 +142,10 @@ fn session_key(id: &SessionId) -> String {
 
 fn owner_key(id: &SessionId) -> String {
     format!("alo:u:{}", id.as_str())
+}
+
+fn remembered_key(token: &SessionId) -> String {
+    format!("alo:e:{}", token.as_str())
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -103,7 +163,7 @@ async fn bounded<T>(f: impl Future<Output = Result<T, RedisError>>) -> Result<T,
     }
 }
 
-/// `[user, created, last, idle, abs]` as the scripts return them, or nil.
+/// `[user, created, last, idle, abs, absdl, eid]` as the scripts return them, or nil.
 fn decode(v: Value) -> Result<Option<Session>, StoreError> {
     let fields = match v {
         Value::Nil => return Ok(None),
@@ -127,18 +187,24 @@ fn decode(v: Value) -> Result<Option<Session>, StoreError> {
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("session field {i} is not an integer")))
     };
-    if fields.len() != 5 {
+    if fields.len() != 7 {
         return Err(StoreError::Corrupt(format!(
             "session has {} fields",
             fields.len()
         )));
     }
+    // A session stored by a release before the sweeper has no event token.
+    let event = match fields.get(6) {
+        Some(Value::Nil) => String::new(),
+        _ => text(6)?,
+    };
     Ok(Some(Session {
         user: text(0)?,
         created_at: num(1)?,
         last_activity: num(2)?,
         idle_ms: num(3)?,
         absolute_ms: num(4)?,
+        event,
     }))
 }
 
@@ -183,7 +249,12 @@ impl SessionStore for RedisStore {
             .arg(session.created_at)
             .arg(session.idle_ms)
             .arg(session.absolute_ms)
-            .arg(ATTRIBUTION_GRACE_MS);
+            .arg(session.absolute_deadline())
+            .arg(&session.event)
+            .arg(id.as_str());
+        if let Some(prev) = previous {
+            call.arg(prev.as_str());
+        }
         let mut conn = self.conn.clone();
         let _: Value = bounded(call.invoke_async(&mut conn)).await?;
         Ok(())
@@ -191,7 +262,7 @@ impl SessionStore for RedisStore {
 
     async fn get(&self, id: &SessionId, now: Ms) -> Result<Option<Session>, StoreError> {
         let mut call = GET.key(session_key(id));
-        call.key(owner_key(id)).arg(now).arg(ATTRIBUTION_GRACE_MS);
+        call.key(owner_key(id)).arg(now);
         let mut conn = self.conn.clone();
         decode(bounded(call.invoke_async(&mut conn)).await?)
     }
@@ -200,15 +271,15 @@ impl SessionStore for RedisStore {
         let mut call = TOUCH.key(session_key(id));
         call.key(owner_key(id))
             .arg(now)
-            .arg(ATTRIBUTION_GRACE_MS)
-            .arg(at.min(now));
+            .arg(at.min(now))
+            .arg(id.as_str());
         let mut conn = self.conn.clone();
         decode(bounded(call.invoke_async(&mut conn)).await?)
     }
 
-    async fn end(&self, id: &SessionId, _now: Ms) -> Result<bool, StoreError> {
+    async fn end(&self, id: &SessionId, now: Ms) -> Result<bool, StoreError> {
         let mut call = END.key(session_key(id));
-        call.key(owner_key(id)).arg(ATTRIBUTION_GRACE_MS);
+        call.key(owner_key(id)).arg(id.as_str()).arg(now);
         let mut conn = self.conn.clone();
         let ended: i64 = bounded(call.invoke_async(&mut conn)).await?;
         Ok(ended == 1)
@@ -217,6 +288,52 @@ impl SessionStore for RedisStore {
     async fn owner(&self, id: &SessionId, _now: Ms) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn.clone();
         bounded(redis::cmd("GET").arg(owner_key(id)).query_async(&mut conn)).await
+    }
+
+    async fn remember(
+        &self,
+        token: &SessionId,
+        user: &str,
+        for_ms: Ms,
+        _now: Ms,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut set = redis::cmd("SET");
+        set.arg(remembered_key(token))
+            .arg(user)
+            .arg("PX")
+            .arg(for_ms.max(1));
+        bounded(set.query_async::<()>(&mut conn)).await
+    }
+
+    async fn remembered(&self, token: &SessionId, _now: Ms) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut get = redis::cmd("GET");
+        get.arg(remembered_key(token));
+        bounded(get.query_async(&mut conn)).await
+    }
+
+    async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {
+        let mut call = CLAIM.prepare_invoke();
+        call.arg(now)
+            .arg(now.saturating_add(CLAIM_LEASE_MS))
+            .arg(max.max(1));
+        let mut conn = self.conn.clone();
+        let claims: Vec<String> = bounded(call.invoke_async(&mut conn)).await?;
+        claims.into_iter().map(|c| expired(&c)).collect()
+    }
+
+    async fn settle(&self, claims: &[Expired]) -> Result<(), StoreError> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(CLAIMS);
+        for c in claims {
+            cmd.arg(&c.claim);
+        }
+        let mut conn = self.conn.clone();
+        bounded(cmd.query_async::<()>(&mut conn)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -228,6 +345,31 @@ impl SessionStore for RedisStore {
             Err(StoreError::Corrupt("PING not answered with PONG".into()))
         }
     }
+}
+
+/// A claim as `CLAIM` returns it: `expiresAt \n absolute deadline \n event \n user`.
+fn expired(claim: &str) -> Result<Expired, StoreError> {
+    let mut parts = claim.splitn(4, '\n');
+    let mut next = || {
+        parts
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("claim has too few fields".into()))
+    };
+    let num = |s: &str| {
+        s.parse::<Ms>()
+            .map_err(|_| StoreError::Corrupt("claim field is not an integer".into()))
+    };
+    let expires_at = num(next()?)?;
+    let absolute_deadline = num(next()?)?;
+    let event = next()?.to_owned();
+    let user = next()?.to_owned();
+    Ok(Expired {
+        user,
+        expires_at,
+        absolute: expires_at == absolute_deadline,
+        event,
+        claim: claim.to_owned(),
+    })
 }
 
 /// What went wrong, without the error's text (which may quote a URL with its password).

@@ -80,8 +80,17 @@ pub struct Export {
     /// Only this user's records.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Only the records the browsers sent (client) or the server wrote itself (server).
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceArg {
+    Client,
+    Server,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use autologoff_server::audit::{AuditSink, ExportFilter, SqlSink};
-use autologoff_server::{iso_ms, ApiError, LiveSession};
+use autologoff_server::{iso_ms, ApiError, LiveSession, SignIn};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -56,7 +56,7 @@ async fn sign_in(
             ))
         }
     };
-    let started = sessions.start(&user, &headers).await?;
+    let started = sessions.start_by(&user, &headers, SignIn::Demo).await?;
     if let Some(h) = hooks {
         h.issued(started.id().clone());
     }

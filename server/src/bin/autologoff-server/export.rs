@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use autologoff_server::audit::{AuditSink, ExportFilter, SqlSink};
+use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
 use autologoff_server::iso_ms;
 use serde::Serialize;
 
-use crate::cli::{redacted, Export, Format};
+use crate::cli::{redacted, Export, Format, SourceArg};
 
 /// One exported row: the columns in the order SERVER.md gives.
 #[derive(Serialize)]
@@ -20,6 +20,7 @@ struct Row<'a> {
     reason: Option<&'a str>,
     user: Option<&'a str>,
     received_at: String,
+    source: &'static str,
 }
 
 pub async fn run(args: Export) -> ExitCode {
@@ -38,6 +39,10 @@ pub async fn run(args: Export) -> ExitCode {
         since: args.since,
         until: args.until,
         user: args.user,
+        source: args.source.map(|s| match s {
+            SourceArg::Client => Source::Client,
+            SourceArg::Server => Source::Server,
+        }),
     };
     let records = match sink.export(&filter).await {
         Ok(r) => r,
@@ -69,6 +74,7 @@ fn rows(records: &[autologoff_server::audit::StoredRecord]) -> impl Iterator<Ite
         reason: r.record.reason.as_deref(),
         user: r.user.as_deref(),
         received_at: iso_ms(r.received_at),
+        source: r.source.as_str(),
     })
 }
 

@@ -101,6 +101,7 @@ pub fn router(hooks: Hooks, sessions: Deployment, sink: Option<SqlSink>) -> Rout
         .route("/__test/reset", post(reset))
         .route("/__test/expire", post(expire))
         .route("/__test/audit", get(audit))
+        .route("/__test/sweeper", post(sweeper))
         .with_state((hooks, sessions, sink))
 }
 
@@ -182,6 +183,22 @@ async fn expire(State((h, sessions, _)): State<Env>) -> Result<Json<Value>, ApiE
         sessions.end(id).await?;
     }
     Ok(Json(json!({ "ok": true })))
+}
+
+/// `{"stallMs": N}`: the sweeper holds its claims N ms before writing them (so that a
+/// test can kill the process in the middle of a sweep); 0 = normal.
+async fn sweeper(
+    State((_, sessions, _)): State<Env>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let v = body_json(&body)?;
+    let Some(ms) = v.get("stallMs").and_then(Value::as_u64) else {
+        return Err(ApiError::BadRequest(
+            "stallMs must be an integer >= 0".into(),
+        ));
+    };
+    sessions.stall_sweeper(ms);
+    Ok(Json(json!({ "stallMs": ms })))
 }
 
 /// Every stored record, with the server's fields (`user`, `receivedAt` in unix ms).

@@ -55,11 +55,14 @@ pub async fn run(args: Serve) -> ExitCode {
             }
         },
     };
-    let sessions = Sessions::builder(store)
+    let mut sessions = Sessions::builder(store)
         .idle(Duration::from_secs(args.idle_secs))
         .absolute(Duration::from_secs(args.absolute_secs))
-        .secure(!args.listen.ip().is_loopback())
-        .build();
+        .secure(!args.listen.ip().is_loopback());
+    if let Some(sink) = &sink {
+        sessions = sessions.records(sink.clone());
+    }
+    let sessions = sessions.build();
     let sessions = match sessions {
         Ok(s) => s,
         Err(e) => {
