@@ -137,11 +137,136 @@ async fn race<S: SessionStore>(a: S, b: S, rounds: usize) {
     }
 }
 
+/// What the sweeper relies on: each expired session is claimed once, by one replica, with
+/// what its `timeout` record needs; ended ones never; an unsettled claim is taken over
+/// when its lease ends.
+async fn sweeps<S: SessionStore>(a: S, b: S) {
+    let t = T0 + 10 * ABS;
+    let mk = |user: &str| (SessionId::generate().unwrap(), session(user, t));
+    let (idle, s_idle) = mk("dr-idle");
+    let (kept, s_kept) = mk("dr-kept");
+    let (deleted, s_deleted) = mk("dr-deleted");
+    let (rotated, s_rotated) = mk("dr-rotated");
+    let (late, s_late) = mk("dr-late-delete");
+    for (id, s) in [
+        (&idle, &s_idle),
+        (&kept, &s_kept),
+        (&deleted, &s_deleted),
+        (&rotated, &s_rotated),
+        (&late, &s_late),
+    ] {
+        a.create(id, s, None, t).await.unwrap();
+    }
+    assert!(b
+        .touch(&kept, t + 60_000, t + 60_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        b.end(&deleted, t + 1).await.unwrap(),
+        "a live session is ended"
+    );
+    let (next, s_next) = (
+        SessionId::generate().unwrap(),
+        session("dr-rotated", t + IDLE / 2),
+    );
+    b.create(&next, &s_next, Some(&rotated), t + IDLE / 2)
+        .await
+        .unwrap();
+
+    // Nothing is due before its expiry.
+    assert_eq!(a.claim_expired(t + IDLE - 1, 100).await.unwrap(), vec![]);
+
+    // A DELETE after the expiry ends nothing: the timeout stands.
+    assert!(!a.end(&late, t + IDLE).await.unwrap());
+
+    // Both replicas sweep at the same instant: each expired session goes to one of them.
+    let now = t + IDLE + 1;
+    let (ca, cb) = tokio::join!(a.claim_expired(now, 100), b.claim_expired(now, 100));
+    let mut got: Vec<_> = ca.unwrap().into_iter().chain(cb.unwrap()).collect();
+    got.sort_by(|x, y| x.user.cmp(&y.user));
+    let users: Vec<&str> = got.iter().map(|e| e.user.as_str()).collect();
+    assert_eq!(users, ["dr-idle", "dr-late-delete"], "claimed once each");
+    assert_eq!(got[0].expires_at, t + IDLE);
+    assert!(!got[0].absolute);
+    assert_eq!(got[0].event, s_idle.event);
+    // A claimed session is ended: no keepalive revives it, whatever a replica's clock says.
+    assert_eq!(
+        b.touch(&idle, t + IDLE - 5, t + IDLE - 1).await.unwrap(),
+        None
+    );
+    assert_eq!(a.owner(&idle, now).await.unwrap(), Some("dr-idle".into()));
+
+    // Not settled (the replica stopped): nobody else takes it until the lease ends...
+    assert_eq!(b.claim_expired(now + 1, 100).await.unwrap(), vec![]);
+    // ...then another replica does, with the same event token (the sink stores it once).
+    let lease_end = now + autologoff_server::store::CLAIM_LEASE_MS;
+    let mut again = b.claim_expired(lease_end, 100).await.unwrap();
+    again.sort_by(|x, y| x.user.cmp(&y.user));
+    assert_eq!(
+        again.iter().map(|e| &e.event).collect::<Vec<_>>(),
+        got.iter().map(|e| &e.event).collect::<Vec<_>>()
+    );
+    b.settle(&again).await.unwrap();
+    assert_eq!(a.claim_expired(lease_end + 1, 100).await.unwrap(), vec![]);
+
+    // The kept one expires at its moved deadline, the rotation's successor at its own.
+    let due = t + 60_000 + IDLE;
+    let c = a.claim_expired(due, 100).await.unwrap();
+    assert_eq!(
+        c.iter().map(|e| e.user.as_str()).collect::<Vec<_>>(),
+        ["dr-kept"]
+    );
+    assert_eq!(c[0].expires_at, due);
+    a.settle(&c).await.unwrap();
+    let c = a.claim_expired(t + IDLE / 2 + IDLE, 100).await.unwrap();
+    assert_eq!(c.len(), 1, "the new session, not the rotated one");
+    assert_eq!(c[0].event, s_next.event);
+    a.settle(&c).await.unwrap();
+
+    // The absolute limit: a session kept busy ends at createdAt + absolute.
+    let (busy, s_busy) = mk("dr-busy");
+    a.create(&busy, &s_busy, None, t).await.unwrap();
+    let mut at = t;
+    while at < t + ABS - IDLE {
+        at += IDLE / 2;
+        assert!(a.touch(&busy, at, at).await.unwrap().is_some());
+    }
+    let c = b.claim_expired(t + ABS, 100).await.unwrap();
+    assert_eq!(c.len(), 1);
+    assert!(c[0].absolute, "{c:?}");
+    assert_eq!(c[0].expires_at, t + ABS);
+
+    // The *_ended token names a user, for as long as it was told.
+    let token = SessionId::generate().unwrap();
+    a.remember(&token, "dr-gone", 5_000, t).await.unwrap();
+    assert_eq!(
+        b.remembered(&token, t + 1).await.unwrap(),
+        Some("dr-gone".into())
+    );
+    let unknown = SessionId::generate().unwrap();
+    assert_eq!(b.remembered(&unknown, t + 1).await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn memory_store_keeps_the_rules() {
     let m = MemoryStore::new();
     rules(m.clone(), m.clone()).await;
     race(m.clone(), m, 500).await;
+}
+
+#[tokio::test]
+async fn memory_store_hands_each_expired_session_to_one_sweep() {
+    let m = MemoryStore::new();
+    sweeps(m.clone(), m).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_hands_each_expired_session_to_one_replica() {
+    let redis = Redis::start();
+    let a = RedisStore::connect(&redis.url()).await.unwrap();
+    let b = RedisStore::connect(&redis.url()).await.unwrap();
+    sweeps(a, b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
