@@ -109,13 +109,20 @@ test("a restart of A loses no session", async () => {
 
 test("bad input: a clear 4xx naming what was wrong, and nothing stored", async () => {
   const sid = await login(A, "dr-bad");
-  const storedBefore = (await A.audit()).length;
+  const clientRows = async () => (await A.audit()).filter((r) => r.source === "client").length;
+  const storedBefore = await clientRows();
   const huge = JSON.stringify(Array.from({ length: 3000 }, (_, i) => record("tab-huge", i)));
   const tenK = JSON.stringify(Array.from({ length: 10_000 }, (_, i) => ({ seq: i })));
   const cases = [
     ["GET", "/api/whoami", { cookie: "sid=not-an-id" }, 401, /malformed/],
     ["GET", "/api/whoami", { cookie: "sid=" + "f".repeat(64) }, 401, /ended|expired/],
-    ["GET", "/api/whoami", { cookie: "x=" + "y".repeat(9000) }, 413, /Cookie/],
+    // A header is not a payload: 431 (RFC 6585) with the JSON error, on every route.
+    ["GET", "/api/whoami", { cookie: "x=" + "y".repeat(9000) }, 431, /Cookie/],
+    ["GET", "/session", { cookie: "x=" + "y".repeat(9000) }, 431, /Cookie/],
+    ["POST", "/session", { cookie: "x=" + "y".repeat(9000), body: "{}" }, 431, /Cookie/],
+    ["DELETE", "/session", { cookie: "x=" + "y".repeat(9000) }, 431, /Cookie/],
+    ["POST", "/login", { cookie: "x=" + "y".repeat(9000), body: '{"user":"dr-big"}' }, 431, /Cookie/],
+    ["POST", "/audit", { cookie: "x=" + "y".repeat(9000), body: JSON.stringify([record("tab-431", 1)]) }, 431, /Cookie/],
     ["POST", "/session", { cookie: sid, body: '{"lastActivityAgoMs":-1}' }, 400, /lastActivityAgoMs/],
     ["POST", "/session", { cookie: sid, body: '{"lastActivityAgoMs":"10"}' }, 400, /lastActivityAgoMs/],
     ["POST", "/session", { cookie: sid, body: '{"ago":10}' }, 400, /ago/],
@@ -137,7 +144,7 @@ test("bad input: a clear 4xx naming what was wrong, and nothing stored", async (
     assert.match(r.json?.error ?? "", says, `${m} ${p}: ${r.text}`);
   }
   assert.ok((await call(A, "PUT", "/session")).headers.get("allow").includes("DELETE"));
-  assert.equal((await A.audit()).length, storedBefore, "a refused request stored something");
+  assert.equal(await clientRows(), storedBefore, "a refused request stored something");
 
   // Extra fields a buggy client sent are dropped: found nowhere in the database.
   const phi = { patient: "Jane Testpatient", mrn: "SYN-0042", note: "chest pain since Tuesday" };
@@ -162,24 +169,89 @@ test("audit export: a user's lock, purge and unlock records with their name, in 
   const unlock = [{ seq: 3, type: "unlock", at: "2026-12-03T06:59:00.000Z", tab }];
   assert.equal((await call(B, "POST", "/audit", { cookie: ended, body: JSON.stringify(unlock) })).status, 200);
 
-  const out = (format) => spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--format", format], { encoding: "utf8" });
+  const out = (format) => spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--source", "client", "--format", format], { encoding: "utf8" });
   const jsonl = out("jsonl");
   assert.equal(jsonl.status, 0, jsonl.stderr);
   const got = jsonl.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(got.map((r) => [r.type, r.reason, r.user]), [["lock", "idle", "dr-export"], ["purge", null, "dr-export"], ["unlock", null, "dr-export"]]);
-  assert.deepEqual(Object.keys(got[0]), ["tab", "seq", "type", "at", "reason", "user", "received_at"]);
+  assert.deepEqual(Object.keys(got[0]), ["tab", "seq", "type", "at", "reason", "user", "received_at", "source"]);
+  assert.ok(got.every((r) => r.source === "client"));
   assert.match(got[0].received_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const csv = out("csv");
   assert.equal(csv.status, 0, csv.stderr);
   const lines = csv.stdout.trim().split("\n");
-  assert.equal(lines[0], "tab,seq,type,at,reason,user,received_at");
+  assert.equal(lines[0], "tab,seq,type,at,reason,user,received_at,source");
   assert.deepEqual(lines.slice(1).map((l) => l.split(",").slice(2, 3)[0]), ["lock", "purge", "unlock"]);
   // --since is inclusive, --until exclusive, both on received_at.
   const first = got[0].received_at;
-  const since = spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--until", first], { encoding: "utf8" });
+  const since = spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--source", "client", "--until", first], { encoding: "utf8" });
   assert.equal(since.stdout.trim(), "");
-  const from = spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--since", first], { encoding: "utf8" });
+  const from = spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--source", "client", "--since", first], { encoding: "utf8" });
   assert.equal(from.stdout.trim().split("\n").length, 3);
+  // The server's own records of that user: the login and the DELETE's logout.
+  const server = spawnSync(SERVER_BIN, ["audit", "export", "--audit", pg.url, "--user", "dr-export", "--source", "server"], { encoding: "utf8" });
+  const mine = server.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(mine.map((r) => [r.type, r.reason, r.tab, r.source]), [["login", "demo", "", "server"], ["logout", "request", "", "server"]]);
+});
+
+/** Server timeouts stored for users whose name starts with `prefix`. */
+async function timeoutsOf(server, prefix) {
+  return (await server.audit()).filter((r) => r.type === "timeout" && r.user?.startsWith(prefix));
+}
+
+async function until(what, check, ms = 5000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error("timed out: " + what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("sessions left alone, no browser at all: one timeout each within 5 s, exactly once across replicas, also when a replica is SIGKILLed mid-sweep", async () => {
+  const [C, D] = await Promise.all([startServer(shared()), startServer(shared())]);
+  try {
+    // 100 sessions expiring in the same second, on two replicas; nothing ever asks for them again.
+    const sids = [];
+    for (let i = 0; i < 100; i++) sids.push(await login(i % 2 ? C : D, `sweep-${String(i).padStart(3, "0")}`));
+    const expiresAt = (await call(C, "GET", "/session", { cookie: sids[0] })).json.expiresAt;
+    const offset = 61_000;
+    await Promise.all([C, D].map((s) => s.api("/__test/clock", { offsetMs: offset })));
+    const expiredAt = Date.now();
+    const rows = await until("100 timeouts", async () => { const t = await timeoutsOf(C, "sweep-"); return t.length >= 100 && t; });
+    assert.ok(Date.now() - expiredAt < 5000, `took ${Date.now() - expiredAt} ms`);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await timeoutsOf(D, "sweep-")).length, 100, "exactly one timeout per session");
+    const first = rows.find((r) => r.user === "sweep-000");
+    assert.equal(first.reason, "idle");
+    assert.equal(first.tab, "");
+    assert.equal(first.source, "server");
+    assert.equal(Date.parse(first.at), expiresAt, "at is the session's expiresAt");
+
+    // C alone claims the next 100, holds them without writing, and is SIGKILLed.
+    await D.close();
+    await C.api("/__test/sweeper", { stallMs: 600_000 });
+    for (let i = 0; i < 100; i++) await login(C, `killed-${String(i).padStart(3, "0")}`);
+    await C.api("/__test/clock", { offsetMs: 2 * offset });
+    const held = () => Number(spawnSync("redis-cli", ["-p", String(redis.port), "ZCARD", "alo:claims"], { encoding: "utf8" }).stdout.trim());
+    await until("C claimed the 100", () => held() === 100);
+    process.kill(C.pid, "SIGKILL");
+    await C.close();
+    // A replica started after that takes the claims over when their lease ends.
+    const E = await startServer(shared());
+    try {
+      await E.api("/__test/clock", { offsetMs: 2 * offset });
+      await until("the 100 taken over", async () => (await timeoutsOf(E, "killed-")).length >= 100);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal((await timeoutsOf(E, "killed-")).length, 100, "none lost, none doubled");
+      assert.equal(held(), 0);
+    } finally {
+      await E.close();
+    }
+  } finally {
+    await Promise.all([C.close(), D.close()]);
+  }
 });
 
 test("Redis stopped: guarded routes, /session and login answer 503, nothing live; Redis back: service resumes", async () => {
