@@ -84,13 +84,13 @@ test("Postgres stopped: /audit answers 503 and the SDK's queue delivers every re
   await sleep(6000);
   assert.ok(s.log().includes("POST /audit 503"), "the SDK tried while Postgres was down");
   await pg.resume();
-  await waitFor(async () => (await s.audit()).length >= made.length, { timeout: 60_000, every: 500 });
+  await waitFor(async () => (await s.audit("client")).length >= made.length, { timeout: 60_000, every: 500 });
   await sleep(1000);
-  const stored = (await s.audit()).map((r) => `${r.tab}/${r.seq}`);
+  const stored = (await s.audit("client")).map((r) => `${r.tab}/${r.seq}`);
   assert.deepEqual([...stored].sort(), [...made].sort(), "every record once, none lost, none twice");
   // Each lock's DELETE cleared the session cookie before its records were sent: they are
   // still attributed to the user who was signed in (never to a name the client wrote).
-  const users = new Set((await s.audit()).map((r) => r.user));
+  const users = new Set((await s.audit("client")).map((r) => r.user));
   assert.deepEqual([...users], ["dr-test"]);
   await ctx.close();
 });
@@ -101,11 +101,51 @@ test("the lock's own audit records, sent after its DELETE cleared the cookie, ar
   await page.evaluate(() => window.session.lock());
   await waitFor(async () => !(await ctx.cookies()).some((c) => c.name === "sid"));
   const stored = await waitFor(async () => {
-    const rows = await s.audit();
+    const rows = await s.audit("client");
     return rows.some((r) => r.type === "lock") && rows.some((r) => r.type === "purge") && rows;
   }, { timeout: 10_000, every: 200 });
   assert.ok(s.log().indexOf("DELETE /session 204") < s.log().lastIndexOf("POST /audit 200"), "records arrived after the DELETE");
   assert.deepEqual(stored.filter((r) => r.type === "lock").map((r) => [r.reason, r.user]), [["manual", "dr-test"]]);
   assert.ok(stored.every((r) => r.user === "dr-test"), JSON.stringify(stored));
+  await ctx.close();
+});
+
+test("a shift at one browser: the export holds the server's login, logout (idle), reauth, logout, switch and the client's records, attributed, in order", async () => {
+  const { s, ctx } = await setup(["--idle-secs", "60"]);
+  const page = await openHarness(ctx, s.url, { idleTimeoutMs: 3000, warnBeforeMs: 0, crossTab: false, server: SERVER(), audit: { url: "/audit" } }, { login: true });
+  const signIn = (user) => page.evaluate((u) => fetch("/login", { method: "POST", body: JSON.stringify({ user: u }) }).then((r) => r.status), user);
+  const sidGone = () => waitFor(async () => !(await ctx.cookies()).some((c) => c.name === "sid"));
+  // Walked away: the idle lock ends the server session (its DELETE says why).
+  await waitFor(() => lockOf(page), { timeout: 8000, every: 100 });
+  await sidGone();
+  // The same clinician signs in again and the page is unlocked; then locks it by hand.
+  assert.equal(await signIn("dr-test"), 204);
+  assert.equal(await page.evaluate(() => window.session.unlock()), true);
+  await page.evaluate(() => window.session.lock());
+  await sidGone();
+  // Another clinician signs in at that browser.
+  assert.equal(await signIn("dr-next"), 204);
+  const rows = await waitFor(async () => {
+    const all = await s.audit();
+    const locks = all.filter((r) => r.source === "client" && r.type === "lock").length;
+    return locks >= 2 && all.filter((r) => r.source === "server").length >= 5 && all;
+  }, { timeout: 15_000, every: 250 });
+  console.log("# shift export (received order):\n" + rows.map((r) => `#   ${r.source.padEnd(6)} ${r.tab ? r.tab.slice(0, 8) : "-".padEnd(8)} ${String(r.seq).padStart(3)} ${r.type.padEnd(14)} ${(r.reason ?? "").padEnd(8)} ${r.user}`).join("\n"));
+  const server = rows.filter((r) => r.source === "server").map((r) => [r.type, r.reason, r.user]);
+  assert.deepEqual(server, [
+    ["login", "demo", "dr-test"],
+    ["logout", "idle", "dr-test"],
+    ["reauth", "demo", "dr-test"],
+    ["logout", "manual", "dr-test"],
+    ["switch", "demo", "dr-next"],
+  ]);
+  const client = rows.filter((r) => r.source === "client");
+  assert.deepEqual(client.filter((r) => r.type === "lock").map((r) => [r.reason, r.user]), [["idle", "dr-test"], ["manual", "dr-test"]]);
+  assert.ok(client.every((r) => r.user === "dr-test"), "every client record is the first clinician's");
+  // In order: the export is sorted by arrival, and the server's seq grows with it.
+  const received = rows.map((r) => r.receivedAt);
+  assert.deepEqual(received, [...received].sort((a, b) => a - b));
+  const seqs = rows.filter((r) => r.source === "server").map((r) => r.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
   await ctx.close();
 });

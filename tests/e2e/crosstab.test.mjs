@@ -183,9 +183,9 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     await collect(tabs);
     const manualLocks = [...made.values()].filter((r) => r.type === "lock" && r.reason === "manual").length;
     assert.equal(manualLocks, CYCLES, "one manual lock record per cycle");
-    await waitFor(async () => (await s.audit()).length >= made.size, { timeout: 40_000, every: 500 });
+    await waitFor(async () => (await s.audit("client")).length >= made.size, { timeout: 40_000, every: 500 });
     await sleep(1500); // late duplicates (a re-sent batch) would land now
-    const stored = await s.audit();
+    const stored = await s.audit("client");
     const keys = stored.map((r) => `${r.tab}/${r.seq}`);
     const left = await tabs[0].evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("autologoff:audit:")).length);
     console.log(`# audit: ${CYCLES} cycles, ${made.size} records made in ${order.size} tab loads, ${stored.length} stored, ${left} queue(s) left in localStorage, ${stuck.length} cycle(s) left tabs locked; ${Date.now() - real0} real ms`);

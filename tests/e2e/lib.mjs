@@ -42,8 +42,12 @@ export async function startServer(args = []) {
       const t = await r.text();
       try { return JSON.parse(t); } catch { return t; }
     },
-    /** Every record the server stored (test hook), with its `user` and `receivedAt`. */
-    audit() { return this.api("/__test/audit"); },
+    /** Every record the server stored (test hook), with its `user`, `receivedAt` and
+     * `source`; `audit("client")` only the browsers' records, `audit("server")` only the server's own. */
+    async audit(source) {
+      const rows = await this.api("/__test/audit");
+      return source ? rows.filter((r) => r.source === source) : rows;
+    },
     /** The server's stderr so far (its request log). */
     log() { return log; },
     pid: proc.pid,
