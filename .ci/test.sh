@@ -55,7 +55,8 @@ per=""
 for e in chromium firefox webkit; do per+="${per:+ }$e $(grep -cE "✔ $e: the .* app locks" "$LOG/packaging")/2"; done
 summary+=("packaging ${p:-0} passed/${f:-?} failed (apps locked: $per)"); [ "$rc" = 0 ] || fail=1
 
-cargo build -q -p autologoff-server
+# The e2e and server tiers drive the server clock through /__test/* (a test-only build feature).
+cargo build -q -p autologoff-server --features test-hooks
 
 echo "== server: autologoff-server replicas on real Redis and Postgres"
 node --test --test-concurrency=1 --test-reporter=spec tests/server/*.test.mjs 2>&1 | tee "$LOG/server" | grep -vE "^\s+at "

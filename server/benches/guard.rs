@@ -1,15 +1,18 @@
 //! `npm run bench:server`: what the guard costs. A `GET /api/whoami` on loopback through
 //! the session layer (memory store, Redis store) and the same route bare, with 10,000 live
 //! sessions, rounds interleaved so the machine's noise hits every variant alike; then the
-//! bytes each live session costs in each store. Printed, not asserted.
+//! bytes each live session costs in each store; then what the sweeper of the server's own
+//! audit records costs: the guarded request with the sweeper running vs not, and Redis
+//! commands and milliseconds per sweep with 10,000 live sessions. Printed, not asserted.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use autologoff_server::store::{MemoryStore, RedisStore, SessionStore};
-use autologoff_server::{LiveSession, Sessions};
+use autologoff_server::audit::SqlSink;
+use autologoff_server::store::{MemoryStore, RedisStore, Session, SessionId, SessionStore};
+use autologoff_server::{LiveSession, SessionLayer, Sessions};
 use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -50,12 +53,16 @@ async fn logins<S: SessionStore>(sessions: &Sessions<S>) -> Vec<String> {
     cookies
 }
 
-async fn guarded<S: SessionStore>(store: S) -> (String, Vec<String>) {
-    let sessions = Sessions::builder(store).secure(false).build().unwrap();
+async fn guarded<S: SessionStore>(store: S, sink: Option<SqlSink>) -> (String, Vec<String>) {
+    let mut builder = Sessions::builder(store).secure(false);
+    if let Some(sink) = sink {
+        builder = builder.records(sink);
+    }
+    let sessions = builder.build().unwrap();
     let cookies = logins(&sessions).await;
     let app = Router::new()
         .route("/api/whoami", get(whoami))
-        .route_layer(sessions.layer());
+        .route_layer(SessionLayer::new(sessions));
     (serve(app).await, cookies)
 }
 
@@ -109,15 +116,30 @@ fn rss_bytes() -> u64 {
 async fn main() {
     let redis = common::Redis::start();
     let bare_url = serve(Router::new().route("/api/whoami", get(bare))).await;
-    let (mem_url, mem_cookies) = guarded(MemoryStore::new()).await;
+    let dir = std::env::temp_dir().join(format!("alo-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sink = SqlSink::open(&format!("sqlite:{}", dir.join("audit.db").display()))
+        .await
+        .unwrap();
+    let (mem_url, mem_cookies) = guarded(MemoryStore::new(), None).await;
+    let (mem_sw_url, mem_sw_cookies) = guarded(MemoryStore::new(), Some(sink.clone())).await;
     let (redis_url, redis_cookies) =
-        guarded(RedisStore::connect(&redis.url()).await.unwrap()).await;
-    let variants: [(&str, &str, &[String]); 3] = [
+        guarded(RedisStore::connect(&redis.url()).await.unwrap(), None).await;
+    let redis2 = common::Redis::start();
+    let (redis_sw_url, redis_sw_cookies) = guarded(
+        RedisStore::connect(&redis2.url()).await.unwrap(),
+        Some(sink.clone()),
+    )
+    .await;
+    let variants: [(&str, &str, &[String]); 5] = [
         ("bare axum route (no layer)", &bare_url, &mem_cookies),
         ("layer + memory store", &mem_url, &mem_cookies),
+        ("layer + memory + sweeper", &mem_sw_url, &mem_sw_cookies),
         ("layer + Redis store", &redis_url, &redis_cookies),
+        ("layer + Redis + sweeper", &redis_sw_url, &redis_sw_cookies),
     ];
-    let mut results: Vec<(usize, Vec<u32>, Vec<f64>)> = vec![(0, Vec::new(), Vec::new()); 3];
+    let mut results: Vec<(usize, Vec<u32>, Vec<f64>)> =
+        vec![(0, Vec::new(), Vec::new()); variants.len()];
     round(&bare_url, &mem_cookies).await; // warm-up
     for _ in 0..ROUNDS {
         for (i, (_, url, cookies)) in variants.iter().enumerate() {
@@ -185,4 +207,75 @@ async fn main() {
     );
     println!("bytes per live session: memory store ≈ {mem_per:.0} B (process RSS), Redis ≈ {:.0} B (used_memory, session hash + owner key)", (r1 - r0) as f64 / SESSIONS as f64);
     println!("(cost vs bare = 1 − req/s ÷ bare req/s; bare and guarded share the machine's 2 cores with the load generator)");
+    sweep_cost(&redis2.url()).await;
+}
+
+/// Redis commands and ms per sweep: with 10,000 live sessions and none due (what every
+/// replica does each second), and claiming + settling 1,000 expired ones.
+async fn sweep_cost(url: &str) {
+    let store = RedisStore::connect(url).await.unwrap();
+    let client = redis::Client::open(url).unwrap();
+    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    let commands = || {
+        let mut conn = conn.clone();
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("stats")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            info.lines()
+                .find_map(|l| l.strip_prefix("total_commands_processed:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    let now = store_now();
+    const IDLE_SWEEPS: u64 = 200;
+    let c0 = commands().await;
+    let t = Instant::now();
+    for _ in 0..IDLE_SWEEPS {
+        assert!(store.claim_expired(now, 500).await.unwrap().is_empty());
+    }
+    let per_idle_ms = t.elapsed().as_secs_f64() * 1000.0 / IDLE_SWEEPS as f64;
+    let per_idle_cmds = (commands().await - c0 - 1) as f64 / IDLE_SWEEPS as f64;
+
+    // 1,000 sessions that expired a moment ago.
+    for i in 0..1000 {
+        let id = SessionId::generate().unwrap();
+        let at = now - 900_001;
+        let s = Session {
+            user: format!("dr-exp-{i}"),
+            created_at: at,
+            last_activity: at,
+            idle_ms: 900_000,
+            absolute_ms: 43_200_000,
+            event: format!("bench-{i}"),
+        };
+        store.create(&id, &s, None, at).await.unwrap();
+    }
+    let c0 = commands().await;
+    let t = Instant::now();
+    let mut claimed = 0;
+    loop {
+        let c = store.claim_expired(now, 500).await.unwrap();
+        if c.is_empty() {
+            break;
+        }
+        claimed += c.len();
+        store.settle(&c).await.unwrap();
+    }
+    let busy_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let busy_cmds = commands().await - c0 - 1;
+    println!(
+        "sweeper, Redis, {SESSIONS} live sessions: a sweep with none due = {per_idle_cmds:.0} command(s) (one EVALSHA), {per_idle_ms:.3} ms; claiming and settling {claimed} expired = {busy_cmds} commands, {busy_ms:.1} ms ({:.3} ms per timeout, before the sink write)",
+        busy_ms / claimed.max(1) as f64
+    );
+}
+
+fn store_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -10,8 +10,8 @@ use ::time::{OffsetDateTime, UtcOffset};
 /// Unix milliseconds on the server's clock.
 pub type Ms = i64;
 
-/// The server's clock: the system's, plus an offset that only a test deployment moves
-/// (`--test-hooks`), so that tests drive time instead of waiting for it.
+/// The server's clock: the system's, plus an offset that only a test build moves (feature
+/// `test-hooks`), so that tests drive time instead of waiting for it.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
@@ -26,7 +26,8 @@ impl Clock {
         real.saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
-    /// Moves the clock `offset_ms` away from the system's.
+    /// Moves the clock `offset_ms` away from the system's (test builds only).
+    #[cfg(feature = "test-hooks")]
     pub fn set_offset(&self, offset_ms: i64) {
         self.offset_ms.store(offset_ms, Ordering::Relaxed);
     }

@@ -1,10 +1,12 @@
-//! Every error of the crate becomes an HTTP answer here, and only here.
+//! Every error of the crate becomes an HTTP answer here, and only here: the sessions',
+//! the store's and the audit sink's errors are plain Rust types that know nothing of HTTP.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::audit::AuditError;
+use crate::sessions::SessionError;
 use crate::store::StoreError;
 
 /// An answer that is not a success: always JSON `{"error": …}` with `Cache-Control:
@@ -45,8 +47,19 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        eprintln!("error: {e}");
+        tracing::error!("{e}");
         ApiError::Unavailable("session store unavailable")
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> ApiError {
+        match e {
+            SessionError::NotLive(why) => ApiError::Unauthorized(why),
+            SessionError::BadUser(m) => ApiError::BadRequest(m),
+            SessionError::CookieTooLarge => ApiError::HeaderTooLarge(e.to_string()),
+            SessionError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -56,7 +69,7 @@ impl From<AuditError> for ApiError {
             AuditError::Invalid(m) => ApiError::BadRequest(m),
             AuditError::TooLarge(m) => ApiError::TooLarge(m),
             AuditError::Unavailable(why) => {
-                eprintln!("error: audit sink unavailable: {why}");
+                tracing::error!("audit sink unavailable: {why}");
                 ApiError::Unavailable("audit sink unavailable")
             }
         }

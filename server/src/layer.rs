@@ -10,6 +10,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
+use crate::error::ApiError;
 use crate::sessions::Sessions;
 use crate::store::SessionStore;
 
@@ -83,7 +84,7 @@ where
         Box::pin(async move {
             let live = match sessions.current(request.headers()).await {
                 Ok(live) => live,
-                Err(refused) => return Ok(refused.into_response()),
+                Err(refused) => return Ok(ApiError::from(refused).into_response()),
             };
             let expires = HeaderValue::from(live.expires_at);
             request.extensions_mut().insert(live);

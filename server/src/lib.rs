@@ -7,16 +7,19 @@
 //! [`SessionLayer`] are checked (live, or `401` and ended) and answered with
 //! `Session-Expires`, never extended.
 //!
-//! - [`Sessions`]: the policy (idle and absolute limits), the store, the cookie; the calls
-//!   an app's own login code makes ([`Sessions::start`], [`Sessions::end`],
-//!   [`Sessions::lookup`]).
+//! - [`Sessions`]: the policy (idle and absolute limits), the store, the cookie, the
+//!   server's own audit records; the calls an app's own login code makes
+//!   ([`Sessions::start`], [`Sessions::end`], [`Sessions::lookup`]).
 //! - [`SessionLayer`]: a `tower::Layer` that guards routes.
-//! - [`Sessions::router`]: `GET`/`POST`/`DELETE /session`, the SDK's expiry protocol.
-//! - [`audit::router`]: `POST /audit` into an [`audit::AuditSink`] (SQLite or Postgres).
+//! - [`session_routes`]: `GET`/`POST`/`DELETE /session`, the SDK's expiry protocol.
+//! - [`audit_routes`]: `POST /audit` into an [`audit::AuditSink`] (SQLite or Postgres).
 //! - [`store`]: where sessions live ([`store::MemoryStore`], [`store::RedisStore`]).
+//! - [`recorder`]: the server's own records and the sweeper of expired sessions.
 //!
-//! Errors: [`store::StoreError`] and [`audit::AuditError`] per layer, turned into HTTP
-//! answers in one place, [`ApiError`].
+//! The modules form a one-way graph: `store`, `clock`, `value` at the bottom; `recorder`,
+//! `audit`, `sessions` on them (none knows HTTP); `error` maps [`SessionError`],
+//! [`store::StoreError`] and [`audit::AuditError`] to HTTP answers, in one place
+//! ([`ApiError`]); `routes` and `layer` on top.
 
 pub mod audit;
 mod clock;
@@ -26,13 +29,16 @@ pub mod recorder;
 mod routes;
 mod sessions;
 pub mod store;
+mod value;
 
 pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
 pub use recorder::SignIn;
+pub use routes::{audit_routes, read_body, session_routes};
 pub use sessions::{
-    ConfigError, IdSource, LiveSession, Sessions, SessionsBuilder, Started, LOCK_REASONS,
+    ConfigError, IdSource, LiveSession, SessionError, Sessions, SessionsBuilder, Started,
+    LOCK_REASONS,
 };
 
 /// The README's quick-start, compiled as a doctest.

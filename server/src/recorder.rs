@@ -135,6 +135,7 @@ impl Recorder {
         }
     }
 
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn stall(&self, ms: u64) {
         self.stall_ms.store(ms, Ordering::Relaxed);
     }
@@ -250,5 +251,5 @@ pub(crate) async fn run<S: SessionStore>(
 }
 
 fn tracing_warn(msg: &str) {
-    eprintln!("warning: {msg}");
+    tracing::warn!("{msg}");
 }

@@ -1,31 +1,44 @@
-//! `/session`: the SDK's expiry protocol (shared/SERVER.md, docs/protocol.md).
+//! The crate's routers, the public way in: [`session_routes`] (`/session`, the SDK's
+//! expiry protocol: shared/SERVER.md, docs/protocol.md) and [`audit_routes`]
+//! (`POST /audit`). Requests are read and answered here; the sessions, the store and the
+//! sink below know nothing of HTTP.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::audit::{self, AuditSink};
 use crate::error::ApiError;
 use crate::sessions::{LiveSession, Sessions, LOCK_REASONS};
 use crate::store::SessionStore;
+use crate::value::shown;
 
 /// The largest keepalive body (`{"lastActivityAgoMs": N}` is ~30 bytes).
 pub const MAX_KEEPALIVE_BODY: usize = 1024;
 
-pub(crate) fn session_router<S: SessionStore>(sessions: Sessions<S>) -> Router {
+/// `GET`, `POST` (keepalive) and `DELETE /session`: the SDK's expiry protocol.
+pub fn session_routes<S: SessionStore>(sessions: &Sessions<S>) -> Router {
     Router::new()
         .route(
             "/session",
             get(status::<S>).post(keepalive::<S>).delete(end::<S>),
         )
-        .with_state(sessions)
+        .with_state(sessions.clone())
+}
+
+/// `POST /audit` into `sink`, each record attributed with `sessions` (never by the client).
+pub fn audit_routes<S: SessionStore, K: AuditSink>(sessions: &Sessions<S>, sink: K) -> Router {
+    Router::new()
+        .route("/audit", post(receive::<S, K>))
+        .with_state((sessions.clone(), sink))
 }
 
 /// Reads a whole body of at most `limit` bytes (`413` past it, with our own JSON error).
-pub(crate) async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
+pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
@@ -37,13 +50,16 @@ pub(crate) async fn read_body(body: Body, limit: usize, what: &str) -> Result<By
     })
 }
 
-/// A value from a request, shortened for an error message.
-pub(crate) fn shown(v: &Value) -> String {
-    let s = v.to_string();
-    match s.char_indices().nth(40) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s,
-    }
+async fn receive<S: SessionStore, K: AuditSink>(
+    State((sessions, sink)): State<(Sessions<S>, K)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, audit::MAX_BODY, "audit body").await?;
+    let batch = audit::parse_batch(&body)?;
+    let user = sessions.attribute(&headers).await?;
+    let stored = sink.store(&batch, user.as_deref(), sessions.now()).await?;
+    Ok(Json(stored).into_response())
 }
 
 /// `{}`, an empty body or `{"lastActivityAgoMs": <integer ≥ 0>}`: how long ago the
@@ -137,7 +153,7 @@ async fn end<S: SessionStore>(
     let (mut res, cookies) = match sessions.end_request(&headers, end_reason(&body)).await {
         Ok(cookies) => (StatusCode::NO_CONTENT.into_response(), cookies),
         Err(e) => (
-            e.into_response(),
+            ApiError::from(e).into_response(),
             sessions.cleared_cookie().into_iter().collect(),
         ),
     };

@@ -8,10 +8,8 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::clock::{Clock, Ms};
-use crate::error::ApiError;
 use crate::recorder::{self, RecordKind, RecordSink, Recorder, ServerRecord, SignIn};
-use crate::store::{Session, SessionId, SessionStore};
-use crate::{layer::SessionLayer, routes};
+use crate::store::{Session, SessionId, SessionStore, StoreError};
 
 /// The reasons a `DELETE /session` body may give (CONTRACT.md's lock reasons); any
 /// other body ends the session all the same, with reason `request`.
@@ -77,6 +75,41 @@ enum Presented {
     Nothing,
     Malformed,
     Id(SessionId),
+}
+
+/// Why a session call did not give a live session. Turned into an HTTP answer in one
+/// place (`SessionError`'s `From`), never here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// No live session: missing, malformed, ended or expired (the reason, for the answer).
+    NotLive(&'static str),
+    /// A user name [`Sessions::start`] cannot take (the message names the rule).
+    BadUser(String),
+    /// The request's `Cookie` headers are over [`MAX_COOKIE_HEADER`] bytes.
+    CookieTooLarge,
+    /// The store could not answer, or answered garbage: nothing may be treated as live.
+    Store(StoreError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::NotLive(why) => f.write_str(why),
+            SessionError::BadUser(m) => f.write_str(m),
+            SessionError::CookieTooLarge => {
+                write!(f, "Cookie header over {MAX_COOKIE_HEADER} bytes")
+            }
+            SessionError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> SessionError {
+        SessionError::Store(e)
+    }
 }
 
 /// A bad builder setting; the message names it and the value.
@@ -254,16 +287,6 @@ impl<S: SessionStore> Sessions<S> {
         }
     }
 
-    /// The `tower::Layer` that guards routes with these sessions.
-    pub fn layer(&self) -> SessionLayer<S> {
-        SessionLayer::new(self.clone())
-    }
-
-    /// `GET`, `POST` (keepalive) and `DELETE /session`: the SDK's expiry protocol.
-    pub fn router(&self) -> axum::Router {
-        routes::session_router(self.clone())
-    }
-
     pub fn store(&self) -> &S {
         &self.inner.store
     }
@@ -291,7 +314,7 @@ impl<S: SessionStore> Sessions<S> {
     /// Starts a session for `user` (a login or a re-authentication the app verified).
     /// The id is new every time; any session of the id this request presented is ended.
     /// Recorded as a `login`, `reauth` or `switch` with reason `app`.
-    pub async fn start(&self, user: &str, request: &HeaderMap) -> Result<Started, ApiError> {
+    pub async fn start(&self, user: &str, request: &HeaderMap) -> Result<Started, SessionError> {
         self.start_by(user, request, SignIn::App).await
     }
 
@@ -301,9 +324,9 @@ impl<S: SessionStore> Sessions<S> {
         user: &str,
         request: &HeaderMap,
         how: SignIn,
-    ) -> Result<Started, ApiError> {
+    ) -> Result<Started, SessionError> {
         if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(SessionError::BadUser(format!(
                 "user must be 1..={MAX_USER_LEN} bytes without control characters"
             )));
         }
@@ -344,12 +367,12 @@ impl<S: SessionStore> Sessions<S> {
 
     /// Ends a session for good (a logout of the app's own; recorded as a `logout` with
     /// reason `request` when it was live).
-    pub async fn end(&self, id: &SessionId) -> Result<bool, ApiError> {
+    pub async fn end(&self, id: &SessionId) -> Result<bool, SessionError> {
         self.end_by(id, "request").await
     }
 
     /// [`Sessions::end`] with the reason of its `logout` record.
-    pub async fn end_by(&self, id: &SessionId, reason: &'static str) -> Result<bool, ApiError> {
+    pub async fn end_by(&self, id: &SessionId, reason: &'static str) -> Result<bool, SessionError> {
         let now = self.now();
         let user = self.inner.store.owner(id, now).await?;
         let ended = self.inner.store.end(id, now).await?;
@@ -366,7 +389,7 @@ impl<S: SessionStore> Sessions<S> {
         presented: Option<&SessionId>,
         request: &HeaderMap,
         now: Ms,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, SessionError> {
         if let Some(id) = presented {
             if let Some(user) = self.inner.store.owner(id, now).await? {
                 return Ok(Some(user));
@@ -391,8 +414,9 @@ impl<S: SessionStore> Sessions<S> {
         }
     }
 
-    /// Test deployments only: the sweeper holds its claims this long before writing them.
-    #[doc(hidden)]
+    /// Test builds only: the sweeper holds its claims this long before writing them (so
+    /// that a test can stop the process in the middle of a sweep).
+    #[cfg(feature = "test-hooks")]
     pub fn stall_sweeper(&self, ms: u64) {
         if let Some(r) = &self.inner.recorder {
             r.stall(ms);
@@ -400,18 +424,18 @@ impl<S: SessionStore> Sessions<S> {
     }
 
     /// The live session of `id`, if any (an expired one is ended).
-    pub async fn lookup(&self, id: &SessionId) -> Result<Option<LiveSession>, ApiError> {
+    pub async fn lookup(&self, id: &SessionId) -> Result<Option<LiveSession>, SessionError> {
         let now = self.now();
         let found = self.inner.store.get(id, now).await?;
         Ok(found.map(|s| self.live(id.clone(), s, now)))
     }
 
     /// The live session of a request, or `401`. Nothing is extended.
-    pub async fn current(&self, request: &HeaderMap) -> Result<LiveSession, ApiError> {
+    pub async fn current(&self, request: &HeaderMap) -> Result<LiveSession, SessionError> {
         let id = self.required(request)?;
         self.lookup(&id)
             .await?
-            .ok_or(ApiError::Unauthorized("session ended or expired"))
+            .ok_or(SessionError::NotLive("session ended or expired"))
     }
 
     /// A keepalive: the user was active `ago_ms` ago, so last activity moves to
@@ -420,14 +444,14 @@ impl<S: SessionStore> Sessions<S> {
         &self,
         request: &HeaderMap,
         ago_ms: u64,
-    ) -> Result<LiveSession, ApiError> {
+    ) -> Result<LiveSession, SessionError> {
         let id = self.required(request)?;
         let now = self.now();
         let at = now.saturating_sub(Ms::try_from(ago_ms).unwrap_or(Ms::MAX));
         let touched = self.inner.store.touch(&id, at, now).await?;
         touched
             .map(|s| self.live(id, s, now))
-            .ok_or(ApiError::Unauthorized("session ended or expired"))
+            .ok_or(SessionError::NotLive("session ended or expired"))
     }
 
     /// Ends the request's session (`DELETE /session`, with the reason its body gave) and
@@ -439,7 +463,7 @@ impl<S: SessionStore> Sessions<S> {
         &self,
         request: &HeaderMap,
         reason: &'static str,
-    ) -> Result<Vec<HeaderValue>, ApiError> {
+    ) -> Result<Vec<HeaderValue>, SessionError> {
         let mut cookies: Vec<HeaderValue> = self
             .cookie_value(self.cookie_name(), "", Some(0))
             .into_iter()
@@ -476,7 +500,7 @@ impl<S: SessionStore> Sessions<S> {
     /// Who sent a request: the user of its session (live, or ended within its absolute
     /// period), else the one its browser's `*_ended` cookie names (the lock's `DELETE`
     /// cleared the session cookie before the lock's own audit record was flushed).
-    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, ApiError> {
+    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, SessionError> {
         let presented = match self.presented(request)? {
             Presented::Id(id) => Some(id),
             Presented::Nothing | Presented::Malformed => None,
@@ -522,22 +546,22 @@ impl<S: SessionStore> Sessions<S> {
         HeaderValue::from_str(&c).ok()
     }
 
-    fn required(&self, request: &HeaderMap) -> Result<SessionId, ApiError> {
+    fn required(&self, request: &HeaderMap) -> Result<SessionId, SessionError> {
         match self.presented(request)? {
             Presented::Id(id) => Ok(id),
-            Presented::Nothing => Err(ApiError::Unauthorized("no session")),
-            Presented::Malformed => Err(ApiError::Unauthorized("malformed session id")),
+            Presented::Nothing => Err(SessionError::NotLive("no session")),
+            Presented::Malformed => Err(SessionError::NotLive("malformed session id")),
         }
     }
 
-    fn presented(&self, request: &HeaderMap) -> Result<Presented, ApiError> {
+    fn presented(&self, request: &HeaderMap) -> Result<Presented, SessionError> {
         let raw = match &self.inner.source {
             IdSource::Cookie(name) => cookie(request, name)?,
             IdSource::Header(name) => match request.get(name) {
                 None => None,
                 Some(v) => Some(
                     v.to_str()
-                        .map_err(|_| ApiError::Unauthorized("malformed session id"))?,
+                        .map_err(|_| SessionError::NotLive("malformed session id"))?,
                 ),
             },
         };
@@ -549,16 +573,14 @@ impl<S: SessionStore> Sessions<S> {
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers (the first one).
-fn cookie<'a>(request: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+fn cookie<'a>(request: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, SessionError> {
     let total: usize = request
         .get_all(header::COOKIE)
         .iter()
         .map(HeaderValue::len)
         .sum();
     if total > MAX_COOKIE_HEADER {
-        return Err(ApiError::HeaderTooLarge(format!(
-            "Cookie header over {MAX_COOKIE_HEADER} bytes"
-        )));
+        return Err(SessionError::CookieTooLarge);
     }
     for value in request.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use autologoff_server::audit::{self, AuditSink, ExportFilter, SqlSink};
+use autologoff_server::audit::{AuditSink, ExportFilter, SqlSink};
 use autologoff_server::store::{
     Expired, MemoryStore, Session, SessionId, SessionStore, StoreError,
 };
-use autologoff_server::{LiveSession, Sessions};
+use autologoff_server::{audit_routes, session_routes, LiveSession, SessionLayer, Sessions};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
@@ -29,8 +29,8 @@ fn app<S: SessionStore>(sessions: &Sessions<S>, reached: Arc<AtomicBool>) -> Rou
     };
     Router::new()
         .route("/api/whoami", get(whoami))
-        .route_layer(sessions.layer())
-        .merge(sessions.router())
+        .route_layer(SessionLayer::new(sessions.clone()))
+        .merge(session_routes(sessions))
 }
 
 fn sessions<S: SessionStore>(store: S) -> Sessions<S> {
@@ -360,7 +360,7 @@ async fn audit_batches_are_validated_whole_and_attributed_after_the_delete() {
     let sink = SqlSink::open(&format!("sqlite:{}", path.display()))
         .await
         .unwrap();
-    let app = app(&s, Arc::default()).merge(audit::router(s.clone(), sink.clone()));
+    let app = app(&s, Arc::default()).merge(audit_routes(&s, sink.clone()));
     let rec = |seq: u64| {
         format!(
             r#"{{"seq":{seq},"type":"lock","at":"2026-12-03T06:51:00Z","reason":"idle","tab":"tab-z"}}"#

@@ -92,7 +92,7 @@ fn with_cookie(cookie: &str) -> HeaderMap {
 async fn a_shift_at_one_browser_is_on_the_record() {
     let sink = SqlSink::open(&temp_db("shift")).await.unwrap();
     let s = deployment(MemoryStore::new(), &sink);
-    let app = s.router();
+    let app = autologoff_server::session_routes(&s);
 
     // Nurse A signs in at a browser that had no session: login.
     let a = s

@@ -7,21 +7,12 @@ mod sql;
 use std::fmt;
 use std::future::Future;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use self::sql::SqlSink;
 use crate::clock::{iso_ms, parse_iso_utc, Ms};
-use crate::error::ApiError;
-use crate::routes::{read_body, shown};
-use crate::sessions::Sessions;
-use crate::store::SessionStore;
+use crate::value::shown;
 
 /// Largest `POST /audit` body.
 pub const MAX_BODY: usize = 262_144;
@@ -255,25 +246,6 @@ fn reason(fields: &Map<String, Value>) -> Result<Option<String>, String> {
             shown(v)
         )),
     }
-}
-
-/// `POST /audit` into `sink`, attributed with `sessions`.
-pub fn router<S: SessionStore, K: AuditSink>(sessions: Sessions<S>, sink: K) -> Router {
-    Router::new()
-        .route("/audit", post(receive::<S, K>))
-        .with_state((sessions, sink))
-}
-
-async fn receive<S: SessionStore, K: AuditSink>(
-    State((sessions, sink)): State<(Sessions<S>, K)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let body = read_body(body, MAX_BODY, "audit body").await?;
-    let batch = parse_batch(&body)?;
-    let user = sessions.attribute(&headers).await?;
-    let stored = sink.store(&batch, user.as_deref(), sessions.now()).await?;
-    Ok(Json(stored).into_response())
 }
 
 #[cfg(test)]

@@ -61,7 +61,9 @@ pub struct Serve {
     /// Add POST /login {"user": NAME} with NO password: for the demo only.
     #[arg(long)]
     pub demo_login: bool,
-    /// Add /__test/* hooks (server clock, failure modes, counters): for tests only.
+    /// Add /__test/* hooks (server clock, failure modes, counters): for tests only, and
+    /// only in a build with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
     #[arg(long)]
     pub test_hooks: bool,
 }

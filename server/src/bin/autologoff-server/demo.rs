@@ -14,8 +14,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
-use crate::hooks::Hooks;
-use crate::serve::Deployment;
+use crate::deployment::Deployment;
+
+/// Told the id of each session the demo login starts (the test hooks count them).
+pub type OnLogin = std::sync::Arc<dyn Fn(&autologoff_server::store::SessionId) + Send + Sync>;
 
 const PATIENTS: u32 = 12;
 const WARDS: [&str; 3] = [
@@ -31,14 +33,14 @@ const AUDIT_VIEW: usize = 200;
 
 /// `POST /login {"user": NAME}`: a fresh session for NAME (the one this browser had is
 /// ended). No password: the demo's stand-in for an app's real sign-in.
-pub fn login(sessions: Deployment, hooks: Option<Hooks>) -> Router {
+pub fn login(sessions: Deployment, on_login: Option<OnLogin>) -> Router {
     Router::new()
         .route("/login", post(sign_in))
-        .with_state((sessions, hooks))
+        .with_state((sessions, on_login))
 }
 
 async fn sign_in(
-    State((sessions, hooks)): State<(Deployment, Option<Hooks>)>,
+    State((sessions, on_login)): State<(Deployment, Option<OnLogin>)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -57,8 +59,8 @@ async fn sign_in(
         }
     };
     let started = sessions.start_by(&user, &headers, SignIn::Demo).await?;
-    if let Some(h) = hooks {
-        h.issued(started.id().clone());
+    if let Some(f) = on_login {
+        f(started.id());
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     for (name, value) in started.cookies() {

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::serve::Deployment;
+use crate::deployment::Deployment;
 
 /// How `GET`/`POST /session` answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -55,8 +55,9 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hooks {
-    pub fn issued(&self, id: SessionId) {
-        locked(&self.inner.issued).push(id);
+    /// What the demo login calls with each session it starts.
+    pub fn login_watcher(self) -> crate::demo::OnLogin {
+        Arc::new(move |id: &SessionId| locked(&self.inner.issued).push(id.clone()))
     }
 }
 

@@ -5,7 +5,9 @@
 
 mod cli;
 mod demo;
+mod deployment;
 mod export;
+#[cfg(feature = "test-hooks")]
 mod hooks;
 mod listener;
 mod serve;
@@ -16,6 +18,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Logs (requests, warnings) go to stderr through `tracing`; a flag refused at start is
+    // a message to the operator, printed as it is. Never a query string, body, cookie or id.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build();

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use autologoff_server::audit::{self, AuditSink, SqlSink};
+use autologoff_server::audit::{AuditSink, SqlSink};
 use autologoff_server::store::{AnyStore, SessionStore};
-use autologoff_server::Sessions;
+use autologoff_server::{SessionLayer, Sessions};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,8 +17,9 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower_http::services::ServeDir;
 
 use crate::cli::{redacted, Serve};
+use crate::demo;
+use crate::deployment::Deployment;
 use crate::listener::Bounded;
-use crate::{demo, hooks};
 
 /// Requests handled at once; more wait for a slot.
 const MAX_IN_FLIGHT: usize = 1024;
@@ -27,8 +28,6 @@ const MAX_CONNECTIONS: usize = 4096;
 
 /// The demo page's policy: its own scripts and wasm, nothing inline, nothing framed.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
-
-pub type Deployment = Sessions<AnyStore>;
 
 pub async fn run(args: Serve) -> ExitCode {
     if args.absolute_secs < args.idle_secs {
@@ -83,11 +82,12 @@ pub async fn run(args: Serve) -> ExitCode {
     };
     let app = app(&args, sessions, sink);
     println!("listening on http://{addr}/");
+    #[cfg(feature = "test-hooks")]
     if args.test_hooks {
-        eprintln!("test hooks enabled (/__test/*): not for production");
+        tracing::warn!("test hooks enabled (/__test/*): not for production");
     }
     if args.demo_login {
-        eprintln!("demo login enabled (POST /login without a password): not for production");
+        tracing::warn!("demo login enabled (POST /login without a password): not for production");
     }
     let listener = Bounded::new(listener, MAX_CONNECTIONS);
     let served = axum::serve(listener, app)
@@ -96,7 +96,7 @@ pub async fn run(args: Serve) -> ExitCode {
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }
@@ -107,29 +107,37 @@ async fn shutdown() {
 }
 
 fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
-    let hooks = args.test_hooks.then(hooks::Hooks::default);
-    let mut session_routes = sessions.router();
+    #[cfg(feature = "test-hooks")]
+    let hooks = args.test_hooks.then(crate::hooks::Hooks::default);
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
+    let mut session_routes = autologoff_server::session_routes(&sessions);
+    #[cfg(feature = "test-hooks")]
     if let Some(h) = &hooks {
         session_routes = session_routes.layer(middleware::from_fn_with_state(
             h.clone(),
-            hooks::session_modes,
+            crate::hooks::session_modes,
         ));
     }
+    #[cfg(feature = "test-hooks")]
+    let on_login = hooks.clone().map(|h| h.login_watcher());
+    #[cfg(not(feature = "test-hooks"))]
+    let on_login = None;
     let mut app = Router::new()
-        .merge(demo::api(sink.clone()).route_layer(sessions.layer()))
+        .merge(demo::api(sink.clone()).route_layer(SessionLayer::new(sessions.clone())))
         .merge(session_routes)
         .route(
             "/healthz",
             get(health).with_state((sessions.clone(), sink.clone())),
         );
     if let Some(sink) = &sink {
-        app = app.merge(audit::router(sessions.clone(), sink.clone()));
+        app = app.merge(autologoff_server::audit_routes(&sessions, sink.clone()));
     }
     if args.demo_login {
-        app = app.merge(demo::login(sessions.clone(), hooks.clone()));
+        app = app.merge(demo::login(sessions.clone(), on_login));
     }
+    #[cfg(feature = "test-hooks")]
     if let Some(h) = hooks {
-        app = app.merge(hooks::router(h, sessions.clone(), sink.clone()));
+        app = app.merge(crate::hooks::router(h, sessions.clone(), sink.clone()));
     }
     if let Some(pkg) = &args.pkg {
         app = app.nest_service("/pkg", static_files(ServeDir::new(pkg)));
@@ -216,7 +224,7 @@ async fn log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let res = next.run(request).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    eprintln!("{method} {path} {} {ms:.1}ms", res.status().as_u16());
+    tracing::info!("{method} {path} {} {ms:.1}ms", res.status().as_u16());
     res
 }
 
