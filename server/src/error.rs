@@ -21,6 +21,10 @@ pub enum ApiError {
     HeaderTooLarge(String),
     /// `401`: no live session (missing, malformed, ended or expired).
     Unauthorized(&'static str),
+    /// `404`: nothing here.
+    NotFound(&'static str),
+    /// `405`: the path is known, the method is not (the router adds `Allow`).
+    MethodNotAllowed,
     /// `503`: the session store or the audit sink did not answer (or answered garbage);
     /// nothing was treated as live and nothing half-stored.
     Unavailable(&'static str),
@@ -33,6 +37,8 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeaderTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -40,7 +46,8 @@ impl ApiError {
     fn message(&self) -> &str {
         match self {
             ApiError::BadRequest(m) | ApiError::TooLarge(m) | ApiError::HeaderTooLarge(m) => m,
-            ApiError::Unauthorized(m) | ApiError::Unavailable(m) => m,
+            ApiError::Unauthorized(m) | ApiError::Unavailable(m) | ApiError::NotFound(m) => m,
+            ApiError::MethodNotAllowed => "method not allowed",
         }
     }
 }

@@ -100,17 +100,13 @@ async fn patients() -> Json<Value> {
     Json(Value::Array((1..=PATIENTS).map(patient_json).collect()))
 }
 
-async fn patient(Path(id): Path<String>) -> Result<Json<Value>, Response> {
+async fn patient(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let n = id
         .parse::<u32>()
         .ok()
         .filter(|n| (1..=PATIENTS).contains(n) && !id.starts_with(['0', '+']));
     let Some(n) = n else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such patient" })),
-        )
-            .into_response());
+        return Err(ApiError::NotFound("no such patient"));
     };
     let mut p = patient_json(n);
     p["allergies"] = json!(["None known (synthetic)"]);

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use autologoff_server::audit::{AuditSink, SqlSink};
 use autologoff_server::store::{AnyStore, SessionStore};
-use autologoff_server::{SessionLayer, Sessions};
-use axum::body::Body;
+use autologoff_server::{ApiError, SessionLayer, Sessions};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -123,7 +122,6 @@ fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
     #[cfg(not(feature = "test-hooks"))]
     let on_login = None;
     let mut app = Router::new()
-        .merge(demo::api(sink.clone()).route_layer(SessionLayer::new(sessions.clone())))
         .merge(session_routes)
         .route(
             "/healthz",
@@ -133,7 +131,10 @@ fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
         app = app.merge(autologoff_server::audit_routes(&sessions, sink.clone()));
     }
     if args.demo_login {
-        app = app.merge(demo::login(sessions.clone(), on_login));
+        // The demo's sign-in and its synthetic clinical API: only in a demo deployment.
+        app = app
+            .merge(demo::login(sessions.clone(), on_login))
+            .merge(demo::api(sink.clone()).route_layer(SessionLayer::new(sessions.clone())));
     }
     #[cfg(feature = "test-hooks")]
     if let Some(h) = hooks {
@@ -236,22 +237,17 @@ async fn json_errors(request: Request, next: Next) -> Response {
     if !(empty && (status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED)) {
         return res;
     }
-    let (mut parts, _) = res.into_parts();
-    let what = if status == StatusCode::NOT_FOUND {
-        "not found"
+    let error = if status == StatusCode::NOT_FOUND {
+        ApiError::NotFound("not found")
     } else {
-        "method not allowed"
+        ApiError::MethodNotAllowed
     };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    parts
-        .headers
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Response::from_parts(
-        parts,
-        Body::from(serde_json::json!({ "error": what }).to_string()),
-    )
+    // The framework's headers (`Allow` on a 405) stay; the body is ours.
+    let mut json = error.into_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }
