@@ -1,7 +1,7 @@
 // Shared helpers for the e2e tier: the real demo server and the three engines (Debian
 // Chromium and Firefox ESR through Playwright, WebKitGTK through WebDriver: webdriver.mjs).
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -16,7 +16,30 @@ export const SERVER_BIN = join(ROOT, "target/debug/autologoff-server");
  * Start the reference server (autologoff-server) on a free loopback port, with the demo
  * login, the test hooks, and its own SQLite audit file unless `args` names an `--audit`.
  */
+/** The newest modification time under `dir` (files only). */
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Refuses a server binary older than its sources: a test must never pass against old code. */
+function checkFresh() {
+  if (process.env.AUTOLOGOFF_SERVER_BIN_ANY === "1") return;
+  const built = existsSync(SERVER_BIN) ? statSync(SERVER_BIN).mtimeMs : 0;
+  const sources = Math.max(newest(join(ROOT, "server/src")), newest(join(ROOT, "server/migrations")),
+    statSync(join(ROOT, "server/Cargo.toml")).mtimeMs, statSync(join(ROOT, "Cargo.lock")).mtimeMs);
+  if (built < sources) {
+    throw new Error(`${SERVER_BIN} is ${built ? "older than its sources" : "missing"}: ` +
+      "cargo build -p autologoff-server --features test-hooks (npm run test:e2e builds it)");
+  }
+}
+
 export async function startServer(args = []) {
+  checkFresh();
   const dir = mkdtempSync(join(tmpdir(), "autologoff-e2e-"));
   const audit = args.includes("--audit") ? [] : ["--audit", "sqlite:" + join(dir, "audit.db")];
   const proc = spawn(SERVER_BIN, [
