@@ -117,7 +117,9 @@ pub trait RecordSink: Send + Sync + 'static {
 
 /// The queue between the request path and the writer task.
 pub(crate) struct Recorder {
-    sink: Arc<dyn RecordSink>,
+    /// `None`: no audit sink; expired sessions are still swept (claimed and settled, so the
+    /// store's expiry index does not grow), and nothing is written.
+    sink: Option<Arc<dyn RecordSink>>,
     queue: Mutex<VecDeque<ServerRecord>>,
     wake: Notify,
     /// Test deployments only: how long the sweeper holds its claims before writing them
@@ -126,7 +128,7 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn new(sink: Arc<dyn RecordSink>) -> Recorder {
+    pub(crate) fn new(sink: Option<Arc<dyn RecordSink>>) -> Recorder {
         Recorder {
             sink,
             queue: Mutex::new(VecDeque::new()),
@@ -146,6 +148,9 @@ impl Recorder {
 
     /// Queues a record for the writer task; never waits for the sink.
     pub(crate) fn record(&self, record: ServerRecord) {
+        if self.sink.is_none() {
+            return;
+        }
         let mut q = self.queue();
         if q.len() == MAX_QUEUED {
             q.pop_front();
@@ -159,12 +164,15 @@ impl Recorder {
     /// Writes what is queued, in order; on failure it stays queued. `true` when the queue
     /// was emptied.
     async fn flush(&self, clock: &Clock) -> bool {
+        let Some(sink) = &self.sink else {
+            return true;
+        };
         loop {
             let batch: Vec<ServerRecord> = self.queue().iter().take(1000).cloned().collect();
             if batch.is_empty() {
                 return true;
             }
-            if let Err(why) = self.sink.write(&batch, clock.now()).await {
+            if let Err(why) = sink.write(&batch, clock.now()).await {
                 tracing_warn(&format!(
                     "audit sink: server records not written yet: {why}"
                 ));
@@ -197,10 +205,12 @@ impl Recorder {
             if stall > 0 {
                 tokio::time::sleep(Duration::from_millis(stall)).await;
             }
-            let records: Vec<ServerRecord> = claims.iter().map(ServerRecord::timeout).collect();
-            if let Err(why) = self.sink.write(&records, clock.now()).await {
-                tracing_warn(&format!("sweeper: timeouts not written yet: {why}"));
-                return written;
+            if let Some(sink) = &self.sink {
+                let records: Vec<ServerRecord> = claims.iter().map(ServerRecord::timeout).collect();
+                if let Err(why) = sink.write(&records, clock.now()).await {
+                    tracing_warn(&format!("sweeper: timeouts not written yet: {why}"));
+                    return written;
+                }
             }
             if let Err(e) = store.settle(&claims).await {
                 // The rows are durable; a taken-over claim is stored once by its token.

@@ -146,7 +146,7 @@ struct Inner<S> {
     expires_header: HeaderName,
     clear_site_data: Option<HeaderValue>,
     clock: Clock,
-    recorder: Option<Arc<Recorder>>,
+    recorder: Arc<Recorder>,
 }
 
 /// Configures [`Sessions`]: `Sessions::builder(store).idle(…).absolute(…).build()`.
@@ -238,15 +238,15 @@ impl<S: SessionStore> SessionsBuilder<S> {
                 )));
             }
         }
-        let runtime = match &self.records {
-            Some(_) => Some(tokio::runtime::Handle::try_current().map_err(|_| {
-                ConfigError(
-                    "records: the audit sweeper needs a tokio runtime (build inside one)".into(),
-                )
-            })?),
-            None => None,
-        };
-        let recorder = self.records.map(|sink| Arc::new(Recorder::new(sink)));
+        // The sweeper runs on the current runtime; without one (a `Sessions` built outside
+        // tokio, which then cannot serve) there is none, and with a sink that is an error.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        if runtime.is_none() && self.records.is_some() {
+            return Err(ConfigError(
+                "records: the audit sweeper needs a tokio runtime (build inside one)".into(),
+            ));
+        }
+        let recorder = Arc::new(Recorder::new(self.records));
         let inner = Arc::new(Inner {
             store: self.store,
             idle_ms: idle as Ms,
@@ -258,7 +258,7 @@ impl<S: SessionStore> SessionsBuilder<S> {
             clock: self.clock,
             recorder: recorder.clone(),
         });
-        if let (Some(runtime), Some(recorder)) = (runtime, recorder) {
+        if let Some(runtime) = runtime {
             let weak: Weak<Inner<S>> = Arc::downgrade(&inner);
             let task = recorder::run(
                 recorder,
@@ -403,24 +403,20 @@ impl<S: SessionStore> Sessions<S> {
     }
 
     fn record(&self, kind: RecordKind, at: Ms, reason: &'static str, user: &str) {
-        if let Some(r) = &self.inner.recorder {
-            r.record(ServerRecord {
-                kind,
-                at,
-                reason,
-                user: user.to_owned(),
-                event: None,
-            });
-        }
+        self.inner.recorder.record(ServerRecord {
+            kind,
+            at,
+            reason,
+            user: user.to_owned(),
+            event: None,
+        });
     }
 
     /// Test builds only: the sweeper holds its claims this long before writing them (so
     /// that a test can stop the process in the middle of a sweep).
     #[cfg(feature = "test-hooks")]
     pub fn stall_sweeper(&self, ms: u64) {
-        if let Some(r) = &self.inner.recorder {
-            r.stall(ms);
-        }
+        self.inner.recorder.stall(ms);
     }
 
     /// The live session of `id`, if any (an expired one is ended).
