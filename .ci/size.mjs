@@ -1,4 +1,4 @@
-// npm run size: raw and gzip -9 sizes of what ships, and the budget check.
+// npm run size: raw and gzip -9 sizes of what ships, and the budget check (docs/size.md).
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { pkgFiles } from "./pkg-files.mjs";
