@@ -126,6 +126,8 @@ async fn keepalive<S: SessionStore>(
 
 /// The largest `DELETE /session` body read for its reason (`{"reason":"absolute"}`).
 const MAX_END_BODY: usize = 1024;
+/// How long a `DELETE /session` waits for its body before ending the session without it.
+const END_BODY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The reason a `DELETE /session` body gives: one of CONTRACT.md's lock reasons, else
 /// `request` (a missing, oversized or malformed body never keeps a session alive).
@@ -147,8 +149,12 @@ async fn end<S: SessionStore>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = axum::body::to_bytes(body, MAX_END_BODY)
+    // A body that is too large, broken or slow only loses its reason: the end goes ahead.
+    let read = axum::body::to_bytes(body, MAX_END_BODY);
+    let body = tokio::time::timeout(END_BODY_WITHIN, read)
         .await
+        .ok()
+        .and_then(Result::ok)
         .unwrap_or_default();
     let (mut res, cookies) = match sessions.end_request(&headers, end_reason(&body)).await {
         Ok(cookies) => (StatusCode::NO_CONTENT.into_response(), cookies),
