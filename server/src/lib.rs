@@ -21,6 +21,7 @@
 pub mod audit;
 mod clock;
 mod error;
+pub mod gateway;
 mod layer;
 mod routes;
 mod sessions;
@@ -29,7 +30,7 @@ pub mod store;
 pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
-pub use sessions::{IdSource, LiveSession, Sessions, SessionsBuilder, Started};
+pub use sessions::{IdSource, LiveSession, SameSite, Sessions, SessionsBuilder, Started};
 
 /// The README's quick-start, compiled as a doctest.
 #[cfg(doctest)]

@@ -6,6 +6,7 @@
 mod cli;
 mod demo;
 mod export;
+mod gateway;
 mod hooks;
 mod listener;
 mod serve;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Audit {
             command: cli::AuditCommand::Export(export),
         }) => runtime.block_on(export::run(export)),
+        Some(cli::Command::Gateway(args)) => runtime.block_on(gateway::run(*args)),
         None => runtime.block_on(serve::run(args.serve)),
     }
 }
