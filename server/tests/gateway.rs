@@ -909,6 +909,28 @@ async fn a_websocket_is_cut_within_a_second_of_delete_expiry_and_a_new_sign_in()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgraded_connections_are_bounded_too() {
+    let (up, _) = upstream().await;
+    let g = gateway(Some(up), |c| c.max_connections = 2).await;
+    let cookie = sign_in(g.addr, "alice").await;
+    let first = ws_open(g.addr, &cookie).await;
+    let _second = ws_open(g.addr, &cookie).await;
+    let mut req = format!("ws://{}/ws", g.addr).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+    let tcp = TcpStream::connect(g.addr).await.unwrap();
+    match tokio_tungstenite::client_async(req, tcp).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE)
+        }
+        other => panic!("a third upgrade over the bound: {:?}", other.map(|_| ())),
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _third = ws_open(g.addr, &cookie).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_on_one_redis_a_delete_through_a_cuts_a_websocket_through_b() {
     let redis = common::Redis::start();
     let (up, _) = upstream().await;

@@ -143,6 +143,8 @@ pub(crate) struct Shared {
     cookies: [String; 2],
     forwarded_proto: &'static str,
     streams: streams::Streams,
+    /// Upgraded connections (WebSockets) open at once: they outlive the connection slot.
+    upgrades: Arc<Semaphore>,
     reserved: Router,
 }
 
@@ -262,6 +264,7 @@ impl Gateway {
             cookies: [cookie.to_owned(), format!("{cookie}_ended")],
             forwarded_proto: if https { "https" } else { "http" },
             streams,
+            upgrades: Arc::new(Semaphore::new(config.max_connections.max(1))),
             reserved,
         };
         Ok(Gateway {

@@ -148,6 +148,18 @@ async fn forward(
     public: bool,
 ) -> Response {
     let upgrade = wants_upgrade(request.headers());
+    let upgrade_slot = match &upgrade {
+        None => None,
+        Some(_) => match Arc::clone(&shared.upgrades).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many open upgraded connections",
+                )
+            }
+        },
+    };
     let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
     let peer = request.extensions().get::<Peer>().map(|p| p.0);
     let (mut parts, body) = request.into_parts();
@@ -226,6 +238,7 @@ async fn forward(
                 () = ended => {}
             }
             drop(ticket);
+            drop(upgrade_slot);
         });
         let (mut parts, _) = answer.into_parts();
         strip_hop_by_hop(&mut parts.headers);
