@@ -1021,6 +1021,76 @@ async fn with_demo_login_an_upstream_login_header_signs_nobody_in() {
     assert!(session_cookie(&a.headers).is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_https_the_cookies_are_host_prefixed_and_secure_and_audit_is_served() {
+    use autologoff_server::audit::{AuditSink, ExportFilter, SqlSink};
+    let (up, seen) = upstream().await;
+    let db = std::env::temp_dir().join(format!("alo-gw-audit-{}.db", std::process::id()));
+    let audit = format!("sqlite:{}", db.display());
+    let a2 = audit.clone();
+    let g = gateway(Some(up), |c| {
+        c.public_url = Some("https://ward.example.org".parse().unwrap());
+        c.audit = a2;
+    })
+    .await;
+    let a = send(
+        g.addr,
+        Method::POST,
+        "/.autologoff/demo-login",
+        &[("content-type", "application/json")],
+        "{\"user\": \"dr-tls\"}",
+    )
+    .await;
+    let cookies: Vec<&str> = a
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-autologoff="))
+        .expect("__Host- cookie");
+    assert!(
+        session.contains("; Secure")
+            && session.contains("SameSite=Lax")
+            && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-autologoff_ended=")),
+        "{cookies:?}"
+    );
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let r = get_with(g.addr, "/chart", &[("cookie", &format!("{cookie}; app=1"))]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(seen.last_headers()["cookie"], "app=1");
+    assert_eq!(seen.last_headers()["x-forwarded-proto"], "https");
+    let record =
+        r#"[{"seq":1,"type":"lock","at":"2026-12-07T10:00:00.000Z","reason":"idle","tab":"t1"}]"#;
+    let stored = send(
+        g.addr,
+        Method::POST,
+        "/.autologoff/audit",
+        &[("cookie", &cookie), ("content-type", "application/json")],
+        record,
+    )
+    .await;
+    assert!(
+        stored.status.is_success(),
+        "{} {}",
+        stored.status,
+        stored.body
+    );
+    let sink = SqlSink::open(&audit).await.unwrap();
+    let rows = sink.export(&ExportFilter::default()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].user.as_deref(), Some("dr-tls"));
+    let _ = std::fs::remove_file(&db);
+}
+
 // ---------------------------------------------------------------- forward auth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
