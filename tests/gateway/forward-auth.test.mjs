@@ -71,3 +71,12 @@ for (const [name, { block, start }] of Object.entries(proxies)) {
     assert.equal(app.seen.length, n, "an ended session reached the app");
   });
 }
+
+test("the gateway's log has method, path and status, never a query, cookie or session id", () => {
+  const log = gateway.log();
+  assert.match(log, /GET \/.autologoff\/auth 200 [\d.]+ms/);
+  assert.match(log, /POST \/.autologoff\/demo-login 204 /);
+  assert.doesNotMatch(log, /\?/, "a query string was logged");
+  assert.doesNotMatch(log, /[0-9a-f]{64}/, "a session id was logged");
+  assert.doesNotMatch(log, /dr-nginx|dr-caddy/, "a user name was logged");
+});

@@ -51,8 +51,8 @@ async function waitForPort(port, what, proc) {
 }
 
 /** `autologoff-server gateway ARGS` on a free port; resolves once it printed where it listens. */
-export async function startGateway(args) {
-  const proc = spawn(SERVER_BIN, ["gateway", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export async function startGateway(args, bin = SERVER_BIN) {
+  const proc = spawn(bin, ["gateway", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const t = track(proc, "gateway");
   const url = await new Promise((resolve, reject) => {
     let buf = "";
@@ -84,7 +84,7 @@ export const ported = (text, { app, gateway, proxy }) =>
     .replaceAll("listen 127.0.0.1:8000", `listen 127.0.0.1:${proxy}`);
 
 /** nginx with the README's server block. */
-export async function startNginx(serverBlock) {
+export async function startNginx(serverBlock, httpExtra = "") {
   const dir = mkdtempSync(join(tmpdir(), "alo-nginx-"));
   const port = Number(serverBlock.match(/listen 127\.0\.0\.1:(\d+)/)[1]);
   const root = process.getuid?.() === 0;
@@ -100,6 +100,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
+${httpExtra}
 ${serverBlock}
 }
 `);
