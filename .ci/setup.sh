@@ -6,6 +6,7 @@
 #                     Xvfb (Debian packages), geckodriver (crates.io) for wasm-bindgen-test in Firefox
 #   setup.sh services redis-server + PostgreSQL + nginx + Caddy (Debian packages), for the server
 #                     half's tests and the gateway's forward auth beside real proxies
+#   setup.sh bench    wrk (Debian package), for npm run bench:gateway (not part of "all")
 #   setup.sh          all of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,7 @@ case "$what" in
   node) node_pkgs ;;
   browser) browser ;;
   services) services ;;
+  bench) command -v wrk >/dev/null 2>&1 || { say "installing Debian wrk"; apt_install wrk; } ;;
   all) rust; node_pkgs; browser; services ;;
-  *) echo "usage: setup.sh [rust|node|browser|services|all]" >&2; exit 2 ;;
+  *) echo "usage: setup.sh [rust|node|browser|services|bench|all]" >&2; exit 2 ;;
 esac

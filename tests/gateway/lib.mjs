@@ -51,8 +51,10 @@ async function waitForPort(port, what, proc) {
 }
 
 /** `autologoff-server gateway ARGS` on a free port; resolves once it printed where it listens. */
-export async function startGateway(args, bin = SERVER_BIN) {
-  const proc = spawn(bin, ["gateway", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export async function startGateway(args, bin = SERVER_BIN, { quiet = false } = {}) {
+  // quiet: the request log to /dev/null (a pipe nobody reads while a benchmark blocks the
+  // event loop would fill, and the gateway would wait on its own log).
+  const proc = spawn(bin, ["gateway", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", quiet ? "ignore" : "pipe"] });
   const t = track(proc, "gateway");
   const url = await new Promise((resolve, reject) => {
     let buf = "";
