@@ -60,6 +60,7 @@ async fn upstream() -> (SocketAddr, Seen) {
         .route("/truncated", get(truncated))
         .route("/login", any(login))
         .route("/logout", get(logout))
+        .route("/plant", get(plant))
         .fallback(any(echo))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), count))
         .with_state(());
@@ -78,6 +79,27 @@ async fn count(
     let target = request.uri().path_and_query().unwrap().to_string();
     *seen.last.lock().unwrap() = Some((target, request.headers().clone()));
     next.run(request).await
+}
+
+/// Tries to plant the gateway's cookie next to one of its own.
+async fn plant() -> Response {
+    let mut res = "planted".into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("app=1; Path=/"),
+    );
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "autologoff=0000000000000000000000000000000000000000000000000000000000000000; Path=/",
+        ),
+    );
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("autologoff_ended=x; Path=/"),
+    );
+    res
 }
 
 /// `200 ok`, cacheable for an hour (the gateway must say no-store instead), and
@@ -347,6 +369,15 @@ async fn a_live_session_is_forwarded_with_identity_and_nothing_of_the_gateways()
     );
     // A client-sent Autologoff-Login signed nobody in.
     assert!(session_cookie(&a.headers).is_none());
+    // The app cannot set the gateway's cookies (session fixation); its own pass.
+    let planted = get_with(g.addr, "/plant", &[("cookie", &cookie)]).await;
+    let set: Vec<&str> = planted
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(set, ["app=1; Path=/"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -235,8 +235,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            let new = buf.filled()[before..].to_vec();
-            self.follow(&new);
+            self.follow(&buf.filled()[before..]);
         }
         polled
     }

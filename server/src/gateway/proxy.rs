@@ -252,6 +252,7 @@ async fn forward(
     }
     let (mut parts, body) = answer.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    drop_own_cookies(&mut parts.headers, &shared.cookies);
     let signed_in = match sign_in::from_upstream(shared, &presented, &mut parts.headers).await {
         Ok(s) => s,
         Err(refused) => return refused,
@@ -333,6 +334,28 @@ fn forwarded_headers(shared: &Shared, original: &HeaderMap) -> HeaderMap {
         out.append(name.clone(), value.clone());
     }
     out
+}
+
+/// Removes the upstream's `Set-Cookie` for the gateway's own cookie names: the app
+/// cannot plant a session id (fixation) or clear the gateway's cookie.
+fn drop_own_cookies(headers: &mut HeaderMap, names: &[String]) {
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let name = v
+                .to_str()
+                .ok()
+                .and_then(|t| t.split_once('='))
+                .map(|(k, _)| k.trim());
+            !name.is_some_and(|n| names.iter().any(|own| own == n))
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
+    }
 }
 
 /// Only the `Cookie` headers (what a sign-in or sign-out needs of the request).
