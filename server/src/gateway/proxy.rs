@@ -241,11 +241,16 @@ async fn forward(
             drop(upgrade_slot);
         });
         let (mut parts, _) = answer.into_parts();
+        let protocol = parts.headers.get(header::UPGRADE).cloned().or(upgrade);
         strip_hop_by_hop(&mut parts.headers);
+        drop_own_cookies(&mut parts.headers, &shared.cookies);
+        // A sign-in is read from ordinary answers only; never passed to the browser.
+        parts.headers.remove("autologoff-login");
+        parts.headers.remove("autologoff-logout");
         parts
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        if let Some(protocol) = upgrade {
+        if let Some(protocol) = protocol {
             parts.headers.insert(header::UPGRADE, protocol);
         }
         return Response::from_parts(parts, Body::empty());
