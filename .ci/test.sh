@@ -7,7 +7,8 @@
 #            Chromium, Firefox ESR and WebKitGTK; a Vite + React app (Chromium); SSR import
 #   server   two autologoff-server processes on one Redis and one Postgres (node:test)
 #   gateway  autologoff-server gateway beside the real nginx (auth_request) and Caddy (forward_auth)
-#            with the README's configurations (node:test; its Rust tests run in host)
+#            with the README's configurations; npm run demo:gateway's ward app in Chromium (node:test;
+#            its Rust tests run in host)
 #   e2e      node:test against autologoff-server, on the built pkg/, in each engine (AUTOLOGOFF_ENGINE):
 #            Chromium and Firefox through Playwright, WebKitGTK through WebDriver (tests/e2e/webdriver.mjs)
 set -uo pipefail
@@ -65,7 +66,7 @@ rc=${PIPESTATUS[0]}
 p=$(grep -E "ℹ pass" "$LOG/server" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/server" | awk '{print $3}')
 summary+=("server ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 
-echo "== gateway: forward auth beside real nginx and Caddy"
+echo "== gateway: forward auth beside real nginx and Caddy; the gateway demo in Chromium"
 node --test --test-concurrency=1 --test-reporter=spec tests/gateway/*.test.mjs 2>&1 | tee "$LOG/gateway" | grep -vE "^\s+at "
 rc=${PIPESTATUS[0]}
 p=$(grep -E "ℹ pass" "$LOG/gateway" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/gateway" | awk '{print $3}')

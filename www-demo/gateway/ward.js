@@ -3,9 +3,10 @@
 import { init } from "/pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
+const idleMs = Number(document.documentElement.dataset.idleMs || 60_000);
 const session = await init({
-  idleTimeoutMs: Number(document.documentElement.dataset.idleMs || 60_000),
-  warnBeforeMs: 15_000,
+  idleTimeoutMs: idleMs,
+  warnBeforeMs: Math.min(15_000, Math.floor(idleMs / 2)),
   server: { url: "/.autologoff/session", pollIntervalMs: 10_000, keepaliveIntervalMs: 10_000 },
   audit: { url: "/.autologoff/audit" },
 });
