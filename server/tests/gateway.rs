@@ -588,6 +588,12 @@ async fn content_length_with_transfer_encoding_is_400_and_never_forwarded() {
     )
     .await;
     assert_eq!(status_of(&bad_te), 400);
+    let bad_chunks = raw(
+        g.addr,
+        b"POST /public/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&bad_chunks) / 100, 4, "{bad_chunks}");
     let bad_cl = raw(
         g.addr,
         b"POST /public/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\nhello",
@@ -599,6 +605,35 @@ async fn content_length_with_transfer_encoding_is_400_and_never_forwarded() {
         0,
         "a request with ambiguous framing was forwarded"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_and_pipelined_requests_with_bodies_are_all_forwarded() {
+    let (up, seen) = upstream().await;
+    let g = gateway(Some(up), |_| {}).await;
+    // Bodies that look like request heads must not confuse the framing check.
+    let sized = "Transfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n";
+    let requests = format!(
+        "GET /public/1 HTTP/1.1\r\nHost: x\r\n\r\n\
+         POST /public/2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{sized}\
+         POST /public/3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5;ext=1\r\nhello\r\n4\r\n\r\n\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n\
+         GET /public/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        sized.len()
+    );
+    let answer = raw(g.addr, requests.as_bytes()).await;
+    let statuses: Vec<u16> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| answer[i + 9..i + 12].parse().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200], "{answer}");
+    assert!(answer.contains(&format!("ok {}", sized.len())), "{answer}");
+    assert!(
+        answer.contains("ok 9"),
+        "the chunked body arrived whole: {answer}"
+    );
+    assert_eq!(seen.hits(), 4);
+    assert_eq!(seen.last_target(), "/public/4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

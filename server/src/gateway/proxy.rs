@@ -208,6 +208,10 @@ async fn forward(
         Ok(Err(e)) if e.is_connect() => {
             return json_error(StatusCode::BAD_GATEWAY, "upstream unreachable")
         }
+        Ok(Err(e)) if request_body_failed(&e) => {
+            return ApiError::BadRequest("the request body could not be read".into())
+                .into_response()
+        }
         Ok(Err(_)) => return json_error(StatusCode::BAD_GATEWAY, "upstream failed to answer"),
         Ok(Ok(a)) => a,
     };
@@ -279,6 +283,21 @@ async fn forward(
         None => Body::new(body),
     };
     Response::from_parts(parts, body)
+}
+
+/// Whether sending failed on the client's own body (malformed chunks, a broken upload):
+/// the client's fault (`400`), not the upstream's.
+fn request_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The protocol a request asks to upgrade to (`Connection: upgrade` + `Upgrade`).
