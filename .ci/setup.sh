@@ -4,7 +4,9 @@
 #   setup.sh node     npm packages (package-lock.json)
 #   setup.sh browser  Chromium + ChromeDriver, Firefox ESR, WebKitGTK's WebKitWebDriver + MiniBrowser,
 #                     Xvfb (Debian packages), geckodriver (crates.io) for wasm-bindgen-test in Firefox
-#   setup.sh services redis-server + PostgreSQL (Debian packages), for the server half's tests
+#   setup.sh services redis-server + PostgreSQL + nginx + Caddy (Debian packages), for the server
+#                     half's tests and the gateway's forward auth beside real proxies
+#   setup.sh bench    wrk (Debian package), for npm run bench:gateway (not part of "all")
 #   setup.sh          all of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +72,10 @@ services() {
   local need=()
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+  # The tests run their own nginx and Caddy on free loopback ports (tests/gateway/lib.mjs);
+  # the services the packages enable are not used.
+  command -v nginx >/dev/null 2>&1 || need+=(nginx)
+  command -v caddy >/dev/null 2>&1 || need+=(caddy)
   if [ "${#need[@]}" -gt 0 ]; then
     say "installing Debian ${need[*]}"
     apt_install "${need[@]}"
@@ -81,6 +87,7 @@ case "$what" in
   node) node_pkgs ;;
   browser) browser ;;
   services) services ;;
+  bench) command -v wrk >/dev/null 2>&1 || { say "installing Debian wrk"; apt_install wrk; } ;;
   all) rust; node_pkgs; browser; services ;;
-  *) echo "usage: setup.sh [rust|node|browser|services|all]" >&2; exit 2 ;;
+  *) echo "usage: setup.sh [rust|node|browser|services|bench|all]" >&2; exit 2 ;;
 esac

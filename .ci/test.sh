@@ -7,6 +7,9 @@
 #   packaging  npm pack of pkg/ installed into a Vite and a webpack 5 app (no wasm plugin), built, locking in
 #            Chromium, Firefox ESR and WebKitGTK; a Vite + React app (Chromium); SSR import
 #   server   two autologoff-server processes on one Redis and one Postgres (node:test)
+#   gateway  autologoff-server gateway beside the real nginx (auth_request) and Caddy (forward_auth)
+#            with the README's configurations; npm run demo:gateway's ward app in Chromium (node:test;
+#            its Rust tests run in host)
 #   e2e      node:test against autologoff-server, on the built pkg/, in each engine (AUTOLOGOFF_ENGINE):
 #            Chromium and Firefox through Playwright, WebKitGTK through WebDriver (tests/e2e/webdriver.mjs)
 #   size     what ships, against the budget (docs/size.md)
@@ -14,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
 export no_proxy="$NO_PROXY"
-ALL=(host browser types packaging server e2e size)
+ALL=(host browser types packaging server gateway e2e size)
 if [ "$#" -gt 0 ]; then tiers=("$@"); else tiers=("${ALL[@]}"); fi
 for t in "${tiers[@]}"; do
   [[ " ${ALL[*]} " == *" $t "* ]] || { echo "test.sh: unknown tier '$t' (tiers: ${ALL[*]})" >&2; exit 2; }
@@ -24,18 +27,18 @@ any() { for t in "$@"; do has "$t" && return 0; done; return 1; }
 
 set -e
 # What the chosen tiers need, installed once.
-any browser types packaging e2e size && bash .ci/setup.sh rust
-any types packaging e2e size && bash .ci/setup.sh node
-any browser packaging e2e && bash .ci/setup.sh browser
-any host server e2e && bash .ci/setup.sh services
-if any browser packaging e2e; then
+any browser types packaging gateway e2e size && bash .ci/setup.sh rust
+any types packaging gateway e2e size && bash .ci/setup.sh node
+any browser packaging gateway e2e && bash .ci/setup.sh browser
+any host server gateway e2e && bash .ci/setup.sh services
+if any browser packaging gateway e2e; then
   if [ -z "${CHROMEDRIVER:-}" ]; then export CHROMEDRIVER="$(command -v chromedriver)"; fi
   if [ -z "${CHROME_PATH:-}" ]; then export CHROME_PATH="$(command -v chromium)"; fi
 fi
 # pkg/ (rebuilt when a source is newer than the wasm) for the tiers that use the package.
-any types packaging e2e size && bash .ci/build.sh --if-missing
+any types packaging gateway e2e size && bash .ci/build.sh --if-missing
 # The e2e and server tiers drive the server clock through /__test/* (a test-only build feature).
-any server e2e && cargo build -q -p autologoff-server --features test-hooks
+any server gateway e2e && cargo build -q -p autologoff-server --features test-hooks
 set +e
 LOG="$(mktemp -d)"
 summary=()
@@ -92,6 +95,15 @@ server_tier() {
   summary+=("server ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 }
 has server && server_tier
+
+gateway_tier() {
+  echo "== gateway: forward auth beside real nginx and Caddy; the gateway demo in Chromium"
+  node --test --test-concurrency=1 --test-reporter=spec tests/gateway/*.test.mjs 2>&1 | tee "$LOG/gateway" | grep -vE "^\s+at "
+  rc=${PIPESTATUS[0]}
+  p=$(grep -E "ℹ pass" "$LOG/gateway" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/gateway" | awk '{print $3}')
+  summary+=("gateway ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
+}
+has gateway && gateway_tier
 
 # Every file runs in every engine: Chromium and Firefox through Playwright, WebKitGTK through
 # tests/e2e/webdriver.mjs (no Playwright build for it). A test an engine cannot run is skipped

@@ -24,6 +24,7 @@
 pub mod audit;
 mod clock;
 mod error;
+pub mod gateway;
 mod layer;
 pub mod recorder;
 mod routes;
@@ -37,7 +38,7 @@ pub use layer::{SessionLayer, SessionService};
 pub use recorder::SignIn;
 pub use routes::{audit_routes, read_body, session_routes};
 pub use sessions::{
-    ConfigError, IdSource, LiveSession, SessionError, Sessions, SessionsBuilder, Started,
+    ConfigError, IdSource, LiveSession, SameSite, SessionError, Sessions, SessionsBuilder, Started,
     LOCK_REASONS,
 };
 

@@ -32,6 +32,16 @@ pub enum IdSource {
     Header(HeaderName),
 }
 
+/// The `SameSite` attribute of the session cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// The default: the cookie never rides on a cross-site request.
+    Strict,
+    /// Sent on top-level navigations from other sites too (a gateway whose sign-in
+    /// comes back from an identity provider or a link from another app).
+    Lax,
+}
+
 /// A live session as a request sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,6 +153,7 @@ struct Inner<S> {
     absolute_ms: Ms,
     source: IdSource,
     secure: bool,
+    same_site: SameSite,
     expires_header: HeaderName,
     clear_site_data: Option<HeaderValue>,
     clock: Clock,
@@ -156,6 +167,7 @@ pub struct SessionsBuilder<S> {
     absolute: Duration,
     source: IdSource,
     secure: bool,
+    same_site: SameSite,
     expires_header: HeaderName,
     clear_site_data: Option<HeaderValue>,
     clock: Clock,
@@ -184,6 +196,12 @@ impl<S: SessionStore> SessionsBuilder<S> {
     /// Whether cookies are `Secure` (default true; only plain-http loopback turns it off).
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
+        self
+    }
+
+    /// The cookies' `SameSite` (default `Strict`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
         self
     }
 
@@ -253,6 +271,7 @@ impl<S: SessionStore> SessionsBuilder<S> {
             absolute_ms: absolute as Ms,
             source: self.source,
             secure: self.secure,
+            same_site: self.same_site,
             expires_header: self.expires_header,
             clear_site_data: self.clear_site_data,
             clock: self.clock,
@@ -280,6 +299,7 @@ impl<S: SessionStore> Sessions<S> {
             absolute: Duration::from_secs(43_200),
             source: IdSource::Cookie("sid".into()),
             secure: true,
+            same_site: SameSite::Strict,
             expires_header: HeaderName::from_static("session-expires"),
             clear_site_data: Some(HeaderValue::from_static("\"cache\", \"storage\"")),
             clock: Clock::default(),
@@ -532,7 +552,11 @@ impl<S: SessionStore> Sessions<S> {
         if name.is_empty() {
             return None;
         }
-        let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/");
+        let same_site = match self.inner.same_site {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+        };
+        let mut c = format!("{name}={value}; HttpOnly; SameSite={same_site}; Path=/");
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
         }

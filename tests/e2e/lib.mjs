@@ -27,7 +27,7 @@ function newest(dir) {
 }
 
 /** Refuses a server binary older than its sources: a test must never pass against old code. */
-function checkFresh() {
+export function checkFresh() {
   if (process.env.AUTOLOGOFF_SERVER_BIN_ANY === "1") return;
   const built = existsSync(SERVER_BIN) ? statSync(SERVER_BIN).mtimeMs : 0;
   const sources = Math.max(newest(join(ROOT, "server/src")), newest(join(ROOT, "server/migrations")),

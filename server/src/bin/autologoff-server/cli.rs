@@ -27,6 +27,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Automatic logoff in front of any backend (shared/GATEWAY.md).
+    Gateway(Box<crate::gateway::GatewayArgs>),
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod deployment;
 mod export;
+mod gateway;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 mod listener;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Audit {
             command: cli::AuditCommand::Export(export),
         }) => runtime.block_on(export::run(export)),
+        Some(cli::Command::Gateway(args)) => runtime.block_on(gateway::run(*args)),
         None => runtime.block_on(serve::run(args.serve)),
     }
 }

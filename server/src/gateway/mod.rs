@@ -1,0 +1,469 @@
+//! The gateway (shared/GATEWAY.md): the crate's own [`Sessions`], store and audit sink
+//! in front of any backend, as a reverse proxy (`--upstream`) or beside one as its
+//! forward-auth service (`/.autologoff/auth`).
+//!
+//! - [`Config`] says what to run; [`Gateway::open`] opens the store and the sink (an
+//!   error names the flag and its value); [`Gateway::serve`] accepts connections.
+//! - `proxy`: the reverse proxy (hyper-util's pooled client, bodies streamed).
+//! - `streams`: answers and upgraded connections cut when their session ends.
+//! - `forward_auth`: `/.autologoff/auth` for nginx, Caddy, Traefik.
+//! - `sign_in`: the login sources (`--demo-login`, `--login-from-upstream`).
+//! - `paths`: path normalisation and the sign-in redirects.
+//!
+//! Nothing else in the crate imports this module.
+
+mod forward_auth;
+mod framing;
+mod paths;
+mod proxy;
+mod sign_in;
+mod streams;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::audit::{AuditSink, SqlSink};
+use crate::error::ApiError;
+use crate::store::{AnyStore, SessionStore};
+use crate::{Clock, SameSite, Sessions};
+
+pub use self::streams::WATCH_EVERY;
+
+/// The reserved prefix: never forwarded upstream.
+pub const RESERVED: &str = "/.autologoff";
+
+/// How the gateway signs clinicians in (exactly one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginSource {
+    /// `POST /.autologoff/demo-login {"user": …}` with no password (tests and demos).
+    Demo,
+    /// The upstream's own login page at this path; its answers' `Autologoff-Login`
+    /// header starts a session.
+    Upstream(String),
+}
+
+/// What a gateway runs with (the `gateway` subcommand's flags).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `--upstream`: the app (`http://host:port`); `None`: forward-auth only.
+    pub upstream: Option<Uri>,
+    /// `--public-url`: the origin browsers see (default `http://<bound address>`).
+    pub public_url: Option<Uri>,
+    pub idle: Duration,
+    pub absolute: Duration,
+    /// `--store`: `memory` or `redis://…`.
+    pub store: String,
+    /// `--audit`: `none`, `sqlite:PATH` or `postgres://…`.
+    pub audit: String,
+    /// `--public PREFIX`: forwarded with no session and no identity headers.
+    pub public: Vec<String>,
+    /// `--upstream-timeout-secs`: connect and answer head, else `504`.
+    pub upstream_timeout: Duration,
+    pub login: LoginSource,
+    /// `--keep-cache-control`: the upstream's `Cache-Control` passes unchanged.
+    pub keep_cache_control: bool,
+    /// Connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head in this long is closed.
+    pub header_read_timeout: Duration,
+    /// The server's clock (tests move it).
+    pub clock: Clock,
+}
+
+impl Config {
+    pub fn new(login: LoginSource) -> Config {
+        Config {
+            upstream: None,
+            public_url: None,
+            idle: Duration::from_secs(900),
+            absolute: Duration::from_secs(43_200),
+            store: "memory".into(),
+            audit: "none".into(),
+            public: Vec::new(),
+            upstream_timeout: Duration::from_secs(60),
+            login,
+            keep_cache_control: false,
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            clock: Clock::default(),
+        }
+    }
+}
+
+/// A start-up error: the flag, its value (without a password) and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    pub flag: &'static str,
+    pub value: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.flag, self.value, self.why)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A URL as it may be printed: without a password.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A running deployment's state, shared by every request.
+pub(crate) struct Shared {
+    pub(crate) sessions: Sessions<AnyStore>,
+    sink: Option<SqlSink>,
+    upstream: Option<proxy::Upstream>,
+    public: Vec<String>,
+    login: LoginSource,
+    keep_cache_control: bool,
+    /// The session cookie's and the ended-session cookie's names (never forwarded).
+    cookies: [String; 2],
+    forwarded_proto: &'static str,
+    streams: streams::Streams,
+    /// Upgraded connections (WebSockets) open at once: they outlive the connection slot.
+    upgrades: Arc<Semaphore>,
+    reserved: Router,
+}
+
+/// A gateway, ready to serve. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    max_connections: usize,
+    header_read_timeout: Duration,
+}
+
+/// The peer address of a connection, put on each of its requests.
+#[derive(Clone, Copy, Debug)]
+struct Peer(SocketAddr);
+
+impl Gateway {
+    /// Opens the store and the sink and builds the sessions; `bound` is the listening
+    /// address (the default public URL).
+    pub async fn open(config: Config, bound: SocketAddr) -> Result<Gateway, StartError> {
+        let bad = |flag, value: &str, why: String| StartError {
+            flag,
+            value: redacted(value),
+            why,
+        };
+        let public_url = match &config.public_url {
+            Some(u) => u.clone(),
+            None => format!("http://{bound}")
+                .parse()
+                .map_err(|e| bad("--listen", &bound.to_string(), format!("{e}")))?,
+        };
+        let https = match public_url.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(bad(
+                    "--public-url",
+                    &public_url.to_string(),
+                    "expected http://… or https://…".into(),
+                ))
+            }
+        };
+        for prefix in &config.public {
+            if !prefix.starts_with('/') || paths::decoded(prefix).as_deref() != Ok(prefix) {
+                return Err(bad(
+                    "--public",
+                    prefix,
+                    "expected a plain path prefix like /public".into(),
+                ));
+            }
+            if paths::under(RESERVED, prefix) || paths::under(prefix, RESERVED) {
+                return Err(bad(
+                    "--public",
+                    prefix,
+                    format!("{RESERVED}/ is the gateway's own"),
+                ));
+            }
+        }
+        if let LoginSource::Upstream(path) = &config.login {
+            let plain = path.starts_with('/') && paths::decoded(path).as_deref() == Ok(path);
+            if !plain || paths::under(path, RESERVED) {
+                return Err(bad(
+                    "--login-from-upstream",
+                    path,
+                    "expected a plain path of the upstream like /login".into(),
+                ));
+            }
+        }
+        let upstream = match &config.upstream {
+            Some(u) => Some(
+                proxy::Upstream::new(u, config.upstream_timeout)
+                    .map_err(|why| bad("--upstream", &u.to_string(), why))?,
+            ),
+            None => None,
+        };
+        let store = AnyStore::open(&config.store)
+            .await
+            .map_err(|e| bad("--store", &config.store, e.to_string()))?;
+        let sink = match config.audit.as_str() {
+            "none" => None,
+            url => Some(
+                SqlSink::open(url)
+                    .await
+                    .map_err(|e| bad("--audit", url, e.to_string()))?,
+            ),
+        };
+        let cookie = if https {
+            "__Host-autologoff"
+        } else {
+            "autologoff"
+        };
+        let mut builder = Sessions::builder(store)
+            .idle(config.idle)
+            .absolute(config.absolute)
+            .id_source(crate::IdSource::Cookie(cookie.into()))
+            .secure(https)
+            .same_site(SameSite::Lax)
+            .clear_site_data(Some(HeaderValue::from_static("\"cache\"")))
+            .clock(config.clock.clone());
+        if let Some(sink) = &sink {
+            // The server's own login / logout / timeout records, as the binary's `serve`.
+            builder = builder.records(sink.clone());
+        }
+        let sessions = builder.build().map_err(|e| {
+            bad(
+                "--idle-secs/--absolute-secs",
+                &format!("{}/{}", config.idle.as_secs(), config.absolute.as_secs()),
+                e.to_string(),
+            )
+        })?;
+        let streams = streams::Streams::default();
+        streams::spawn_watcher(&streams, sessions.clone());
+        let reserved = reserved_routes(&sessions, sink.as_ref(), &config.login);
+        let shared = Shared {
+            sessions,
+            sink,
+            upstream,
+            public: config.public,
+            login: config.login,
+            keep_cache_control: config.keep_cache_control,
+            cookies: [cookie.to_owned(), format!("{cookie}_ended")],
+            forwarded_proto: if https { "https" } else { "http" },
+            streams,
+            upgrades: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            reserved,
+        };
+        Ok(Gateway {
+            shared: Arc::new(shared),
+            max_connections: config.max_connections.max(1),
+            header_read_timeout: config.header_read_timeout,
+        })
+    }
+
+    /// Streams (answers and upgraded connections) open now, for tests and metrics.
+    pub fn open_streams(&self) -> usize {
+        self.shared.streams.count()
+    }
+
+    /// Accepts connections until `shutdown` resolves. At most `max_connections` are
+    /// open at once; a connection slow to send its request head is closed.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        tokio::pin!(shutdown);
+        loop {
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => slot,
+                () = &mut shutdown => return Ok(()),
+            };
+            let Ok(slot) = slot else { return Ok(()) };
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                () = &mut shutdown => return Ok(()),
+            };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::error!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let shared = Arc::clone(&self.shared);
+            let verdicts = framing::Verdicts::default();
+            let io = framing::Watched::new(tcp, verdicts.clone());
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                req.extensions_mut().insert(verdicts.next());
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(entry(shared, req.map(Body::new)).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(self.header_read_timeout)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// The most header bytes a request may carry (`431` past it).
+const MAX_HEADERS: usize = 32 * 1024;
+
+/// The read buffer of a connection, and so the largest request head (`431` past it).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Every request: refused, served by the gateway itself, or forwarded.
+async fn entry(shared: Arc<Shared>, request: Request) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let logged: String = request
+        .uri()
+        .path()
+        .chars()
+        .take(200)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect();
+    let response = route(&shared, request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!("{method} {logged} {} {ms:.1}ms", response.status().as_u16());
+    response
+}
+
+async fn route(shared: &Arc<Shared>, mut request: Request) -> Response {
+    let path = match paths::decoded(request.uri().path()) {
+        Ok(p) => p,
+        Err(why) => return ApiError::BadRequest(why).into_response(),
+    };
+    let head: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if head > MAX_HEADERS {
+        return json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!("request headers over {MAX_HEADERS} bytes"),
+        );
+    }
+    let wire = request
+        .extensions()
+        .get::<Option<framing::Verdict>>()
+        .copied();
+    if let Err(why) = proxy::check_framing(request.headers(), wire.flatten()) {
+        return ApiError::BadRequest(why).into_response();
+    }
+    if paths::under(&path, RESERVED) {
+        // Served here, matched on the decoded path.
+        let query = request
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        match format!("{path}{query}").parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => {
+                return ApiError::BadRequest("path is not a valid URI".into()).into_response()
+            }
+        }
+        request.extensions_mut().insert(Arc::clone(shared));
+        return shared
+            .reserved
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+    }
+    proxy::handle(shared, request, &path).await
+}
+
+fn reserved_routes(
+    sessions: &Sessions<AnyStore>,
+    sink: Option<&SqlSink>,
+    login: &LoginSource,
+) -> Router {
+    let mut own = crate::routes::session_routes(sessions)
+        .route("/auth", any(forward_auth::auth))
+        .route("/healthz", get(health));
+    if let Some(sink) = sink {
+        own = own.merge(crate::routes::audit_routes(sessions, sink.clone()));
+    }
+    if *login == LoginSource::Demo {
+        own = own.merge(sign_in::demo_routes());
+    }
+    Router::new()
+        .nest(RESERVED, own)
+        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
+        .layer(axum::middleware::from_fn(not_found_json))
+}
+
+/// The framework's own empty 404/405 answers become JSON errors like every other.
+async fn not_found_json(request: Request, next: axum::middleware::Next) -> Response {
+    let res = next.run(request).await;
+    let status = res.status();
+    let empty = res.headers().get(header::CONTENT_TYPE).is_none();
+    if empty && (status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED) {
+        let what = if status == StatusCode::NOT_FOUND {
+            "not found"
+        } else {
+            "method not allowed"
+        };
+        return json_error(status, what);
+    }
+    res
+}
+
+/// `{"error": …}` with `Cache-Control: no-store`.
+pub(crate) fn json_error(status: StatusCode, what: &str) -> Response {
+    let mut res = (status, axum::Json(serde_json::json!({ "error": what }))).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /.autologoff/healthz`: `200` when the store and the sink answer.
+async fn health(Extension(shared): Extension<Arc<Shared>>) -> Response {
+    let store = shared.sessions.store().ping().await.is_ok();
+    let sink = match &shared.sink {
+        Some(s) => s.ping().await.is_ok(),
+        None => true,
+    };
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let status = if store && sink {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "store": word(store), "audit": word(sink) });
+    let mut res = (status, axum::Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}

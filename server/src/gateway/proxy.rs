@@ -1,0 +1,430 @@
+//! The reverse proxy: requests checked (never extended) and forwarded through
+//! hyper-util's pooled client, bodies streamed both ways, answers cut when their
+//! session ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::framing::Verdict;
+use super::streams::CutBody;
+use super::{json_error, paths, sign_in, LoginSource, Peer, Shared};
+use crate::error::ApiError;
+use crate::sessions::SessionError;
+use crate::LiveSession;
+
+/// Idle pooled connections kept per upstream.
+const POOL_IDLE_PER_HOST: usize = 256;
+
+/// Headers that describe one hop, never forwarded either way (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Request headers the gateway sets itself; a client's copies never pass.
+const SET_HERE: [&str; 6] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+    "autologoff-login",
+    "autologoff-logout",
+];
+
+/// The app behind the gateway and the pooled client that reaches it.
+pub(super) struct Upstream {
+    origin: String,
+    base: String,
+    client: Client<HttpConnector, Body>,
+    timeout: Duration,
+}
+
+impl Upstream {
+    pub(super) fn new(uri: &Uri, timeout: Duration) -> Result<Upstream, String> {
+        if uri.scheme_str() != Some("http") {
+            return Err(
+                "expected http://host:port (the gateway speaks plain HTTP to the app)".into(),
+            );
+        }
+        let Some(authority) = uri.authority() else {
+            return Err("expected http://host:port".into());
+        };
+        if uri.query().is_some() {
+            return Err("the upstream URL cannot have a query".into());
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .build(connector);
+        Ok(Upstream {
+            origin: format!("http://{authority}"),
+            base: uri.path().trim_end_matches('/').to_owned(),
+            client,
+            timeout,
+        })
+    }
+
+    fn uri_for(&self, original: &Uri) -> Result<Uri, ApiError> {
+        let pq = original.path_and_query().map_or("/", |pq| pq.as_str());
+        format!("{}{}{pq}", self.origin, self.base)
+            .parse()
+            .map_err(|_| ApiError::BadRequest("the request target cannot be forwarded".into()))
+    }
+}
+
+/// `Content-Length` with `Transfer-Encoding` (a smuggling attempt) is refused, as the
+/// headers show it or as the wire did (`wire`: the connection's watcher, which sees
+/// what hyper drops; `None` when it could not follow the connection). hyper itself
+/// refuses a `Transfer-Encoding` other than a final `chunked`, and a bad
+/// `Content-Length`, with `400`.
+pub(super) fn check_framing(headers: &HeaderMap, wire: Option<Verdict>) -> Result<(), String> {
+    let both = headers.contains_key(header::CONTENT_LENGTH)
+        && headers.contains_key(header::TRANSFER_ENCODING);
+    match wire {
+        _ if both => Err("Content-Length and Transfer-Encoding together".into()),
+        Some(Verdict::Ambiguous) => Err("Content-Length and Transfer-Encoding together".into()),
+        Some(Verdict::Plain) => Ok(()),
+        None => Err("the request's framing could not be checked".into()),
+    }
+}
+
+/// A request outside `/.autologoff/`: forwarded when public or when its session is live.
+pub(super) async fn handle(shared: &Arc<Shared>, request: Request, path: &str) -> Response {
+    let Some(upstream) = &shared.upstream else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not found (forward-auth only: no --upstream)",
+        );
+    };
+    let login_page = match &shared.login {
+        LoginSource::Upstream(p) => paths::under(path, p),
+        LoginSource::Demo => false,
+    };
+    let public = login_page || shared.public.iter().any(|p| paths::under(path, p));
+    let live = if public {
+        None
+    } else {
+        match shared.sessions.current(request.headers()).await {
+            Ok(live) => Some(live),
+            Err(SessionError::NotLive(why)) => return refuse(shared, &request, why),
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    };
+    forward(shared, upstream, request, live, public && !login_page).await
+}
+
+/// No live session: a navigation goes to the sign-in, anything else gets `401`.
+fn refuse(shared: &Shared, request: &Request, why: &'static str) -> Response {
+    if !paths::is_navigation(request.method(), request.headers()) {
+        return ApiError::Unauthorized(why).into_response();
+    }
+    let asked = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    sign_in::redirect_to_sign_in(shared, asked)
+}
+
+async fn forward(
+    shared: &Arc<Shared>,
+    upstream: &Upstream,
+    mut request: Request,
+    live: Option<LiveSession>,
+    public: bool,
+) -> Response {
+    let upgrade = wants_upgrade(request.headers());
+    let upgrade_slot = match &upgrade {
+        None => None,
+        Some(_) => match Arc::clone(&shared.upgrades).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many open upgraded connections",
+                )
+            }
+        },
+    };
+    let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+    let peer = request.extensions().get::<Peer>().map(|p| p.0);
+    let (mut parts, body) = request.into_parts();
+    let uri = match upstream.uri_for(&parts.uri) {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let presented = cookies_of(&parts.headers);
+    let mut headers = forwarded_headers(shared, &parts.headers);
+    if let Some(peer) = peer {
+        if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
+            headers.insert("x-forwarded-for", ip);
+        }
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(shared.forwarded_proto),
+    );
+    if let Some(host) = parts.headers.get(header::HOST) {
+        headers.insert("x-forwarded-host", host.clone());
+    }
+    if let Some(protocol) = &upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol.clone());
+    }
+    if let Some(live) = &live {
+        let Ok(user) = HeaderValue::from_bytes(live.user.as_bytes()) else {
+            return ApiError::BadRequest("the user name cannot be sent as a header".into())
+                .into_response();
+        };
+        headers.insert("x-autologoff-user", user);
+        headers.insert("x-autologoff-expires", HeaderValue::from(live.expires_at));
+    }
+    parts.headers = headers;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    let outgoing = hyper::Request::from_parts(parts, body);
+    let answer = tokio::time::timeout(upstream.timeout, upstream.client.request(outgoing)).await;
+    let mut answer = match answer {
+        Err(_) => {
+            return json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream did not answer in time",
+            )
+        }
+        Ok(Err(e)) if e.is_connect() => {
+            return json_error(StatusCode::BAD_GATEWAY, "upstream unreachable")
+        }
+        Ok(Err(e)) if request_body_failed(&e) => {
+            return ApiError::BadRequest("the request body could not be read".into())
+                .into_response()
+        }
+        Ok(Err(_)) => return json_error(StatusCode::BAD_GATEWAY, "upstream failed to answer"),
+        Ok(Ok(a)) => a,
+    };
+    if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return json_error(
+                StatusCode::BAD_GATEWAY,
+                "upstream switched protocols unasked",
+            );
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut answer);
+        let ticket = live.as_ref().map(|l| shared.streams.register(&l.id));
+        tokio::spawn(async move {
+            let (Ok(client), Ok(app)) = tokio::join!(client_upgrade, upstream_upgrade) else {
+                return;
+            };
+            let ended = ticket.as_ref().map(|t| t.ended());
+            let ended = async move {
+                match ended {
+                    Some(e) => e.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut client = TokioIo::new(client);
+            let mut app = TokioIo::new(app);
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut client, &mut app) => {}
+                () = ended => {}
+            }
+            drop(ticket);
+            drop(upgrade_slot);
+        });
+        let (mut parts, _) = answer.into_parts();
+        let protocol = parts.headers.get(header::UPGRADE).cloned().or(upgrade);
+        strip_hop_by_hop(&mut parts.headers);
+        drop_own_cookies(&mut parts.headers, &shared.cookies);
+        // A sign-in is read from ordinary answers only; never passed to the browser.
+        parts.headers.remove("autologoff-login");
+        parts.headers.remove("autologoff-logout");
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(protocol) = protocol {
+            parts.headers.insert(header::UPGRADE, protocol);
+        }
+        return Response::from_parts(parts, Body::empty());
+    }
+    let (mut parts, body) = answer.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    drop_own_cookies(&mut parts.headers, &shared.cookies);
+    let signed_in = match sign_in::from_upstream(shared, &presented, &mut parts.headers).await {
+        Ok(s) => s,
+        Err(refused) => return refused,
+    };
+    let expires = signed_in.as_ref().or(live.as_ref()).map(|l| l.expires_at);
+    if let Some(at) = expires {
+        parts.headers.insert(
+            shared.sessions.expires_header().clone(),
+            HeaderValue::from(at),
+        );
+    }
+    if !public && !shared.keep_cache_control {
+        parts
+            .headers
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let body = match &live {
+        Some(live) => Body::new(CutBody::new(body, shared.streams.register(&live.id))),
+        None => Body::new(body),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Whether sending failed on the client's own body (malformed chunks, a broken upload):
+/// the client's fault (`400`), not the upstream's.
+fn request_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The protocol a request asks to upgrade to (`Connection: upgrade` + `Upgrade`).
+fn wants_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asked = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asked
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// The names a `Connection` header lists (also hop-by-hop).
+fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect()
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in connection_listed(headers) {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The request headers as the upstream gets them, before the gateway adds its own:
+/// no hop-by-hop header, no `Host` (the client sets the upstream's), no client copy
+/// of a header the gateway sets, no `X-Autologoff-*`, and none of the gateway's cookies.
+fn forwarded_headers(shared: &Shared, original: &HeaderMap) -> HeaderMap {
+    let listed = connection_listed(original);
+    let mut out = HeaderMap::with_capacity(original.len() + 6);
+    for (name, value) in original {
+        let n = name.as_str();
+        let dropped = HOP_BY_HOP.contains(&n)
+            || SET_HERE.contains(&n)
+            || n.starts_with("x-autologoff-")
+            || name == header::HOST
+            || listed.contains(name);
+        if dropped {
+            continue;
+        }
+        if name == header::COOKIE {
+            if let Some(kept) = without_cookies(value, &shared.cookies) {
+                out.append(header::COOKIE, kept);
+            }
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Removes the upstream's `Set-Cookie` for the gateway's own cookie names: the app
+/// cannot plant a session id (fixation) or clear the gateway's cookie.
+fn drop_own_cookies(headers: &mut HeaderMap, names: &[String]) {
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let name = v
+                .to_str()
+                .ok()
+                .and_then(|t| t.split_once('='))
+                .map(|(k, _)| k.trim());
+            !name.is_some_and(|n| names.iter().any(|own| own == n))
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+/// Only the `Cookie` headers (what a sign-in or sign-out needs of the request).
+fn cookies_of(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for v in headers.get_all(header::COOKIE) {
+        out.append(header::COOKIE, v.clone());
+    }
+    out
+}
+
+/// A `Cookie` value without the named cookies; `None` when nothing is left, or when
+/// it is not text (it cannot be told whether the session id is in it: not forwarded).
+fn without_cookies(value: &HeaderValue, names: &[String]) -> Option<HeaderValue> {
+    let text = value.to_str().ok()?;
+    let kept: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(k, _)| k).trim();
+            !pair.is_empty() && !names.iter().any(|n| n == name)
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&kept.join("; ")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateways_cookies_are_removed() {
+        let names = ["autologoff".to_owned(), "autologoff_ended".to_owned()];
+        let v = HeaderValue::from_static("a=1; autologoff=abc; b=2;autologoff_ended=x");
+        assert_eq!(without_cookies(&v, &names).unwrap(), "a=1; b=2");
+        let only = HeaderValue::from_static("autologoff=abc");
+        assert_eq!(without_cookies(&only, &names), None);
+        let lookalike = HeaderValue::from_static("xautologoff=1; autologoffx=2");
+        assert_eq!(
+            without_cookies(&lookalike, &names).unwrap(),
+            "xautologoff=1; autologoffx=2"
+        );
+    }
+}
