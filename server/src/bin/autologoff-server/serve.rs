@@ -121,12 +121,10 @@ fn app(args: &Serve, sessions: Deployment, sink: Option<SqlSink>) -> Router {
     let on_login = hooks.clone().map(|h| h.login_watcher());
     #[cfg(not(feature = "test-hooks"))]
     let on_login = None;
-    let mut app = Router::new()
-        .merge(session_routes)
-        .route(
-            "/healthz",
-            get(health).with_state((sessions.clone(), sink.clone())),
-        );
+    let mut app = Router::new().merge(session_routes).route(
+        "/healthz",
+        get(health).with_state((sessions.clone(), sink.clone())),
+    );
     if let Some(sink) = &sink {
         app = app.merge(autologoff_server::audit_routes(&sessions, sink.clone()));
     }
