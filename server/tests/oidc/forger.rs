@@ -132,6 +132,8 @@ struct Inner {
     jwks_reads: AtomicUsize,
     /// code → (ID token, PKCE challenge).
     codes: Mutex<HashMap<String, (String, String)>>,
+    /// code → an answer of the token endpoint's that is not a token response.
+    broken: Mutex<HashMap<String, (StatusCode, String)>>,
     pkce_checked: AtomicBool,
 }
 
@@ -156,6 +158,7 @@ impl Forger {
             jwks: Mutex::new(json!({ "keys": [es.jwk, ed.jwk] })),
             jwks_reads: AtomicUsize::new(0),
             codes: Mutex::new(HashMap::new()),
+            broken: Mutex::new(HashMap::new()),
             pkce_checked: AtomicBool::new(false),
         });
         let app = Router::new()
@@ -182,6 +185,17 @@ impl Forger {
             .unwrap()
             .insert(code.clone(), (id_token.clone(), challenge.to_owned()));
         Minted { code, id_token }
+    }
+
+    /// A code whose redemption answers `status` with `body` (an issuer in trouble).
+    pub fn mint_broken(&self, status: StatusCode, body: &str) -> String {
+        let code = hex(&random::<16>());
+        self.inner
+            .broken
+            .lock()
+            .unwrap()
+            .insert(code.clone(), (status, body.to_owned()));
+        code
     }
 
     pub fn jwks_reads(&self) -> usize {
@@ -243,6 +257,12 @@ async fn token(State(s): State<Arc<Inner>>, headers: HeaderMap, body: String) ->
         .collect();
     if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return invalid_grant();
+    }
+    if let Some((status, body)) = form
+        .get("code")
+        .and_then(|c| s.broken.lock().unwrap().remove(c))
+    {
+        return (status, body).into_response();
     }
     let Some((id_token, challenge)) = form
         .get("code")

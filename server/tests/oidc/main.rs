@@ -15,6 +15,7 @@ mod op;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
 use autologoff_server::oidc::{Oidc, OidcError, Secret};
 use autologoff_server::store::{AnyStore, MemoryStore, RedisStore, SessionStore};
 use autologoff_server::{oidc_routes, session_routes, Sessions};
@@ -72,15 +73,21 @@ impl<S: SessionStore> App<S> {
     /// Serves on a free loopback port; `public` is the origin browsers see (default: its own).
     pub async fn start(store: S, issuer: &str, public: Option<&str>) -> App<S> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        App::serve(listener, store, issuer, public).await
+        App::serve(listener, store, issuer, public, None).await
+    }
+
+    /// Writing the server's own records (`login`, `reauth`, `switch`) into `sink`.
+    pub async fn start_recorded(store: S, issuer: &str, sink: &SqlSink) -> App<S> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        App::serve(listener, store, issuer, None, Some(sink.clone())).await
     }
 
     /// Serves on `port` (a redirect URI registered before the app started).
-    pub async fn start_on(store: S, issuer: &str, port: u16) -> App<S> {
+    pub async fn start_on(store: S, issuer: &str, port: u16, sink: &SqlSink) -> App<S> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
-        App::serve(listener, store, issuer, None).await
+        App::serve(listener, store, issuer, None, Some(sink.clone())).await
     }
 
     async fn serve(
@@ -88,10 +95,15 @@ impl<S: SessionStore> App<S> {
         store: S,
         issuer: &str,
         public: Option<&str>,
+        records: Option<SqlSink>,
     ) -> App<S> {
         logs();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let sessions = Sessions::builder(store).secure(false).build().unwrap();
+        let mut sessions = Sessions::builder(store).secure(false);
+        if let Some(sink) = records {
+            sessions = sessions.records(sink);
+        }
+        let sessions = sessions.build().unwrap();
         let oidc = Oidc::builder(issuer, CLIENT_ID)
             .secret(Secret::new(SECRET))
             .public_url(public.unwrap_or(&url))
@@ -271,6 +283,47 @@ fn refused(
     }
 }
 
+/// A SQLite audit trail in a temp dir.
+async fn trail(name: &str) -> SqlSink {
+    let dir = std::env::temp_dir().join(format!("alo-oidc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    SqlSink::open(&format!("sqlite:{}", dir.join("audit.db").display()))
+        .await
+        .unwrap()
+}
+
+/// The server's own records, `(type, reason, user)`, once `n` are written (at most 5 s).
+async fn records(sink: &SqlSink, n: usize) -> Vec<(String, String, String)> {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let rows = sink
+            .export(&ExportFilter {
+                source: Some(Source::Server),
+                ..ExportFilter::default()
+            })
+            .await
+            .unwrap();
+        if rows.len() >= n || std::time::Instant::now() > until {
+            return rows
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.record.kind,
+                        r.record.reason.unwrap_or_default(),
+                        r.user.unwrap_or_default(),
+                    )
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn rec(kind: &str, user: &str) -> (String, String, String) {
+    (kind.into(), "oidc".into(), user.into())
+}
+
 fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -294,7 +347,8 @@ pub fn claims(issuer: &str, auth: &Authorize) -> Value {
 async fn a_good_token_signs_in_with_es256_and_eddsa() {
     let forger = Forger::start().await;
     let store = MemoryStore::new();
-    let app = App::start(store.clone(), &forger.url, None).await;
+    let sink = trail("forged").await;
+    let app = App::start_recorded(store.clone(), &forger.url, &sink).await;
     let client = browser(false);
     let auth = login(&client, &app.url, &forger.url, "rd=/ward%3Fpatient%3D7").await;
     assert_eq!(auth.get("response_type"), "code");
@@ -335,6 +389,11 @@ async fn a_good_token_signs_in_with_es256_and_eddsa() {
     .await;
     assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
     assert_eq!(whoami(&client, &app.url).await.as_deref(), Some("dr-ed"));
+    // Another clinician at the same browser: a `switch`.
+    assert_eq!(
+        records(&sink, 2).await,
+        [rec("login", "dr-forged"), rec("switch", "dr-ed")]
+    );
     let logs = logs();
     assert!(!logs.contains(&minted.code) && !logs.contains(&minted.id_token));
 }
@@ -720,6 +779,33 @@ async fn replays_provider_errors_and_malformed_callbacks_start_no_session() {
     let res = callback(&client, &app.url, &query).await;
     assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
 
+    // An issuer in trouble at the token endpoint: 502, no session.
+    for (status, body) in [
+        (StatusCode::INTERNAL_SERVER_ERROR, "{}"),
+        (StatusCode::OK, "<html>not a token response</html>"),
+        (
+            StatusCode::OK,
+            r#"{"access_token":"at","token_type":"Bearer"}"#,
+        ),
+    ] {
+        let auth = login(&client, &app.url, &forger.url, "rd=/").await;
+        let code = forger.mint_broken(status, body);
+        let res = callback(
+            &client,
+            &app.url,
+            &format!("code={code}&state={}", auth.get("state")),
+        )
+        .await;
+        refused(
+            &res,
+            StatusCode::BAD_GATEWAY,
+            "did not answer",
+            None,
+            &store,
+            before + 1,
+        );
+    }
+
     // An unknown state.
     let res = callback(&client, &app.url, "code=x&state=0123").await;
     refused(
@@ -884,8 +970,9 @@ async fn a_real_provider_signs_in_and_reauthentication_asks_again() {
     let public = format!("http://127.0.0.1:{redirect_port}");
     let op = op::Provider::start(&format!("{public}/.autologoff/callback"));
     let store = MemoryStore::new();
+    let sink = trail("op").await;
     // The app listens where the redirect URI says.
-    let app = App::start_on(store.clone(), &op.issuer, redirect_port).await;
+    let app = App::start_on(store.clone(), &op.issuer, redirect_port, &sink).await;
     let client = browser(true);
 
     // A first sign-in: the provider asks for credentials.
