@@ -39,6 +39,7 @@ use std::time::Duration;
 
 pub use self::flow::safe_rd;
 use self::provider::Provider;
+use self::routes::LOGIN_PATH as LOGIN;
 pub use self::routes::{oidc_routes, CALLBACK_PATH, DONE_PATH, LOGIN_PATH};
 
 /// The longest a call to the issuer (discovery, JWKS, token endpoint) may take.
@@ -68,18 +69,52 @@ impl fmt::Debug for Secret {
 /// issuer's document and what was wrong: a binary prints it and exits 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OidcError {
-    /// A builder setting is wrong (`field`, the value, why).
-    Config(String),
+    /// A builder setting is wrong: which one ([`OidcError::setting`]), and the message
+    /// (the value and why).
+    Config { setting: Setting, message: String },
     /// The issuer's discovery document or keys could not be read or are unusable.
     Issuer(String),
+}
+
+/// The builder's settings, so that a binary can name its own flag for one
+/// (`Setting::Issuer` → `--oidc-issuer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Issuer,
+    ClientId,
+    PublicUrl,
+    UserClaim,
+    Scope,
+    Timeout,
+}
+
+impl OidcError {
+    /// The setting at fault: the one named, or the issuer when its documents failed.
+    pub fn setting(&self) -> Setting {
+        match self {
+            OidcError::Config { setting, .. } => *setting,
+            OidcError::Issuer(_) => Setting::Issuer,
+        }
+    }
 }
 
 impl fmt::Display for OidcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OidcError::Config(m) | OidcError::Issuer(m) => f.write_str(m),
+            OidcError::Config { message, .. } | OidcError::Issuer(message) => f.write_str(message),
         }
     }
+}
+
+/// Where to send a browser to sign in: `/.autologoff/login?rd=…[&reauth=1]`, `rd`
+/// (a path and query of this origin) encoded as a query value.
+pub fn login_location(rd: &str, reauth: bool) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if reauth {
+        q.append_pair("reauth", "1");
+    }
+    q.append_pair("rd", rd);
+    format!("{LOGIN}?{}", q.finish())
 }
 
 impl std::error::Error for OidcError {}
@@ -149,7 +184,9 @@ impl Oidc {
         self.inner.redirect_uri.as_str()
     }
 
-    /// Whether the issuer's keys answer now (a health check: re-reads the JWKS).
+    /// Whether the issuer's keys answer now (a health check). Each call reads the JWKS
+    /// once (bounded by the builder's timeout); a health endpoint polled often may keep
+    /// the answer for a few seconds.
     pub async fn keys_answer(&self) -> Result<(), OidcError> {
         self.inner.read_keys().await.map(|_| ())
     }

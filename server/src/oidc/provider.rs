@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
-use super::{OidcBuilder, OidcError, Secret};
+use super::{OidcBuilder, OidcError, Secret, Setting};
 use crate::clock::Ms;
 
 /// The largest discovery document or JWKS read.
@@ -75,8 +75,19 @@ struct Discovery {
     code_challenge_methods_supported: Option<Vec<String>>,
 }
 
-fn config(field: &str, value: &str, why: &str) -> OidcError {
-    OidcError::Config(format!("oidc {field} {value:?}: {why}"))
+fn config(setting: Setting, value: &str, why: &str) -> OidcError {
+    let field = match setting {
+        Setting::Issuer => "issuer",
+        Setting::ClientId => "client id",
+        Setting::PublicUrl => "public url",
+        Setting::UserClaim => "user claim",
+        Setting::Scope => "scope",
+        Setting::Timeout => "timeout",
+    };
+    OidcError::Config {
+        setting,
+        message: format!("oidc {field} {value:?}: {why}"),
+    }
 }
 
 fn endpoint(issuer: &str, name: &str, value: &str) -> Result<Url, OidcError> {
@@ -132,13 +143,13 @@ impl Provider {
     pub async fn discover(b: OidcBuilder) -> Result<Provider, OidcError> {
         let issuer = b.issuer.clone();
         let issuer_url =
-            Url::parse(&issuer).map_err(|e| config("issuer", &issuer, &e.to_string()))?;
+            Url::parse(&issuer).map_err(|e| config(Setting::Issuer, &issuer, &e.to_string()))?;
         if !matches!(issuer_url.scheme(), "https" | "http")
             || issuer_url.query().is_some()
             || issuer_url.fragment().is_some()
         {
             return Err(config(
-                "issuer",
+                Setting::Issuer,
                 &issuer,
                 "must be an http(s) URL without query or fragment",
             ));
@@ -148,7 +159,7 @@ impl Provider {
             && !b.client_id.chars().any(char::is_control);
         if !id_ok {
             return Err(config(
-                "client id",
+                Setting::ClientId,
                 &b.client_id,
                 "must be 1–256 characters without control characters",
             ));
@@ -158,7 +169,7 @@ impl Provider {
             && b.user_claim.bytes().all(|c| c.is_ascii_graphic());
         if !claim_ok {
             return Err(config(
-                "user claim",
+                Setting::UserClaim,
                 &b.user_claim,
                 "must be a claim name (1–256 visible ASCII characters)",
             ));
@@ -169,14 +180,15 @@ impl Provider {
                 && s.bytes()
                     .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\');
             if !ok {
-                return Err(config("scope", s, "must be one scope token"));
+                return Err(config(Setting::Scope, s, "must be one scope token"));
             }
         }
-        let public = b.public_url.clone().ok_or_else(|| {
-            OidcError::Config("oidc public url: required (the origin browsers see)".into())
+        let public = b.public_url.clone().ok_or_else(|| OidcError::Config {
+            setting: Setting::PublicUrl,
+            message: "oidc public url: required (the origin browsers see)".into(),
         })?;
         let public_url =
-            Url::parse(&public).map_err(|e| config("public url", &public, &e.to_string()))?;
+            Url::parse(&public).map_err(|e| config(Setting::PublicUrl, &public, &e.to_string()))?;
         let bare = matches!(public_url.scheme(), "https" | "http")
             && public_url.path() == "/"
             && public_url.query().is_none()
@@ -185,21 +197,21 @@ impl Provider {
             && public_url.password().is_none();
         if !bare {
             return Err(config(
-                "public url",
+                Setting::PublicUrl,
                 &public,
                 "must be an origin like https://ward.example.org (no path, query or credentials)",
             ));
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&b.timeout) {
             return Err(config(
-                "timeout",
+                Setting::Timeout,
                 &format!("{:?}", b.timeout),
                 "must be 1 s ..= 60 s",
             ));
         }
         let redirect_uri = public_url
             .join(super::CALLBACK_PATH)
-            .map_err(|e| config("public url", &public, &e.to_string()))?;
+            .map_err(|e| config(Setting::PublicUrl, &public, &e.to_string()))?;
 
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

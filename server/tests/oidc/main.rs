@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
-use autologoff_server::oidc::{Oidc, OidcError, Secret};
+use autologoff_server::oidc::{login_location, Oidc, OidcError, Secret, Setting};
 use autologoff_server::store::{AnyStore, MemoryStore, RedisStore, SessionStore};
 use autologoff_server::{oidc_routes, session_routes, Sessions};
 use axum::routing::get;
@@ -823,6 +823,21 @@ async fn rd_is_only_ever_a_same_origin_path() {
     let forger = Forger::start().await;
     let app = App::start(MemoryStore::new(), &forger.url, None).await;
     let client = browser(false);
+    // What a guard sends a browser to (the gateway's 302 to the sign-in).
+    let location = login_location("/ward?bed=4&x=1", true);
+    assert_eq!(
+        location,
+        "/.autologoff/login?reauth=1&rd=%2Fward%3Fbed%3D4%26x%3D1"
+    );
+    let (res, _) = forged(
+        &client,
+        &app.url,
+        &forger,
+        location.split_once('?').unwrap().1,
+        |a| forger.es.sign(&claims(&forger.url, a)),
+    )
+    .await;
+    assert_eq!(res.location.as_deref(), Some("/ward?bed=4&x=1"));
     for (rd, want) in [
         ("%2F%2Fevil.example", "/"),
         ("%2F%5Cevil", "/"),
@@ -881,6 +896,7 @@ async fn an_issuer_that_cannot_be_read_is_an_error_naming_it() {
         .discover()
         .await
         .unwrap_err();
+    assert_eq!(err.setting(), Setting::Issuer);
     let OidcError::Issuer(m) = &err else {
         panic!("{err:?}")
     };
@@ -898,32 +914,66 @@ async fn an_issuer_that_cannot_be_read_is_an_error_naming_it() {
         .unwrap_err();
     assert!(err.to_string().contains("must be identical"), "{err}");
 
-    for (b, names) in [
+    // The health check's question: do the issuer's keys answer?
+    let oidc = Oidc::builder(&forger.url, CLIENT_ID)
+        .public_url("http://127.0.0.1:1")
+        .discover()
+        .await
+        .unwrap();
+    let reads = forger.jwks_reads();
+    assert_eq!(oidc.keys_answer().await, Ok(()));
+    assert_eq!(forger.jwks_reads(), reads + 1);
+
+    let x = "http://x";
+    for (b, names, setting) in [
         (
-            Oidc::builder(&forger.url, "").public_url("http://x"),
+            Oidc::builder(&forger.url, "").public_url(x),
             "client id",
+            Setting::ClientId,
         ),
         (
             Oidc::builder(&forger.url, CLIENT_ID).public_url("http://x/app"),
             "public url",
+            Setting::PublicUrl,
         ),
-        (Oidc::builder(&forger.url, CLIENT_ID), "public url"),
+        (
+            Oidc::builder(&forger.url, CLIENT_ID),
+            "public url",
+            Setting::PublicUrl,
+        ),
         (
             Oidc::builder(&forger.url, CLIENT_ID)
-                .public_url("http://x")
+                .public_url(x)
                 .user_claim("a b"),
             "user claim",
+            Setting::UserClaim,
         ),
         (
-            Oidc::builder("ftp://x", CLIENT_ID).public_url("http://x"),
+            Oidc::builder(&forger.url, CLIENT_ID)
+                .public_url(x)
+                .scope("a\"b"),
+            "scope",
+            Setting::Scope,
+        ),
+        (
+            Oidc::builder("ftp://x", CLIENT_ID).public_url(x),
             "issuer",
+            Setting::Issuer,
+        ),
+        (
+            Oidc::builder(&forger.url, CLIENT_ID)
+                .public_url(x)
+                .timeout(Duration::ZERO),
+            "timeout",
+            Setting::Timeout,
         ),
     ] {
         let err = b.discover().await.unwrap_err();
         assert!(
-            matches!(err, OidcError::Config(_)) && err.to_string().contains(names),
+            matches!(err, OidcError::Config { .. }) && err.to_string().contains(names),
             "{err}"
         );
+        assert_eq!(err.setting(), setting, "{err}");
     }
 }
 
