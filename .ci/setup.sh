@@ -32,7 +32,7 @@ rust() {
 }
 
 node_pkgs() {
-  if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/typescript ] || [ ! -d node_modules/esbuild ] \
+  if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/typescript ] || [ ! -d node_modules/esbuild ] || [ ! -d node_modules/oidc-provider ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "installing npm packages"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

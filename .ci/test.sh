@@ -28,7 +28,8 @@ any() { for t in "$@"; do has "$t" && return 0; done; return 1; }
 set -e
 # What the chosen tiers need, installed once.
 any browser types packaging gateway e2e size && bash .ci/setup.sh rust
-any types packaging gateway e2e size && bash .ci/setup.sh node
+# host: the OIDC tests run the npm package oidc-provider as the identity provider.
+any host types packaging gateway e2e size && bash .ci/setup.sh node
 any browser packaging gateway e2e && bash .ci/setup.sh browser
 any host server gateway e2e && bash .ci/setup.sh services
 if any browser packaging gateway e2e; then

@@ -13,19 +13,23 @@
 //! - [`SessionLayer`]: a `tower::Layer` that guards routes.
 //! - [`session_routes`]: `GET`/`POST`/`DELETE /session`, the SDK's expiry protocol.
 //! - [`audit_routes`]: `POST /audit` into an [`audit::AuditSink`] (SQLite or Postgres).
+//! - [`oidc`]: signing in through the hospital's identity provider (OpenID Connect code
+//!   flow with PKCE, ID-token checks, re-authentication that is real): [`oidc_routes`].
 //! - [`store`]: where sessions live ([`store::MemoryStore`], [`store::RedisStore`]).
 //! - [`recorder`]: the server's own records and the sweeper of expired sessions.
 //!
 //! The modules form a one-way graph: `store`, `clock`, `value` at the bottom; `recorder`,
 //! `audit`, `sessions` on them (none knows HTTP); `error` maps [`SessionError`],
 //! [`store::StoreError`] and [`audit::AuditError`] to HTTP answers, in one place
-//! ([`ApiError`]); `routes` and `layer` on top.
+//! ([`ApiError`]); `routes` and `layer` on top; `oidc` beside them (on `sessions`,
+//! `store` and `clock`; nothing imports it but this file).
 
 pub mod audit;
 mod clock;
 mod error;
 pub mod gateway;
 mod layer;
+pub mod oidc;
 pub mod recorder;
 mod routes;
 mod sessions;
@@ -35,6 +39,7 @@ mod value;
 pub use clock::{iso_ms, parse_iso_utc, Clock, Ms};
 pub use error::ApiError;
 pub use layer::{SessionLayer, SessionService};
+pub use oidc::{oidc_routes, Oidc};
 pub use recorder::SignIn;
 pub use routes::{audit_routes, read_body, session_routes};
 pub use sessions::{

@@ -313,6 +313,12 @@ impl SessionStore for Down {
     async fn remembered(&self, _: &SessionId, _: i64) -> Result<Option<String>, StoreError> {
         Err(StoreError::Unavailable("down".into()))
     }
+    async fn stash(&self, _: &SessionId, _: &str, _: i64, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn take(&self, _: &SessionId, _: i64) -> Result<Option<String>, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
     async fn claim_expired(&self, _: i64, _: usize) -> Result<Vec<Expired>, StoreError> {
         Err(StoreError::Unavailable("down".into()))
     }

@@ -248,6 +248,71 @@ async fn sweeps<S: SessionStore>(a: S, b: S) {
     assert_eq!(b.remembered(&unknown, t + 1).await.unwrap(), None);
 }
 
+/// A sign-in in progress: kept for its time, taken once (by one of two replicas racing).
+async fn stashes<S: SessionStore>(a: S, b: S) {
+    let key = SessionId::generate().unwrap();
+    a.stash(&key, "state of a sign-in", 600_000, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.take(&key, T0 + 1).await.unwrap().as_deref(),
+        Some("state of a sign-in")
+    );
+    assert_eq!(b.take(&key, T0 + 2).await.unwrap(), None, "single use");
+    assert_eq!(a.take(&key, T0 + 3).await.unwrap(), None, "single use");
+
+    let unknown = SessionId::generate().unwrap();
+    assert_eq!(a.take(&unknown, T0).await.unwrap(), None);
+
+    // Two replicas take the same key at once: exactly one gets it.
+    for round in 0..100 {
+        let key = SessionId::generate().unwrap();
+        a.stash(&key, "once", 600_000, T0).await.unwrap();
+        let (ta, tb) = (a.clone(), b.clone());
+        let (k1, k2) = (key.clone(), key.clone());
+        let one = tokio::spawn(async move { ta.take(&k1, T0 + 1).await });
+        let two = tokio::spawn(async move { tb.take(&k2, T0 + 1).await });
+        let got = [one.await.unwrap().unwrap(), two.await.unwrap().unwrap()];
+        assert_eq!(
+            got.iter().flatten().count(),
+            1,
+            "round {round}: taken {got:?}"
+        );
+    }
+}
+
+/// The memory store's own clock: a stash past its time is gone.
+#[tokio::test]
+async fn memory_store_forgets_a_stash_past_its_time() {
+    let m = MemoryStore::new();
+    stashes(m.clone(), m.clone()).await;
+    let key = SessionId::generate().unwrap();
+    m.stash(&key, "late", 600_000, T0).await.unwrap();
+    assert_eq!(m.take(&key, T0 + 600_000).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_takes_a_stash_once_across_replicas() {
+    let redis = Redis::start();
+    let a = RedisStore::connect(&redis.url()).await.unwrap();
+    let b = RedisStore::connect(&redis.url()).await.unwrap();
+    stashes(a.clone(), b).await;
+    // The key's TTL is the stash's time (Redis's own clock expires it).
+    let key = SessionId::generate().unwrap();
+    a.stash(&key, "ttl", 600_000, T0).await.unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("alo:p:{}", key.as_str()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((599_000..=600_000).contains(&ttl), "PTTL {ttl}");
+    a.stash(&key, "short", 50, T0).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert_eq!(a.take(&key, T0).await.unwrap(), None, "expired in Redis");
+}
+
 #[tokio::test]
 async fn memory_store_keeps_the_rules() {
     let m = MemoryStore::new();

@@ -26,6 +26,8 @@ struct Map {
     claims: BTreeMap<String, (Ms, Expired)>,
     /// `*_ended` tokens: the user, and until when.
     remembered: HashMap<SessionId, (String, Ms)>,
+    /// Stashed values (sign-ins in progress): the value, and until when.
+    stashed: HashMap<SessionId, (String, Ms)>,
     forgot_at: Ms,
     next_claim: u64,
 }
@@ -85,6 +87,7 @@ impl Map {
             e.keep_until > now || expiring.contains(&(e.session.expires_at(), id.clone()))
         });
         self.remembered.retain(|_, (_, until)| *until > now);
+        self.stashed.retain(|_, (_, until)| *until > now);
     }
 }
 
@@ -194,6 +197,29 @@ impl SessionStore for MemoryStore {
             .get(token)
             .filter(|(_, until)| *until > now)
             .map(|(user, _)| user.clone()))
+    }
+
+    async fn stash(
+        &self,
+        key: &SessionId,
+        value: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> Result<(), StoreError> {
+        let mut map = self.map();
+        map.forget(now);
+        let until = now.saturating_add(for_ms);
+        map.stashed.insert(key.clone(), (value.to_owned(), until));
+        Ok(())
+    }
+
+    async fn take(&self, key: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
+        let mut map = self.map();
+        Ok(map
+            .stashed
+            .remove(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(value, _)| value))
     }
 
     async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {

@@ -182,6 +182,25 @@ pub trait SessionStore: Clone + Send + Sync + 'static {
         now: Ms,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
+    /// Keeps `value` under `key` for `for_ms`, replacing what was there (a sign-in in
+    /// progress: OIDC's `state`, `nonce` and PKCE verifier, so that any replica can
+    /// complete it).
+    fn stash(
+        &self,
+        key: &SessionId,
+        value: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes and returns what [`SessionStore::stash`] kept under `key`, if still kept:
+    /// one atomic step, so of two replicas taking the same key at once, one gets it.
+    fn take(
+        &self,
+        key: &SessionId,
+        now: Ms,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Claims up to `max` sessions that expired at or before `now` without being ended,
     /// and claims whose lease ran out (a replica stopped before settling them). Each
     /// expired session is claimed by one caller at a time; a claimed session is ended.
@@ -262,6 +281,18 @@ impl SessionStore for AnyStore {
     }
     async fn remembered(&self, token: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
         each_store!(self, s => s.remembered(token, now).await)
+    }
+    async fn stash(
+        &self,
+        key: &SessionId,
+        value: &str,
+        for_ms: Ms,
+        now: Ms,
+    ) -> Result<(), StoreError> {
+        each_store!(self, s => s.stash(key, value, for_ms, now).await)
+    }
+    async fn take(&self, key: &SessionId, now: Ms) -> Result<Option<String>, StoreError> {
+        each_store!(self, s => s.take(key, now).await)
     }
     async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {
         each_store!(self, s => s.claim_expired(now, max).await)

@@ -15,6 +15,9 @@
 //! their records are durable. A replica that stops holding claims leaves them to be
 //! taken over when the lease ends. Ending (`DELETE`, rotation) and claiming are scripts
 //! on the same keys, so a session gets either a `logout` or a `timeout`, never both.
+//!
+//! A sign-in in progress (OIDC's `state`, `nonce`, verifier) is a string `alo:p:{key}`
+//! with its own TTL, read and deleted at once by `GETDEL`: single use across replicas.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -146,6 +149,10 @@ fn owner_key(id: &SessionId) -> String {
 
 fn remembered_key(token: &SessionId) -> String {
     format!("alo:e:{}", token.as_str())
+}
+
+fn stash_key(key: &SessionId) -> String {
+    format!("alo:p:{}", key.as_str())
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -311,6 +318,30 @@ impl SessionStore for RedisStore {
         let mut get = redis::cmd("GET");
         get.arg(remembered_key(token));
         bounded(get.query_async(&mut conn)).await
+    }
+
+    async fn stash(
+        &self,
+        key: &SessionId,
+        value: &str,
+        for_ms: Ms,
+        _now: Ms,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut set = redis::cmd("SET");
+        set.arg(stash_key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(for_ms.max(1));
+        bounded(set.query_async::<()>(&mut conn)).await
+    }
+
+    /// `GETDEL` (Redis 6.2+): read and delete in one step.
+    async fn take(&self, key: &SessionId, _now: Ms) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut getdel = redis::cmd("GETDEL");
+        getdel.arg(stash_key(key));
+        bounded(getdel.query_async(&mut conn)).await
     }
 
     async fn claim_expired(&self, now: Ms, max: usize) -> Result<Vec<Expired>, StoreError> {
