@@ -81,8 +81,10 @@ e2e_tier firefox tests/e2e/*.test.mjs
 e2e_tier webkit tests/e2e/*.test.mjs
 
 echo "== size: what ships (bytes are deterministic, so this is a check, not a timing)"
-# The 34.5 KB gzip budget (issue 12 asks for 36 KB; 34,301 bytes ship) (wasm + JS as shipped; 1 KB = 1000 bytes) is a check: bytes are deterministic.
-guard="${AUTOLOGOFF_CI_BUDGET_KB:-34.5}"
+# The 36 KB gzip budget (issue 12 asks for 36 KB; 35,770 bytes ship: issue 21's sign-in popup, same-clinician
+# check and DELETE reason cost 1,469 of them, the guard rose from 34.5 KB) (wasm + JS as shipped; 1 KB = 1000
+# bytes) is a check: bytes are deterministic.
+guard="${AUTOLOGOFF_CI_BUDGET_KB:-36}"
 if AUTOLOGOFF_BUDGET_KB="$guard" node .ci/size.mjs --check | tee "$LOG/size" | tail -3; then
   summary+=("size $(grep -E '^wasm \+ JS total:' "$LOG/size" | awk '{print $5}') B gzip ≤ ${guard} KB (×1000) guard")
 else
