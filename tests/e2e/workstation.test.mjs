@@ -234,6 +234,7 @@ test("demo: the shared-workstation preset detaches the chart at lock and brings 
   assert.ok(!html.includes(name) && !html.includes("UNSAVED DRAFT"), "the chart is out of the document");
   // the demo's "Sign in again" opens its sign-in page in a popup (server.signin)
   const [popup] = await Promise.all([page.waitForEvent("popup"), page.getByRole("button", { name: "Sign in again" }).click()]);
+  await popup.waitForLoadState();
   await popup.getByLabel("User name").fill("dr.rivera");
   await popup.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.locator("#autologoff-overlay").waitFor({ state: "hidden", timeout: 5000 });
