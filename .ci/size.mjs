@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { pkgFiles } from "./pkg-files.mjs";
 
-const BUDGET_KB = Number(process.env.AUTOLOGOFF_BUDGET_KB || 34.5);
+// 34.5 KB until issue 21 (server.signin's popup, the same-clinician check, the DELETE's reason):
+// they cost 1,469 bytes gzip (34,301 -> 35,770), so the budget rose by 1.5 KB.
+const BUDGET_KB = Number(process.env.AUTOLOGOFF_BUDGET_KB || 36);
 const dir = new URL("../pkg/", import.meta.url).pathname;
 const files = pkgFiles(dir);
 let raw = 0, gz = 0, jsRaw = 0, jsGz = 0;

@@ -5,11 +5,18 @@ export type ScreenLockStatus = "off" | "on" | "unsupported" | "needs-permission"
 export type SessionState = "active" | "warning" | "locked";
 export type ActivitySource = "input" | "request" | "remote";
 export type AuditType =
-  | "warn" | "extend" | "lock" | "unlock" | "tamper" | "server-expired" | "purge" | "error";
+  | "warn" | "extend" | "lock" | "unlock" | "tamper" | "server-expired" | "purge" | "error" | "switch";
 
 export interface ServerOptions {
   /** The session endpoint: GET = status, POST = keepalive, DELETE = end. Required. */
   url: string;
+  /**
+   * A URL of the page's origin (resolved against the page's URL) where the user signs in
+   * again: "Sign in again" opens it in a popup that keeps `window.opener`, so the locked page
+   * and its unsaved draft stay; it unlocks (if the server confirms) when the popup posts
+   * `{ autologoff: "signed-in" }` or is closed. A blocked popup navigates there. Default null.
+   */
+  signin?: string | null;
   /** 1000 ..= 3600000, default 60000. */
   pollIntervalMs?: number;
   /** 1000 ..= 3600000, default 60000. */
@@ -65,6 +72,11 @@ export interface AutologoffEventMap {
   unlock: CustomEvent<{ at: number }>;
   activity: CustomEvent<{ source: ActivitySource; at: number }>;
   signin: CustomEvent<Record<string, never>>;
+  /**
+   * A different user signed in at this locked page (the server's `user`): it is never
+   * uncovered, and it reloads after this event unless a listener calls `preventDefault()`.
+   */
+  switch: CustomEvent<Record<string, never>>;
   audit: CustomEvent<AuditRecord>;
 }
 

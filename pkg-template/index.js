@@ -136,9 +136,8 @@ export async function init(options) {
     throw new Error("autologoff: the WebAssembly module failed to load; the page was covered", { cause: e });
   }
   const session = new AutologoffSession();
-  const emit = (type, detail) => {
-    session.dispatchEvent(new CustomEvent(type, { detail }));
-  };
+  // `switch` is cancelable: what dispatchEvent answers tells the wasm whether to reload.
+  const emit = (type, detail) => session.dispatchEvent(new CustomEvent(type, { detail, cancelable: type == "switch" }));
   let handle;
   try {
     handle = start(options === undefined ? null : options, emit);

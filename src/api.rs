@@ -25,6 +25,8 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 extern "C" {
     fn fail_closed(why: &str);
     fn selector_ok(sel: &JsValue) -> bool;
+    /// `url` resolved against the page's URL when it is of the page's origin, else null.
+    fn same_origin_url(url: &JsValue) -> JsValue;
     /// A new `Error` (0), `TypeError` (1) or `RangeError` (2): one import for the three.
     #[wasm_bindgen(js_name = error)]
     fn error_js(class: f64, msg: &JsValue) -> JsValue;
@@ -67,12 +69,24 @@ fn on_panic(_: &core::panic::PanicInfo) -> ! {
 pub fn start(options: JsValue, emit: Function) -> Result<SessionHandle, JsValue> {
     install_panic_hook();
     let raw = to_raw(&options, "options", 0).map_err(|m| type_error(&m))?;
-    let cfg = config::parse(&raw).map_err(|e| match e.class() {
+    let mut cfg = config::parse(&raw).map_err(|e| match e.class() {
         ErrorClass::Type => type_error(&e.message()),
         ErrorClass::Range => range_error(&e.message()),
     })?;
     if let Some(bad) = check_selector(&cfg.lock.target) {
         return Err(bad);
+    }
+    if let Some(signin) = cfg.server.as_mut().and_then(|s| s.signin.as_mut()) {
+        match same_origin_url(&JsValue::from_str(signin)).as_string() {
+            Some(href) => *signin = href,
+            None => {
+                return Err(range_error(&cat(&[
+                    "autologoff: server.signin (",
+                    &config::quote(signin),
+                    ") must be a URL of this page's origin",
+                ])))
+            }
+        }
     }
     if LIVE.load(Relaxed) {
         return Err(error(

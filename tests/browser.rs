@@ -311,6 +311,21 @@ async fn bad_options_reject_with_the_right_class_and_message_and_install_nothing
             "crossTab must be a boolean, got number 1",
         ),
         (r#"{"audit":{}}"#, "TypeError", "audit.url is required"),
+        (
+            r#"{"server":{"url":"/s","signin":5}}"#,
+            "TypeError",
+            "server.signin must be a string, got number 5",
+        ),
+        (
+            r#"{"server":{"url":"/s","signin":"https://elsewhere.example/login"}}"#,
+            "RangeError",
+            "server.signin (\"https://elsewhere.example/login\") must be a URL of this page's origin",
+        ),
+        (
+            r#"{"server":{"url":"/s","signin":"http://[::1"}}"#,
+            "RangeError",
+            "server.signin (\"http://[::1\") must be a URL of this page's origin",
+        ),
     ];
     let html_before = snapshot();
     for (json, class, msg) in cases {

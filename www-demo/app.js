@@ -70,13 +70,13 @@ $("login-form").addEventListener("submit", async (e) => {
   }
 });
 
-async function enterApp() {
+async function enterApp({ freshLogin = true } = {}) {
   $("user-name").textContent = app.user;
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   $("user-area").hidden = false;
   $("note").value = "";
-  await startSession({ freshLogin: true });
+  await startSession({ freshLogin });
   if (app.session?.state === "locked") $("patients-status").textContent = "Locked: sign in again to load the list.";
   else await loadPatients();
   startVitals();
@@ -120,7 +120,10 @@ function options() {
   return {
     idleTimeoutMs: idleS * 1000,
     warnBeforeMs: warnS * 1000,
-    server: { url: "/session", pollIntervalMs: 10000, keepaliveIntervalMs: 10000 },
+    // "Sign in again" opens /signin.html in a popup: the locked chart and its unsaved note stay
+    // in this window. The same user gets them back; another user gets a fresh page (the SDK
+    // reloads it on `switch`), never the previous user's chart.
+    server: { url: "/session", signin: "/signin.html", pollIntervalMs: 10000, keepaliveIntervalMs: 10000 },
     // The shared-workstation preset: the chart leaves the page while locked, no tab of the
     // app in front for 60 s locks, and so does the operating system's screen lock.
     lock: { mode: shared ? "detach" : mode },
@@ -150,6 +153,7 @@ async function startSession({ freshLogin = false } = {}) {
     on("unlock", onUnlock);
     on("activity", onActivity);
     on("signin", onSignin);
+    on("switch", onSwitch);
     on("audit", onAudit);
     msg.className = "small ok";
     msg.textContent = `Armed: lock after ${app.settings.idleS} s idle, warning ${app.settings.warnS} s before, ${describeMode(s)}.`;
@@ -160,7 +164,7 @@ async function startSession({ freshLogin = false } = {}) {
       // and ends the server session, including the one POST /login just created.
       // Ask the user to confirm once more (the SDK's DELETE has finished by then).
       logEvent("restore", "started locked (locked before reload)");
-      onSignin({ restored: true });
+      confirmRestored();
     }
     updateStatus();
     return true;
@@ -290,10 +294,22 @@ function onAudit(e) {
   logEvent("audit", `${r.type}${r.reason ? ` (${r.reason})` : ""} #${r.seq}`, Date.parse(r.at));
 }
 
-function onSignin(ev) {
-  const restored = ev?.restored === true;
-  if (!restored) logEvent("signin", "re-authentication requested");
-  $("reauth-restored").hidden = !restored;
+/** The overlay's "Sign in again": the SDK opens the sign-in popup (server.signin) itself. */
+function onSignin() {
+  logEvent("signin", "sign-in window opened");
+}
+
+/** Another user signed in at this locked page: the SDK reloads it (a fresh page for them). */
+function onSwitch() {
+  logEvent("switch", "another user signed in: reloading");
+}
+
+/**
+ * The app's own confirmation, for a page that started locked right after the sign-in form
+ * (the browser's shared session state was locked before the reload).
+ */
+function confirmRestored() {
+  $("reauth-restored").hidden = false;
   $("reauth-expected").textContent = app.user ?? "";
   $("reauth-user").value = "";
   $("reauth-error").hidden = true;
@@ -541,3 +557,14 @@ async function refreshAudit() {
 $("audit-refresh").addEventListener("click", refreshAudit);
 
 $("login-user").focus();
+// A page loaded while signed in (a reload, the fresh page after another user signed in at
+// a locked one) starts in the app as the server's user, without the sign-in form.
+fetch("/api/whoami", { credentials: "same-origin" })
+  .then((r) => (r.ok ? r.json() : null))
+  .then((who) => {
+    if (typeof who?.user === "string" && !app.user) {
+      app.user = who.user;
+      return enterApp({ freshLogin: false });
+    }
+  })
+  .catch(() => {});

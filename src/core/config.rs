@@ -260,6 +260,9 @@ pub struct RequestsCfg {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerCfg {
     pub url: String,
+    /// Where the user signs in again (a popup from "Sign in again"); the edge checks that it
+    /// is a URL of the page's origin and keeps it resolved against the page's URL.
+    pub signin: Option<String>,
     pub poll_interval_ms: u64,
     pub keepalive_interval_ms: u64,
     pub headers: Vec<(String, String)>,
@@ -578,6 +581,7 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
         "server.",
         &[
             "url",
+            "signin",
             "pollIntervalMs",
             "keepaliveIntervalMs",
             "headers",
@@ -605,6 +609,7 @@ pub fn parse(raw: &Raw) -> Result<Config, ConfigError> {
             };
             Some(ServerCfg {
                 url: url.to_owned(),
+                signin: o.nonempty("signin")?.map(String::from),
                 poll_interval_ms: o
                     .num("pollIntervalMs", INTERVAL_MIN, INTERVAL_MAX)?
                     .unwrap_or(60_000),

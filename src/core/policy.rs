@@ -94,6 +94,8 @@ pub enum AuditKind {
     ServerExpired,
     Purge,
     Error,
+    /// A different user signed in at this page (CONTRACT.md, "The same clinician").
+    Switch,
 }
 
 impl AuditKind {
@@ -107,6 +109,7 @@ impl AuditKind {
             AuditKind::ServerExpired => "server-expired",
             AuditKind::Purge => "purge",
             AuditKind::Error => "error",
+            AuditKind::Switch => "switch",
         }
     }
 }
@@ -120,6 +123,13 @@ pub enum Action {
     WarnEnd,
     /// Lock the page now, in this task.
     Lock { reason: Reason },
+    /// Tell the backend the session ended: `DELETE server.url` with `{"reason": …}`. Only
+    /// for this tab's own locks (another tab's lock already told it; a different user's
+    /// session must not be ended by the previous user's page).
+    EndServer { reason: Reason },
+    /// A different user is signed in (the page is locked already): purge again, record,
+    /// fire the cancelable `switch` event and reload the page unless it was prevented.
+    Switch,
     /// Re-authentication confirmed (here or in another tab): uncover the page.
     Unlock,
     /// Throttled (at most once a second) activity notice for the `activity` event.
@@ -164,6 +174,8 @@ pub struct Shared {
     pub hidden_since: Option<Ms>,
     /// Stamp of the newest visibility report: the newer one wins.
     pub vis_at: Ms,
+    /// The signed-in user as the server named them ([`user_id`]: a hash, never the name).
+    pub user: Option<Ms>,
 }
 
 /// The timing part of the configuration, in milliseconds.
@@ -181,8 +193,12 @@ pub struct Timing {
 /// The answer of `server.url` (or an observed response), already classified by the edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerAnswer {
-    /// `200 {expiresAt, serverTime}` in server time.
-    Live { expires_at: Ms, server_time: Ms },
+    /// `200 {expiresAt, serverTime, user?}` in server time; `user` as [`user_id`].
+    Live {
+        expires_at: Ms,
+        server_time: Ms,
+        user: Option<Ms>,
+    },
     /// `401`, or a live answer whose expiry has passed.
     Expired,
     /// Timeout, network error, 5xx, malformed body: never unlocks, extends or locks earlier.
@@ -244,6 +260,11 @@ pub struct Policy {
     visible: Option<bool>,
     hidden_since: Option<Ms>,
     vis_at: Ms,
+    /// The user this page was loaded for: from its first live answer that names one, or
+    /// from the shared state it started from. Never changed by another tab's state.
+    user: Option<Ms>,
+    /// After a switch: the new user, published as the origin's unlocked state.
+    switched: Option<Ms>,
     /// Pending actions, oldest first (a handful at most: a Vec beats a VecDeque in bytes).
     actions: Vec<Action>,
 }
@@ -277,6 +298,8 @@ impl Policy {
             visible: None,
             hidden_since: None,
             vis_at: Ms::MIN / 2,
+            user: None,
+            switched: None,
             actions: Vec::new(),
         };
         if let Some(s) = shared {
@@ -289,6 +312,7 @@ impl Policy {
             p.keepalive_at = s.keepalive_at;
             p.hidden_since = s.hidden_since;
             p.vis_at = s.vis_at;
+            p.user = s.user;
             if s.locked {
                 // The origin was locked by another tab or an earlier load: this page locks
                 // too, as a remote lock (the backend was already told; a DELETE now could
@@ -518,8 +542,9 @@ impl Policy {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
+                user,
             } => {
-                if self.state != State::Locked {
+                if self.state != State::Locked && self.same_user(user, now) {
                     self.apply_live(expires_at, server_time, sent_at, now);
                 }
             }
@@ -545,8 +570,9 @@ impl Policy {
             ServerAnswer::Live {
                 expires_at,
                 server_time,
+                user,
             } if self.state == State::Locked => {
-                self.apply_live(expires_at, server_time, sent_at, now)
+                self.same_user(user, now) && self.apply_live(expires_at, server_time, sent_at, now)
             }
             _ => {
                 self.handle_server_answer(answer, sent_at, now);
@@ -631,6 +657,7 @@ impl Policy {
             if s.locked {
                 self.lock_changed_at = stamp;
                 self.hint = None;
+                self.switched = None;
                 if !locked {
                     self.enter_locked(Reason::Remote, now);
                     return;
@@ -700,7 +727,9 @@ impl Policy {
         Shared {
             last_activity: self.last_activity,
             started: self.started,
-            locked: self.state == State::Locked,
+            // After a switch the origin is the new user's, and not locked: a page loaded
+            // now starts active under their session.
+            locked: self.state == State::Locked && self.switched.is_none(),
             reason: self.reason,
             lock_changed_at: self.lock_changed_at,
             server_expires: self.server_expires,
@@ -709,10 +738,48 @@ impl Policy {
             keepalive_at: self.keepalive_at,
             hidden_since: self.hidden_since,
             vis_at: self.vis_at,
+            user: self.switched.or(self.user),
         }
     }
 
     // ---- internals ----
+
+    /// Whether a live answer naming `user` (None: it names nobody, no check) is this page's
+    /// user. The first one named is remembered; a different one is a switch: the page is
+    /// covered (if it was not), never uncovered by this answer, and the edge reloads it.
+    fn same_user(&mut self, user: Option<Ms>, now: Ms) -> bool {
+        let Some(u) = user else { return true };
+        match self.user {
+            Some(mine) if mine != u => {
+                self.switch(u, now);
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.user = Some(u);
+                self.actions.push(Action::Share);
+                true
+            }
+        }
+    }
+
+    /// A different user signed in: lock without ending their session at the server,
+    /// purge again, and publish the origin as theirs and unlocked (a stamp every other
+    /// tab takes as an unlock hint: each locked one verifies, and switches too).
+    fn switch(&mut self, user: Ms, now: Ms) {
+        self.lock_changed_at = now.max(self.lock_changed_at + 1);
+        if self.state != State::Locked {
+            self.enter_locked(Reason::Server, now);
+        }
+        self.hint = None;
+        self.switched = Some(user);
+        self.started = now;
+        self.last_activity = now;
+        self.remote_hold = None;
+        self.audit(AuditKind::Switch, None, None);
+        self.actions.push(Action::Switch);
+        self.actions.push(Action::Share);
+    }
 
     /// While a user-started request is in flight the lock waits, at most until the idle
     /// deadline plus `idle` again.
@@ -809,6 +876,9 @@ impl Policy {
         }
         self.lock_changed_at = now.max(self.lock_changed_at + 1);
         self.enter_locked(reason, now);
+        if self.t.server.is_some() && reason != Reason::Remote {
+            self.actions.push(Action::EndServer { reason });
+        }
         self.actions.push(Action::Share);
     }
 
@@ -817,6 +887,7 @@ impl Policy {
     /// overrule that tab's later unlock).
     fn enter_locked(&mut self, reason: Reason, now: Ms) {
         self.state = State::Locked;
+        self.switched = None;
         self.reason = reason;
         self.warned_deadline = None;
         self.keepalive_pending = false;
@@ -832,6 +903,7 @@ impl Policy {
     fn leave_locked(&mut self, started: Ms, last_activity: Ms, reason: Option<Reason>, now: Ms) {
         self.state = State::Active;
         self.hint = None;
+        self.switched = None;
         if let Some((poll, _)) = self.t.server {
             self.next_poll = Some(now + poll);
         }
@@ -890,6 +962,16 @@ impl Policy {
     }
 }
 
+/// A user name as the shared state and the policy keep it: a 64-bit FNV-1a hash of its
+/// UTF-8 bytes, so that storage (readable by anyone at the workstation) never holds the name.
+pub fn user_id(name: &str) -> Ms {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as Ms
+}
+
 impl Shared {
     /// Compact text form for localStorage and BroadcastChannel (numbers and a state only).
     pub fn encode(&self) -> String {
@@ -906,6 +988,7 @@ impl Shared {
             Some(self.keepalive_at),
             self.hidden_since,
             Some(self.vis_at),
+            self.user,
         ];
         for (i, v) in fields.into_iter().enumerate() {
             s.push('|');
@@ -918,10 +1001,10 @@ impl Shared {
         s
     }
 
-    /// Parses [`Shared::encode`]'s output, or the shorter form of the previous release
-    /// (without the visibility fields: they read as "unknown"); junk is `None`.
+    /// Parses [`Shared::encode`]'s output, or the shorter forms of earlier releases
+    /// (without the visibility fields or the user: they read as "unknown"); junk is `None`.
     pub fn decode(s: &str) -> Option<Shared> {
-        let mut f = [""; 12];
+        let mut f = [""; 13];
         let mut rest = Some(s);
         let mut count = 0;
         for slot in f.iter_mut() {
@@ -932,7 +1015,7 @@ impl Shared {
             };
             count += 1;
         }
-        if f[0] != "1" || rest.is_some() || (count != 10 && count != 12) {
+        if f[0] != "1" || rest.is_some() || !matches!(count, 10 | 12 | 13) {
             return None;
         }
         let old = count == 10;
@@ -960,6 +1043,7 @@ impl Shared {
             keepalive_at: n(9)?,
             hidden_since: if old { None } else { opt(10)? },
             vis_at: if old { Ms::MIN / 2 } else { n(11)? },
+            user: if count == 13 { opt(12)? } else { None },
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
 use super::policy::{
-    Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
+    user_id, Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
     HIDDEN_GRACE, MAX_SERVER_LEAD, STAMP_SLACK,
 };
 
@@ -267,6 +267,7 @@ fn server_expiry_earlier_than_idle_locks_at_the_server_instant() {
         ServerAnswer::Live {
             expires_at: T0 + 5 * MIN,
             server_time: T0,
+            user: None,
         },
         T0,
         T0,
@@ -294,6 +295,7 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
             ServerAnswer::Live {
                 expires_at: T0 + 100 + skew + 10 * MIN,
                 server_time: T0 + 100 + skew,
+                user: None,
             },
             sent,
             recv,
@@ -319,6 +321,7 @@ fn skew_of_plus_and_minus_two_hours_is_corrected() {
             ServerAnswer::Live {
                 expires_at: T0 + skew + 10 * MIN,
                 server_time: T0 + skew,
+                user: None,
             },
             T0,
             T0,
@@ -345,6 +348,7 @@ fn malformed_server_answers_never_unlock_extend_or_lock_earlier() {
         ServerAnswer::Live {
             expires_at: T0 + 400 * 24 * HOUR,
             server_time: T0,
+            user: None,
         },
         T0,
         T0,
@@ -369,6 +373,7 @@ fn malformed_server_answers_never_unlock_extend_or_lock_earlier() {
         ServerAnswer::Live {
             expires_at: s.now + HOUR,
             server_time: s.now,
+            user: None,
         },
         s.now,
         s.now,
@@ -389,6 +394,7 @@ fn unauthorized_locks_at_once_and_expired_live_answer_too() {
         ServerAnswer::Live {
             expires_at: T0,
             server_time: T0 + 5,
+            user: None,
         },
         T0,
         T0,
@@ -778,6 +784,7 @@ fn live(now: Ms) -> ServerAnswer {
     ServerAnswer::Live {
         expires_at: now + HOUR,
         server_time: now,
+        user: None,
     }
 }
 
@@ -919,10 +926,12 @@ fn unlock_with_a_server_needs_a_live_well_formed_answer() {
         ServerAnswer::Live {
             expires_at: s.now,
             server_time: s.now,
+            user: None,
         },
         ServerAnswer::Live {
             expires_at: s.now + MAX_SERVER_LEAD + 1,
             server_time: s.now,
+            user: None,
         },
     ] {
         s.p.handle_unlock_answer(bad, s.now, s.now);
@@ -1074,6 +1083,13 @@ fn defaults() {
     );
     assert_eq!(sv.expires_header, "Session-Expires");
     assert_eq!(sv.credentials.as_str(), "same-origin");
+    assert_eq!(sv.signin, None);
+    let c = config::parse(&obj(&[(
+        "server",
+        obj(&[("url", s("/session")), ("signin", s("/login?popup=1"))]),
+    )]))
+    .unwrap();
+    assert_eq!(c.server.unwrap().signin.as_deref(), Some("/login?popup=1"));
 }
 
 #[test]
@@ -1193,6 +1209,16 @@ fn bad_options_name_the_option_and_value() {
             "server.keepaliveIntervalMs (3600001)",
         ),
         (
+            obj(&[("server", obj(&[("url", s("/s")), ("signin", n(5.0))]))]),
+            Type,
+            "server.signin must be a string, got number 5",
+        ),
+        (
+            obj(&[("server", obj(&[("url", s("/s")), ("signin", s(" "))]))]),
+            Range,
+            "server.signin (\" \") must not be empty",
+        ),
+        (
             obj(&[(
                 "server",
                 obj(&[("url", s("/s")), ("credentials", s("all"))]),
@@ -1271,6 +1297,7 @@ fn shared_state_round_trips_and_rejects_junk() {
         ServerAnswer::Live {
             expires_at: T0 + MIN,
             server_time: T0,
+            user: None,
         },
         T0,
         T0,
@@ -1290,7 +1317,8 @@ fn shared_state_round_trips_and_rejects_junk() {
         "1|1|1|0|nap|1|-|1|-|1",
         "1|1|1|0|idle|1|-|1|-|1|-",
         "1|1|1|0|idle|1|-|1|-|1|-|x",
-        "1|1|1|0|idle|1|-|1|-|1|-|1|1",
+        "1|1|1|0|idle|1|-|1|-|1|-|1|x",
+        "1|1|1|0|idle|1|-|1|-|1|-|1|1|1",
     ] {
         assert_eq!(Shared::decode(junk), None, "{junk}");
     }
@@ -1369,6 +1397,7 @@ fn live_at(expires_at: Ms, server_time: Ms) -> ServerAnswer {
     ServerAnswer::Live {
         expires_at,
         server_time,
+        user: None,
     }
 }
 
@@ -1784,4 +1813,304 @@ fn workstation_options() {
             "{e} should start with {msg}"
         );
     }
+}
+
+// ---------------- the same clinician ----------------
+
+fn live_as(now: Ms, name: &str) -> ServerAnswer {
+    ServerAnswer::Live {
+        expires_at: now + HOUR,
+        server_time: now,
+        user: Some(user_id(name)),
+    }
+}
+
+impl Sim {
+    fn answer(&mut self, a: ServerAnswer) {
+        self.p.handle_server_answer(a, self.now, self.now);
+        self.drain();
+    }
+    fn unlock_answer(&mut self, a: ServerAnswer) {
+        self.p.handle_unlock_answer(a, self.now, self.now);
+        self.drain();
+    }
+    fn lock_now(&mut self, r: Reason) {
+        self.p.handle_lock(r, self.now);
+        self.drain();
+    }
+}
+
+fn switches(actions: &[Action]) -> usize {
+    actions.iter().filter(|a| **a == Action::Switch).count()
+}
+
+fn switch_audits(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Audit {
+                    kind: AuditKind::Switch,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn user_ids_are_stable_hashes_that_tell_names_apart() {
+    assert_eq!(user_id("nurse-a"), user_id("nurse-a"));
+    assert_ne!(user_id("nurse-a"), user_id("nurse-b"));
+    assert_ne!(user_id(""), user_id(" "));
+    assert_ne!(user_id("Müller, \"A\""), user_id("Muller, \"A\""));
+}
+
+#[test]
+fn the_first_named_user_is_remembered_and_shared_with_later_loads() {
+    let mut s = server_sim();
+    s.run_to(MIN);
+    assert_eq!(s.p.shared().user, None);
+    // an answer naming nobody is no check and remembers nobody
+    s.answer(live(s.now));
+    assert_eq!(s.p.shared().user, None);
+    s.answer(live_as(s.now + 1, "nurse-a"));
+    assert_eq!(s.p.shared().user, Some(user_id("nurse-a")));
+    // a reload (or a new tab) starts from it: a different user's answer is a switch there
+    let sh = Shared::decode(&s.p.shared().encode()).unwrap();
+    assert_eq!(sh.user, Some(user_id("nurse-a")));
+    let mut p = Policy::new(server_sim_timing(), s.now, Some(sh));
+    p.handle_server_answer(live_as(s.now, "nurse-b"), s.now, s.now);
+    let mut acts = Vec::new();
+    while let Some(a) = p.poll_action() {
+        acts.push(a);
+    }
+    assert_eq!(switches(&acts), 1);
+    assert_eq!(p.state(), State::Locked);
+}
+
+fn server_sim_timing() -> Timing {
+    Timing {
+        idle: HOUR,
+        warn: 0,
+        absolute: None,
+        server: Some((MIN, MIN)),
+        hidden: None,
+    }
+}
+
+#[test]
+fn a_lock_tells_the_server_its_reason_and_a_remote_lock_does_not() {
+    let mut s = server_sim();
+    s.run_to(MIN);
+    let mark = s.log.len();
+    s.lock_now(Reason::Manual);
+    let acts = s.since(mark);
+    let lock_at = acts
+        .iter()
+        .position(|a| *a == lock(Reason::Manual))
+        .unwrap();
+    let end_at = acts
+        .iter()
+        .position(|a| {
+            *a == Action::EndServer {
+                reason: Reason::Manual,
+            }
+        })
+        .unwrap();
+    assert!(lock_at < end_at);
+    // the idle lock says idle
+    let mut s = Sim::new(with_server(10 * MIN));
+    s.run_to(10 * MIN);
+    assert_eq!(
+        s.count(|a| *a
+            == Action::EndServer {
+                reason: Reason::Idle
+            }),
+        1
+    );
+    // another tab's lock: no DELETE of our own
+    let (mut a, mut b) = (server_sim(), server_sim());
+    a.lock_now(Reason::Manual);
+    b.hear(a.p.shared());
+    assert_eq!(b.p.state(), State::Locked);
+    assert_eq!(b.count(|x| matches!(x, Action::EndServer { .. })), 0);
+    // without a server there is nobody to tell
+    let mut s = Sim::new(timing(HOUR, 0));
+    s.lock_now(Reason::Manual);
+    assert_eq!(s.count(|x| matches!(x, Action::EndServer { .. })), 0);
+}
+
+#[test]
+fn the_same_user_signing_in_again_unlocks() {
+    let mut s = server_sim();
+    s.answer(live_as(s.now, "nurse-a"));
+    s.run_to(MIN);
+    s.lock_now(Reason::Manual);
+    s.now += MIN;
+    s.unlock_answer(live_as(s.now, "nurse-a"));
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(switches(&s.since(0)), 0);
+}
+
+#[test]
+fn a_different_user_never_uncovers_a_locked_page() {
+    let mut s = server_sim();
+    s.answer(live_as(s.now, "nurse-a"));
+    s.run_to(MIN);
+    s.lock_now(Reason::Manual);
+    let stamp = s.p.shared().lock_changed_at;
+    s.now += MIN;
+    let mark = s.log.len();
+    s.unlock_answer(live_as(s.now, "nurse-b"));
+    let acts = s.since(mark);
+    assert_eq!(s.p.state(), State::Locked);
+    assert!(!acts.contains(&Action::Unlock));
+    assert_eq!(switch_audits(&acts), 1);
+    assert_eq!(switches(&acts), 1);
+    // the record comes before the event; nothing ends nurse B's session at the server
+    let audit_at = acts
+        .iter()
+        .position(|a| {
+            matches!(
+                a,
+                Action::Audit {
+                    kind: AuditKind::Switch,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(audit_at < acts.iter().position(|a| *a == Action::Switch).unwrap());
+    assert!(!acts.iter().any(|a| matches!(a, Action::EndServer { .. })));
+    assert!(acts.contains(&Action::Share));
+    // the origin is now nurse B's and not locked: a reload starts active under B
+    let sh = s.p.shared();
+    assert!(!sh.locked);
+    assert_eq!(sh.user, Some(user_id("nurse-b")));
+    assert!(sh.lock_changed_at > stamp);
+    let p = Policy::new(server_sim_timing(), s.now + 100, Some(sh));
+    assert_eq!(p.state(), State::Active);
+    // ... while this page, still showing A's content, keeps comparing with A
+    s.now += S;
+    let mark = s.log.len();
+    s.unlock_answer(live_as(s.now, "nurse-b"));
+    assert_eq!(s.p.state(), State::Locked);
+    assert_eq!(switches(&s.since(mark)), 1);
+    s.now += S;
+    s.unlock_answer(live_as(s.now, "nurse-a"));
+    assert_eq!(s.p.state(), State::Active);
+}
+
+#[test]
+fn an_active_page_whose_answer_names_another_user_is_covered_at_once() {
+    let mut s = server_sim();
+    s.answer(live_as(s.now, "nurse-a"));
+    s.run_to(2 * MIN);
+    assert_eq!(s.p.state(), State::Active);
+    let mark = s.log.len();
+    s.answer(live_as(s.now, "nurse-b"));
+    let acts = s.since(mark);
+    assert_eq!(s.p.state(), State::Locked);
+    // covered first, then the record and the event; B's session is not ended
+    let lock_at = acts
+        .iter()
+        .position(|a| *a == lock(Reason::Server))
+        .unwrap();
+    let switch_at = acts.iter().position(|a| *a == Action::Switch).unwrap();
+    assert!(lock_at < switch_at);
+    assert_eq!(switch_audits(&acts), 1);
+    assert!(!acts.iter().any(|a| matches!(a, Action::EndServer { .. })));
+    assert!(!s.p.shared().locked);
+    // a keepalive's answer (POST) is checked the same way: no second switch while locked
+    s.now += S;
+    s.answer(live_as(s.now, "nurse-b"));
+    assert_eq!(switches(&s.since(mark)), 1);
+}
+
+#[test]
+fn every_locked_tab_of_the_previous_user_switches_when_it_verifies() {
+    let (mut a, mut b) = (server_sim(), server_sim());
+    a.answer(live_as(a.now, "nurse-a"));
+    b.hear(a.p.shared());
+    b.answer(live_as(b.now, "nurse-a"));
+    a.run_to(MIN);
+    b.run_to(MIN);
+    a.lock_now(Reason::Manual);
+    b.hear(a.p.shared());
+    assert_eq!(b.p.state(), State::Locked);
+    // nurse B signs in at tab A
+    a.now += MIN;
+    a.unlock_answer(live_as(a.now, "nurse-b"));
+    assert_eq!(a.p.state(), State::Locked);
+    // tab B hears the switch as an unlock hint and asks the server at once
+    b.now = a.now + 10;
+    let mark = b.log.len();
+    b.hear(a.p.shared());
+    assert_eq!(b.since(mark), vec![Action::Verify]);
+    let sent = b.now;
+    b.now += 30;
+    b.verify_answer(live_as(b.now, "nurse-b"), sent);
+    let acts = b.since(mark);
+    assert_eq!(b.p.state(), State::Locked);
+    assert!(!acts.contains(&Action::Unlock));
+    assert_eq!(switches(&acts), 1);
+    assert!(!b.p.shared().locked);
+    assert_eq!(b.p.shared().user, Some(user_id("nurse-b")));
+    // a tab of nurse B (the reloaded page) verifying the same hint is uncovered
+    let mut c = Sim {
+        p: Policy::new(server_sim_timing(), a.now, Some(a.p.shared())),
+        now: a.now,
+        log: Vec::new(),
+    };
+    c.drain();
+    assert_eq!(c.p.state(), State::Active);
+    c.answer(live_as(c.now, "nurse-b"));
+    assert_eq!(switches(&c.since(0)), 0);
+}
+
+#[test]
+fn an_answer_naming_nobody_is_not_checked() {
+    let mut s = server_sim();
+    s.answer(live_as(s.now, "nurse-a"));
+    s.run_to(MIN);
+    s.lock_now(Reason::Manual);
+    s.now += MIN;
+    s.unlock_answer(live(s.now));
+    assert_eq!(s.p.state(), State::Active);
+    assert_eq!(switches(&s.since(0)), 0);
+}
+
+#[test]
+fn a_newer_lock_after_a_prevented_switch_is_shared_as_a_lock() {
+    let (mut a, mut b) = (server_sim(), server_sim());
+    a.answer(live_as(a.now, "nurse-a"));
+    a.lock_now(Reason::Manual);
+    a.now += S;
+    a.unlock_answer(live_as(a.now, "nurse-b"));
+    assert!(!a.p.shared().locked);
+    // the page was kept (preventDefault); nurse B's tab locks later
+    b.now = a.now + MIN;
+    b.p = Policy::new(server_sim_timing(), b.now, Some(a.p.shared()));
+    b.drain();
+    b.lock_now(Reason::Manual);
+    a.now = b.now + 10;
+    a.hear(b.p.shared());
+    assert!(a.p.shared().locked);
+}
+
+#[test]
+fn shared_state_carries_the_user_and_reads_the_older_forms() {
+    let mut s = server_sim();
+    s.answer(live_as(s.now, "nurse-a"));
+    let sh = s.p.shared();
+    let text = sh.encode();
+    assert_eq!(Shared::decode(&text), Some(sh));
+    // the name itself is never stored
+    assert!(!text.contains("nurse"));
+    // the form of the previous release (12 fields, no user) reads as "nobody known"
+    let old = text.rsplit_once('|').unwrap().0;
+    assert_eq!(Shared::decode(old), Some(Shared { user: None, ..sh }));
+    assert_eq!(Shared::decode(&[&text, "|1"].concat()), None);
 }

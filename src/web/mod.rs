@@ -8,6 +8,7 @@ pub mod lock;
 pub mod net;
 mod requests;
 pub mod session;
+mod signin;
 pub mod storage;
 pub mod util;
 pub mod warning;

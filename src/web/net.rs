@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 
 use super::util::{field, kind, num, Kind};
 use crate::core::config::{Credentials, ServerCfg};
-use crate::core::policy::{Ms, ServerAnswer};
+use crate::core::policy::{user_id, Ms, Reason, ServerAnswer};
 
 /// How long a server answer may take before it counts as failed.
 pub const SERVER_TIMEOUT_MS: u32 = 10_000;
@@ -76,34 +76,43 @@ fn credentials(c: Credentials) -> &'static str {
     }
 }
 
+/// The keepalive's body: `{"lastActivityAgoMs": ago}`.
+pub fn keepalive_body(ago: Ms) -> String {
+    let mut b = String::from("{\"lastActivityAgoMs\":");
+    crate::core::text::push_int(&mut b, ago.max(0));
+    b.push('}');
+    b
+}
+
+/// The lock's `DELETE` body: `{"reason": "<the lock's reason>"}` (a fixed word, no escaping).
+pub fn reason_body(reason: Reason) -> String {
+    crate::core::text::cat(&["{\"reason\":\"", reason.as_str(), "\"}"])
+}
+
 /// `method` on `server.url`; `keepalive` lets it outlive the page (lock at pagehide).
-/// `ago` (keepalives only) becomes the JSON body `{"lastActivityAgoMs": ago}`.
+/// `body`, when given, is sent as JSON (the keepalive's, the lock's reason).
 pub fn session_call(
     cfg: &ServerCfg,
     method: &'static str,
-    ago: Option<Ms>,
+    body: Option<String>,
     keepalive: bool,
     then: impl FnOnce(ServerAnswer) + 'static,
 ) {
-    call_boxed(cfg, method, ago, keepalive, Box::new(then))
+    call_boxed(cfg, method, body, keepalive, Box::new(then))
 }
 
 fn call_boxed(
     cfg: &ServerCfg,
     method: &'static str,
-    ago: Option<Ms>,
+    body: Option<String>,
     keepalive: bool,
     then: Box<dyn FnOnce(ServerAnswer)>,
 ) {
     let headers = Array::new();
     header(&headers, "Accept", "application/json");
-    let body = ago.map(|n| {
+    if body.is_some() {
         header(&headers, "Content-Type", "application/json");
-        let mut b = String::from("{\"lastActivityAgoMs\":");
-        crate::core::text::push_int(&mut b, n.max(0));
-        b.push('}');
-        b
-    });
+    }
     for (k, v) in &cfg.headers {
         header(&headers, k, v);
     }
@@ -148,7 +157,8 @@ fn ms_field(v: &JsValue, key: &str) -> Option<Ms> {
 }
 
 /// What an answer means: 401 (and 204 to DELETE) end the session; a 200 must carry both
-/// plausible unix-ms numbers; anything else is a failure that changes no deadline.
+/// plausible unix-ms numbers, and `user`, when there, must be a string; anything else is a
+/// failure that changes no deadline.
 fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> ServerAnswer {
     match status {
         0 => ServerAnswer::Failed(match err {
@@ -159,10 +169,21 @@ fn classify(method: &str, status: u16, body: &JsValue, err: Option<&str>) -> Ser
         204 if method == "DELETE" => ServerAnswer::Expired,
         200 if err.is_some() => ServerAnswer::Failed("server answer not JSON"),
         200 if matches!(kind(body), Kind::Array | Kind::Object) => {
-            match (ms_field(body, "expiresAt"), ms_field(body, "serverTime")) {
-                (Some(expires_at), Some(server_time)) => ServerAnswer::Live {
+            let user = field(body, &JsValue::from_str("user"));
+            let user = match kind(&user) {
+                Kind::Null => Some(None),
+                Kind::Str => user.as_string().map(|u| Some(user_id(&u))),
+                _ => None,
+            };
+            match (
+                ms_field(body, "expiresAt"),
+                ms_field(body, "serverTime"),
+                user,
+            ) {
+                (Some(expires_at), Some(server_time), Some(user)) => ServerAnswer::Live {
                     expires_at,
                     server_time,
+                    user,
                 },
                 _ => ServerAnswer::Failed("server answer malformed"),
             }

@@ -23,6 +23,12 @@ use crate::core::policy::{
     Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
 };
 
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    /// The cancelable `switch` event, then the reload unless it was prevented.
+    fn switched(emit: &Function, detail: &JsValue);
+}
+
 /// How long before a lock deadline a visible tab gets the lock ready (`Session::prepare_at`).
 const PREPARE_MS: Ms = 250;
 
@@ -47,6 +53,8 @@ pub struct Session {
     pub(super) requests: RefCell<Option<Installed>>,
     pub(super) channel: RefCell<Option<Channel>>,
     pub(super) leader: RefCell<Option<Installed>>,
+    /// The sign-in popup (`signin.rs`), closed when dropped.
+    pub(super) signin: RefCell<Option<Installed>>,
     pub(super) audit: RefCell<AuditLog>,
     events: RefCell<Vec<(&'static str, JsValue)>>,
     pub(super) pumping: Cell<bool>,
@@ -81,6 +89,7 @@ impl Session {
                 if let Some(s) = m1.upgrade() {
                     s.queue("signin", obj(&[]));
                     s.dispatch();
+                    s.sign_in_again();
                 }
             });
             let on_tamper: Rc<dyn Fn()> = Rc::new(move || {
@@ -106,6 +115,7 @@ impl Session {
                 requests: RefCell::new(None),
                 channel: RefCell::new(None),
                 leader: RefCell::new(None),
+                signin: RefCell::new(None),
                 audit: RefCell::new(audit),
                 events: RefCell::new(Vec::new()),
                 pumping: Cell::new(false),
@@ -225,6 +235,7 @@ impl Session {
         self.requests.borrow_mut().take();
         self.channel.borrow_mut().take();
         self.leader.borrow_mut().take();
+        self.signin.borrow_mut().take();
         self.warning.borrow_mut().take();
         self.dom.borrow_mut().release();
         self.events.borrow_mut().clear();
@@ -310,12 +321,8 @@ impl Session {
                 // 1–3: cover (detach), overlay, title; the overlay replaces the warning
                 self.dom.borrow_mut().lock();
                 drop(warning);
-                // 4: storage
+                // 4: storage (5, the backend's DELETE, is the core's next action)
                 storage::purge(&self.cfg.purge);
-                // 5: the backend ends the session too
-                if self.cfg.server.is_some() && reason != Reason::Remote {
-                    self.server_request("DELETE", None, false);
-                }
                 // 6: events (the audit record follows as its own action)
                 self.queue(
                     "lock",
@@ -326,7 +333,17 @@ impl Session {
                 );
                 self.pending_purge_audit.set(true);
             }
+            Action::EndServer { reason } => {
+                self.server_request("DELETE", Some(net::reason_body(reason)), false)
+            }
+            Action::Switch => {
+                // The page is covered already (its lock, or the one before it): the purge
+                // again, then the cancelable `switch` event and the reload (`dispatch`).
+                storage::purge(&self.cfg.purge);
+                self.queue("switch", obj(&[]));
+            }
             Action::Unlock => {
+                self.signin.borrow_mut().take();
                 self.dom.borrow_mut().release();
                 self.queue("unlock", obj(&[("at", (t as f64).into())]));
             }
@@ -341,7 +358,11 @@ impl Session {
             }
             Action::Keepalive {
                 last_activity_ago_ms,
-            } => self.server_request("POST", Some(last_activity_ago_ms), false),
+            } => self.server_request(
+                "POST",
+                Some(net::keepalive_body(last_activity_ago_ms)),
+                false,
+            ),
             Action::Poll => self.server_request("GET", None, false),
             Action::Verify => self.server_request("GET", None, true),
             Action::Flush => self.flush_audit(false),
@@ -459,7 +480,11 @@ impl Session {
                 break;
             }
             for (kind, detail) in batch {
-                call(&self.emit, &JsValue::from_str(kind), &detail);
+                if kind == "switch" {
+                    switched(&self.emit, &detail);
+                } else {
+                    call(&self.emit, &JsValue::from_str(kind), &detail);
+                }
             }
         }
     }
@@ -496,15 +521,15 @@ impl Session {
 
     // ---------------- server ----------------
 
-    /// A GET, POST or DELETE of `server.url`. `ago`: the keepalive's `lastActivityAgoMs`
-    /// (POST only); `verify`: a GET that checks another tab's unlock ([`Action::Verify`]).
-    fn server_request(&self, method: &'static str, ago: Option<Ms>, verify: bool) {
+    /// A GET, POST or DELETE of `server.url` with its JSON `body` (the keepalive's, the
+    /// lock's reason); `verify`: a GET that checks another tab's unlock ([`Action::Verify`]).
+    fn server_request(&self, method: &'static str, body: Option<String>, verify: bool) {
         let Some(server) = self.cfg.server.as_ref() else {
             return;
         };
         let me = self.me.clone();
         let sent = now();
-        net::session_call(server, method, ago, method == "DELETE", move |answer| {
+        net::session_call(server, method, body, method == "DELETE", move |answer| {
             let Some(s) = me.upgrade() else { return };
             if s.destroyed.get() {
                 return;

@@ -146,21 +146,21 @@ async function lockAfterIdle(page) {
   return ui;
 }
 
-/** Press the overlay's "Sign in again" and confirm the user name in the demo's own dialog. */
+/** Press the overlay's "Sign in again" and sign in as `user` in the sign-in popup it opens. */
+async function signInInPopup(page, user) {
+  const [popup] = await Promise.all([page.waitForEvent("popup"), page.getByRole("button", { name: "Sign in again" }).click()]);
+  await popup.waitForLoadState(); // its module has run: the form's submit handler is there
+  await popup.getByRole("heading", { name: "Sign in again" }).waitFor();
+  await fillAnew(popup.getByLabel("User name"), user);
+  await popup.getByRole("button", { name: "Sign in", exact: true }).click();
+  return popup;
+}
+
+/** The same user signs in again in the popup: the page is uncovered and the popup closed. */
 async function reauthenticate(page) {
-  await page.getByRole("button", { name: "Sign in again" }).click();
-  const dlg = page.getByRole("dialog", { name: "Confirm it is you" });
-  await dlg.waitFor({ state: "visible" });
-  assert.equal(await dlg.locator("#reauth-expected").textContent(), USER);
-  // a different user is refused and the page stays locked
-  await fillAnew(dlg.getByLabel("User name"), "someone.else");
-  await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
-  await dlg.getByRole("alert").filter({ hasText: `belongs to ${USER}` }).waitFor();
-  assert.equal(await page.evaluate(() => document.body.inert), true, "still locked after a wrong user");
-  await fillAnew(dlg.getByLabel("User name"), USER);
-  await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
+  const popup = await signInInPopup(page, USER);
   await page.locator("#autologoff-overlay").waitFor({ state: "hidden", timeout: 5000 });
-  await dlg.waitFor({ state: "hidden" });
+  await waitFor(() => popup.isClosed(), { timeout: 3000 });
 }
 
 /** The DELETE /session the lock sends (the backend session ends too). */
@@ -255,7 +255,7 @@ test("sign in, open a chart, type a note, walk away: warning, then a locked page
   }
 });
 
-test("the unsaved note survives the idle lock and re-authentication through the demo's dialog", UI({ timeout: 20_000 }), async () => {
+test("the unsaved note survives the idle lock and signing in again in the popup", UI({ timeout: 20_000 }), async () => {
   const ctx = await env.browser.newContext();
   try {
     const page = await ctx.newPage();
@@ -264,14 +264,55 @@ test("the unsaved note survives the idle lock and re-authentication through the 
     // in again, as it always has for a human at the keyboard)
     const ui = await lockAfterIdle(page);
 
+    await page.evaluate(() => { window.__sameDocument = true; });
     await reauthenticate(page);
     await assertUnlocked(page, ui);
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, "not reloaded");
     assert.equal(await ui.note.inputValue(), NOTE, "the unsaved note is still in the textarea");
     // and the note is really usable again: a real click reaches it and typing appends
     await ui.note.click();
     await page.keyboard.press("ControlOrMeta+End");
     await page.keyboard.type(" +more");
     assert.equal(await ui.note.inputValue(), NOTE + " +more");
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("another nurse signing in at the locked demo gets a fresh page, never the chart or the draft", UI({ timeout: 25_000 }), async () => {
+  const ctx = await env.browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(5000);
+    const ui = await lockAfterIdle(page);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await signInInPopup(page, "nurse.other");
+    // Until the reload, every look at the page finds the chart covered: never uncovered (the
+    // reload can come before the first look; tests/e2e/return.test.mjs checks every frame).
+    const end = Date.now() + 5000;
+    for (;;) {
+      const st = await page.evaluate(() => ({
+        same: window.__sameDocument === true,
+        covered: document.body.inert && !!document.querySelector("#autologoff-overlay[open]"),
+      })).catch(() => null); // mid-navigation
+      if (st && !st.same) break;
+      if (st) assert.equal(st.covered, true, "the previous nurse's chart stays covered");
+      assert.ok(Date.now() < end, "the page was not reloaded");
+    }
+    // the fresh page: the new nurse's, active, no chart and no draft of the previous one
+    await page.locator("#user-area").getByText("Signed in as nurse.other").waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await page.locator("#st-state").textContent()) === "active", { timeout: 3000 });
+    assert.equal(await page.evaluate(() => document.body.inert), false);
+    assert.equal(await page.locator("#chart-empty").isVisible(), true, "no chart is open");
+    assert.equal(await page.locator("#note").inputValue(), "", "no draft");
+    const text = await page.evaluate(() => document.body.innerText);
+    assert.ok(!text.includes("UNSAVED DRAFT"), "the draft is nowhere on screen");
+    assert.ok(!text.includes(`Signed in as ${USER}`));
+    assert.ok(!(await page.title()).includes(ui.name), `title: ${await page.title()}`);
+    // and the vitals panel says when it was updated (the demo server's vitals carry a time)
+    const patients = page.getByRole("navigation", { name: "Patients" }).getByRole("button");
+    await patients.first().click();
+    await waitFor(async () => /^\d\d:\d\d:\d\d$/.test(await page.locator("#v-at").textContent()), { timeout: 5000 });
   } finally {
     await ctx.close();
   }

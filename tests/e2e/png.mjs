@@ -2,7 +2,10 @@
 // and the measure the Back tests use: does a region show the same edges as a reference?
 import { inflateSync } from "node:zlib";
 
-/** Decodes a PNG buffer to `{ width, height, lum }` (luminance 0..255 per pixel). */
+/**
+ * Decodes a PNG buffer to `{ width, height, lum, px, bpp }`: luminance 0..255 per pixel, and
+ * the raw channels (`px[i * bpp]` red, `+ 1` green, `+ 2` blue).
+ */
 export function decodePng(buf) {
   let p = 8, width = 0, height = 0, type = 0;
   const idat = [];
@@ -29,7 +32,17 @@ export function decodePng(buf) {
   }
   const lum = new Float32Array(width * height);
   for (let i = 0; i < width * height; i++) lum[i] = 0.299 * px[i * bpp] + 0.587 * px[i * bpp + 1] + 0.114 * px[i * bpp + 2];
-  return { width, height, lum };
+  return { width, height, lum, px, bpp };
+}
+
+/** How many pixels are close to the colour `[r, g, b]` (each channel within `tol`). */
+export function countColor(img, [r, g, b], tol = 40) {
+  let n = 0;
+  for (let i = 0; i < img.width * img.height; i++) {
+    const j = i * img.bpp;
+    if (Math.abs(img.px[j] - r) <= tol && Math.abs(img.px[j + 1] - g) <= tol && Math.abs(img.px[j + 2] - b) <= tol) n++;
+  }
+  return n;
 }
 
 /** Edge map (|dx| + |dy| of luminance) of a rectangle `{ x, y, w, h }` (device pixels). */

@@ -85,6 +85,20 @@ function context(wd, S) {
       const status = await p.evaluate(([u, i]) => fetch(u, i).then((r) => r.status), [url, init]);
       return { ok: () => status >= 200 && status < 300, status: () => status };
     },
+    /**
+     * The window `fn` opens (a popup by `window.open`), as a page: WebDriver has no popup
+     * event, so the handles before and after are compared.
+     */
+    async popupAfter(fn) {
+      const before = new Set(await wd("GET", S + "/window/handles"));
+      await fn();
+      for (let i = 0; ; i++) {
+        const h = (await wd("GET", S + "/window/handles")).find((x) => !before.has(x));
+        if (h) { const p = page(h); pages.push(p); return p; }
+        if (i > 100) throw new Error("popupAfter: no new window");
+        await sleep(50);
+      }
+    },
     /** The session's cookies (of the current page's origin), Playwright-shaped. */
     async cookies() {
       const p = pages[0];
@@ -167,6 +181,8 @@ function context(wd, S) {
         },
         type: (text) => actions("key", "keyboard", [...text].flatMap((c) => [{ type: "keyDown", value: c }, { type: "keyUp", value: c }])),
       },
+      /** Whether this window is gone (closed by a script, by `close()`). */
+      async isClosed() { return !(await wd("GET", S + "/window/handles")).includes(handle); },
       on() {}, // console messages and network events are not available over classic WebDriver
       networkEvents: false,
       async close() { await cmd("DELETE", "/window"); current = null; },

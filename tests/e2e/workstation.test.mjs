@@ -232,10 +232,11 @@ test("demo: the shared-workstation preset detaches the chart at lock and brings 
   await sleep(2500); // the demo's own 1 s status timer keeps running against the detached nodes
   const html = await page.evaluate(() => document.documentElement.outerHTML);
   assert.ok(!html.includes(name) && !html.includes("UNSAVED DRAFT"), "the chart is out of the document");
-  await page.getByRole("button", { name: "Sign in again" }).click();
-  const dlg = page.getByRole("dialog", { name: "Confirm it is you" });
-  await dlg.getByLabel("User name").fill("dr.rivera");
-  await dlg.getByRole("button", { name: "Sign in", exact: true }).click();
+  // the demo's "Sign in again" opens its sign-in page in a popup (server.signin)
+  const [popup] = await Promise.all([page.waitForEvent("popup"), page.getByRole("button", { name: "Sign in again" }).click()]);
+  await popup.waitForLoadState();
+  await popup.getByLabel("User name").fill("dr.rivera");
+  await popup.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.locator("#autologoff-overlay").waitFor({ state: "hidden", timeout: 5000 });
   assert.equal(await note.inputValue(), "UNSAVED DRAFT for the shared PC");
   assert.equal(await page.evaluate(() => document.getElementById("note").__marker), "same");

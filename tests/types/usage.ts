@@ -33,6 +33,11 @@ export async function good(): Promise<void> {
   s.addEventListener("activity", (e) => { const src: "input" | "request" | "remote" = e.detail.source; void src; });
   s.addEventListener("audit", (e) => { const rec: AuditRecord = e.detail; const t: string = rec.at; void t; });
   s.addEventListener("signin", () => void s.unlock().then((ok: boolean) => ok));
+  s.addEventListener("switch", (e) => { const c: boolean = e.cancelable; e.preventDefault(); void c; });
+  const kind: AuditRecord["type"] = "switch";
+  void kind;
+  await init({ server: { url: "/session", signin: "/signin?popup=1" } });
+  await init({ server: { url: "/session", signin: null } });
   const st: "active" | "warning" | "locked" = s.state;
   const left: number = s.remainingMs();
   s.extend();
@@ -53,6 +58,14 @@ export async function bad(s: AutologoffSession): Promise<void> {
   await init({ server: { pollIntervalMs: 5000 } });
   // @ts-expect-error credentials outside the allowed set
   await init({ server: { url: "/s", credentials: "all" } });
+  // @ts-expect-error server.signin is a URL string
+  await init({ server: { url: "/s", signin: true } });
+  // @ts-expect-error signin belongs in server, not at the top
+  await init({ signin: "/login" });
+  // @ts-expect-error "switch" is an event and an audit type, not a lock reason
+  s.lock("switch");
+  // @ts-expect-error not an audit type
+  const at2: AuditRecord["type"] = "relogin";
   // @ts-expect-error audit needs a url
   await init({ audit: {} });
   // @ts-expect-error not a lock reason
@@ -83,5 +96,5 @@ export async function bad(s: AutologoffSession): Promise<void> {
   // @ts-expect-error purge keys are strings
   await init({ purge: { localStorageKeys: [1] } });
   const isSession: boolean = s instanceof AutologoffSession;
-  void n; void m; void isSession;
+  void n; void m; void isSession; void at2;
 }

@@ -135,6 +135,10 @@ async fn vitals(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
         "spo2": pick(24, 94, 100),
         "respRate": pick(32, 12, 20),
         "tempC": temp as f64 / 10.0,
+        // When it was measured (unix ms): the demo's "Updated" time.
+        "at": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         "synthetic": true,
     }))
 }
