@@ -8,8 +8,8 @@
 #            Chromium, Firefox ESR and WebKitGTK; a Vite + React app (Chromium); SSR import
 #   server   two autologoff-server processes on one Redis and one Postgres (node:test)
 #   gateway  autologoff-server gateway beside the real nginx (auth_request) and Caddy (forward_auth)
-#            with the README's configurations; npm run demo:gateway's ward app in Chromium (node:test;
-#            its Rust tests run in host)
+#            with the README's configurations (node:test; its Rust tests run in host); the ward app
+#            in Chromium; zero code (--inject-sdk, tests/gateway/inject.test.mjs) in all three engines
 #   e2e      node:test against autologoff-server, on the built pkg/, in each engine (AUTOLOGOFF_ENGINE):
 #            Chromium and Firefox through Playwright, WebKitGTK through WebDriver (tests/e2e/webdriver.mjs)
 #   size     what ships, against the budget (docs/size.md)
@@ -98,10 +98,14 @@ server_tier() {
 has server && server_tier
 
 gateway_tier() {
-  echo "== gateway: forward auth beside real nginx and Caddy; the gateway demo in Chromium"
+  echo "== gateway: forward auth beside real nginx and Caddy; zero code (--inject-sdk) in each engine"
   node --test --test-concurrency=1 --test-reporter=spec tests/gateway/*.test.mjs 2>&1 | tee "$LOG/gateway" | grep -vE "^\s+at "
   rc=${PIPESTATUS[0]}
-  p=$(grep -E "ℹ pass" "$LOG/gateway" | awk '{print $3}'); f=$(grep -E "ℹ fail" "$LOG/gateway" | awk '{print $3}')
+  for engine in firefox webkit; do
+    AUTOLOGOFF_ENGINE="$engine" node --test --test-reporter=spec tests/gateway/inject.test.mjs 2>&1 | tee -a "$LOG/gateway" | grep -vE "^\s+at "
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+  done
+  p=$(grep -E "ℹ pass" "$LOG/gateway" | awk '{s+=$3} END {print s}'); f=$(grep -E "ℹ fail" "$LOG/gateway" | awk '{s+=$3} END {print s}')
   summary+=("gateway ${p:-0} passed/${f:-?} failed"); [ "$rc" = 0 ] || fail=1
 }
 has gateway && gateway_tier

@@ -16,7 +16,7 @@ let app, gateway, browser;
 before(async () => {
   const port = await freePort();
   app = spawn("node", [join(ROOT, "www-demo/gateway/ward.mjs"), String(port), process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")], {
-    env: { ...process.env, IDLE_MS: String(IDLE_S * 1000) }, stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app" }, stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((r) => app.stdout.once("data", r));
   gateway = await startGateway(["--upstream", `http://127.0.0.1:${port}`, "--login-from-upstream", "/login",

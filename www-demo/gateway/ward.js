@@ -1,17 +1,7 @@
-// The ward page's script: the autologoff SDK (served by the app from /pkg/, public through
-// the gateway) talks to the gateway's /.autologoff/session; the rest is the app's polling.
-import { init } from "/pkg/index.js";
-
+// The ward page's own script: polling, an event stream and a WebSocket. No autologoff code:
+// the gateway in front (--inject-sdk) puts the SDK on the page (ward-sdk.js is the
+// hand-written alternative, WARD_SDK=app).
 const $ = (id) => document.getElementById(id);
-const idleMs = Number(document.documentElement.dataset.idleMs || 60_000);
-const session = await init({
-  idleTimeoutMs: idleMs,
-  warnBeforeMs: Math.min(15_000, Math.floor(idleMs / 2)),
-  server: { url: "/.autologoff/session", pollIntervalMs: 10_000, keepaliveIntervalMs: 10_000 },
-  audit: { url: "/.autologoff/audit" },
-});
-session.addEventListener("lock", (e) => { $("state").textContent = `locked (${e.detail.reason})`; });
-session.addEventListener("signin", () => { location.href = "/login?rd=" + encodeURIComponent(location.pathname); });
 
 async function poll() {
   const r = await fetch("/api/vitals");

@@ -15,6 +15,9 @@ const here = new URL(".", import.meta.url).pathname;
 const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css", ".html": "text/html; charset=utf-8", ".ts": "text/plain" };
 // The SDK's idle limit on the page: the gateway's (--idle-secs), so both lock together.
 const IDLE_MS = Number(process.env.IDLE_MS || 120_000);
+// WARD_SDK=app: the page loads the SDK itself (ward-sdk.js) and says so to the gateway;
+// default: no autologoff code at all (the gateway injects the SDK).
+const APP_SDK = process.env.WARD_SDK === "app";
 const PATIENTS = ["Test Patient 01", "Test Patient 02", "Test Patient 03"];
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -63,7 +66,7 @@ keeps an event stream and a WebSocket open (the gateway cuts both when the sessi
 <table><thead><tr><th>Patient</th><th>HR</th><th>SpO₂</th></tr></thead><tbody id=vitals></tbody></table>
 <p>Events: <span id=sse>0</span> · WebSocket messages: <span id=ws>0</span> · <span id=state>live</span></p>
 <p class=small>Server session expires at <span id=expires>?</span>.</p></main>
-<script type=module src="/public/ward.js"></script></html>`;
+${APP_SDK ? '<script type=module src="/public/ward-sdk.js"></script>' : ""}<script type=module src="/public/ward.js"></script></html>`;
 
 function vitals() {
   return PATIENTS.map((name, i) => ({ name, hr: 60 + ((Date.now() / 1000 + i * 7) % 40 | 0), spo2: 94 + (i + (Date.now() / 2000 | 0)) % 6 }));
@@ -103,7 +106,7 @@ const server = createServer(async (req, res) => {
       return res.end();
     }
     if (!user) return send(res, 500, "text/plain", "no X-Autologoff-User: this app runs behind the gateway");
-    if (url.pathname === "/") return send(res, 200, "text/html; charset=utf-8", wardPage(user));
+    if (url.pathname === "/") return send(res, 200, "text/html; charset=utf-8", wardPage(user), APP_SDK ? { "autologoff-inject": "off" } : {});
     if (url.pathname === "/api/vitals") return send(res, 200, "application/json", JSON.stringify({ user, vitals: vitals() }));
     if (url.pathname === "/events") {
       res.writeHead(200, { "content-type": "text/event-stream" });

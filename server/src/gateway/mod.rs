@@ -9,11 +9,13 @@
 //! - `forward_auth`: `/.autologoff/auth` for nginx, Caddy, Traefik.
 //! - `sign_in`: the login sources (`--demo-login`, `--login-from-upstream`).
 //! - `paths`: path normalisation and the sign-in redirects.
+//! - `inject`: `--inject-sdk`, the SDK on every page (shared/GATEWAY.md "Zero code").
 //!
 //! Nothing else in the crate imports this module.
 
 mod forward_auth;
 mod framing;
+mod inject;
 mod paths;
 mod proxy;
 mod sign_in;
@@ -41,6 +43,7 @@ use crate::error::ApiError;
 use crate::store::{AnyStore, SessionStore};
 use crate::{Clock, SameSite, Sessions};
 
+pub use self::inject::Inject;
 pub use self::streams::WATCH_EVERY;
 
 /// The reserved prefix: never forwarded upstream.
@@ -80,6 +83,8 @@ pub struct Config {
     pub max_connections: usize,
     /// A connection that has not sent a whole request head in this long is closed.
     pub header_read_timeout: Duration,
+    /// `--inject-sdk`: the SDK on every page.
+    pub inject: Option<Inject>,
     /// The server's clock (tests move it).
     pub clock: Clock,
 }
@@ -99,6 +104,7 @@ impl Config {
             keep_cache_control: false,
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
+            inject: None,
             clock: Clock::default(),
         }
     }
@@ -137,6 +143,7 @@ pub(crate) struct Shared {
     /// Upgraded connections (WebSockets) open at once: they outlive the connection slot.
     upgrades: Arc<Semaphore>,
     reserved: Router,
+    injector: Option<Arc<inject::Injector>>,
 }
 
 /// A gateway, ready to serve. Cheap to clone.
@@ -247,7 +254,31 @@ impl Gateway {
         })?;
         let streams = streams::Streams::default();
         streams::spawn_watcher(&streams, sessions.clone());
-        let reserved = reserved_routes(&sessions, sink.as_ref(), &config.login);
+        let injector = match &config.inject {
+            None => None,
+            Some(flags) => {
+                let setup = inject::Setup {
+                    flags: flags.clone(),
+                    idle_ms: duration_ms(config.idle),
+                    absolute_ms: duration_ms(config.absolute),
+                    login_page: match &config.login {
+                        LoginSource::Demo => format!("{RESERVED}/login"),
+                        LoginSource::Upstream(path) => path.clone(),
+                    },
+                    audit: sink.is_some(),
+                };
+                let injector = inject::Injector::open(&setup).map_err(|e| StartError {
+                    flag: e.flag,
+                    value: e.value,
+                    why: e.why,
+                })?;
+                Some(Arc::new(injector))
+            }
+        };
+        let mut reserved = reserved_routes(&sessions, sink.as_ref(), &config.login);
+        if let Some(injector) = &injector {
+            reserved = reserved.nest(inject::SDK_PATH, injector.routes());
+        }
         let shared = Shared {
             sessions,
             sink,
@@ -260,6 +291,7 @@ impl Gateway {
             streams,
             upgrades: Arc::new(Semaphore::new(config.max_connections.max(1))),
             reserved,
+            injector,
         };
         Ok(Gateway {
             shared: Arc::new(shared),
@@ -323,6 +355,10 @@ impl Gateway {
             });
         }
     }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The most header bytes a request may carry (`431` past it).

@@ -15,6 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::framing::Verdict;
+use super::inject::Injector;
 use super::streams::CutBody;
 use super::{json_error, paths, sign_in, LoginSource, Peer, Shared};
 use crate::error::ApiError;
@@ -162,6 +163,9 @@ async fn forward(
         },
     };
     let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+    // --inject-sdk: a navigation with a live session may get the SDK on its page.
+    let method = request.method().clone();
+    let page = live.is_some() && paths::is_navigation(&method, request.headers());
     let peer = request.extensions().get::<Peer>().map(|p| p.0);
     let (mut parts, body) = request.into_parts();
     let uri = match upstream.uri_for(&parts.uri) {
@@ -193,6 +197,9 @@ async fn forward(
         };
         headers.insert("x-autologoff-user", user);
         headers.insert("x-autologoff-expires", HeaderValue::from(live.expires_at));
+    }
+    if page && shared.injector.is_some() {
+        Injector::narrow_accept_encoding(&mut headers);
     }
     parts.headers = headers;
     parts.uri = uri;
@@ -282,6 +289,13 @@ async fn forward(
     let body = match &live {
         Some(live) => Body::new(CutBody::new(body, shared.streams.register(&live.id))),
         None => Body::new(body),
+    };
+    let body = match &shared.injector {
+        Some(injector) => match injector.answer(page, &method, &mut parts, body) {
+            Ok(body) => body,
+            Err(refused) => return *refused,
+        },
+        None => body,
     };
     Response::from_parts(parts, body)
 }

@@ -2,10 +2,11 @@
 //! [`autologoff_server::gateway`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use autologoff_server::gateway::{Config, Gateway, LoginSource};
+use autologoff_server::gateway::{Config, Gateway, Inject, LoginSource};
 use axum::http::Uri;
 use clap::Args;
 
@@ -51,6 +52,15 @@ pub struct GatewayArgs {
     /// Pass the upstream's Cache-Control instead of no-store.
     #[arg(long)]
     pub keep_cache_control: bool,
+    /// Zero code: put the autologoff SDK on every HTML page of a live session.
+    #[arg(long)]
+    pub inject_sdk: bool,
+    /// With --inject-sdk: more init options for the SDK (a JSON object).
+    #[arg(long, value_name = "FILE", requires = "inject_sdk")]
+    pub sdk_options: Option<PathBuf>,
+    /// With --inject-sdk: the SDK as npm run build makes it (index.js, autologoff_bg.wasm).
+    #[arg(long, value_name = "DIR", default_value = "pkg")]
+    pub sdk_dir: PathBuf,
 }
 
 fn http_url(v: &str) -> Result<Uri, String> {
@@ -92,6 +102,10 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
     config.public = args.public;
     config.upstream_timeout = Duration::from_secs(args.upstream_timeout_secs);
     config.keep_cache_control = args.keep_cache_control;
+    config.inject = args.inject_sdk.then_some(Inject {
+        sdk_dir: args.sdk_dir,
+        options_file: args.sdk_options,
+    });
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {

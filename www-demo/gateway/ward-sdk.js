@@ -1,0 +1,15 @@
+// WARD_SDK=app only: the app calls the SDK itself (served by the app from /pkg/, public
+// through the gateway), and its answers say `Autologoff-Inject: off` so the gateway does not
+// add it a second time.
+import { init } from "/pkg/index.js";
+
+const $ = (id) => document.getElementById(id);
+const session = await init({
+  idleTimeoutMs: Number(document.documentElement.dataset.idleMs || 60_000),
+  warnBeforeMs: 15_000,
+  server: { url: "/.autologoff/session", pollIntervalMs: 10_000, keepaliveIntervalMs: 10_000 },
+  audit: { url: "/.autologoff/audit" },
+});
+session.addEventListener("lock", (e) => { $("state").textContent = `locked (${e.detail.reason})`; });
+session.addEventListener("signin", () => { location.href = "/login?rd=" + encodeURIComponent(location.pathname); });
+
