@@ -226,6 +226,7 @@ async fn sweep_cost() {
             idle_ms: 900_000,
             absolute_ms: 43_200_000,
             event: format!("live-{i}"),
+            previous_user: None,
         };
         store
             .create(&SessionId::generate().unwrap(), &s, None, now)
@@ -268,6 +269,7 @@ async fn sweep_cost() {
             idle_ms: 900_000,
             absolute_ms: 43_200_000,
             event: format!("bench-{i}"),
+            previous_user: None,
         };
         store.create(&id, &s, None, at).await.unwrap();
     }

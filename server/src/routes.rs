@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::audit::{self, AuditSink};
+use crate::clock::Ms;
 use crate::error::ApiError;
 use crate::sessions::{LiveSession, Sessions, LOCK_REASONS};
 use crate::store::SessionStore;
@@ -57,8 +58,28 @@ async fn receive<S: SessionStore, K: AuditSink>(
 ) -> Result<Response, ApiError> {
     let body = read_body(body, audit::MAX_BODY, "audit body").await?;
     let batch = audit::parse_batch(&body)?;
-    let user = sessions.attribute(&headers).await?;
-    let stored = sink.store(&batch, user.as_deref(), sessions.now()).await?;
+    let who = sessions.attribute(&headers).await?;
+    // Records made before the browser's current session started are its previous user's.
+    let at = |r: &audit::AuditRecord| crate::clock::parse_iso_utc(&r.at).unwrap_or(Ms::MAX);
+    let (earlier, current): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .partition(|r| who.user_at(at(r)) != who.user.as_deref());
+    let now = sessions.now();
+    let mut stored = audit::Stored {
+        accepted: 0,
+        duplicates: 0,
+    };
+    for (part, user) in [
+        (earlier, who.before.as_deref()),
+        (current, who.user.as_deref()),
+    ] {
+        if part.is_empty() {
+            continue;
+        }
+        let s = sink.store(&part, user, now).await?;
+        stored.accepted += s.accepted;
+        stored.duplicates += s.duplicates;
+    }
     Ok(Json(stored).into_response())
 }
 

@@ -56,6 +56,28 @@ pub struct LiveSession {
     pub server_time: Ms,
 }
 
+/// Whose audit records a request carries: the user of the browser's session, and for
+/// records made before that session started, the user of the browser's session before it
+/// (a locked page's queue reaches the server after the next clinician signed in).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub user: Option<String>,
+    /// When the live session started (records made before it are `before`'s).
+    pub since: Option<Ms>,
+    pub before: Option<String>,
+}
+
+impl Attribution {
+    /// The user of a record made at `at` (unix ms; the client's clock, skew-corrected).
+    /// With no previous user known, the session's user.
+    pub fn user_at(&self, at: Ms) -> Option<&str> {
+        match (self.since, &self.before) {
+            (Some(since), Some(before)) if at < since => Some(before),
+            _ => self.user.as_deref(),
+        }
+    }
+}
+
 /// A session that [`Sessions::start`] just made.
 #[derive(Clone, Debug)]
 pub struct Started {
@@ -365,6 +387,7 @@ impl<S: SessionStore> Sessions<S> {
             idle_ms: self.inner.idle_ms,
             absolute_ms: self.inner.absolute_ms,
             event: event.as_str()[..32].to_owned(),
+            previous_user: before.clone(),
         };
         self.inner
             .store
@@ -513,16 +536,30 @@ impl<S: SessionStore> Sessions<S> {
         self.cookie_value(self.cookie_name(), "", Some(0))
     }
 
-    /// Who sent a request: the user of its session (live, or ended within its absolute
-    /// period), else the one its browser's `*_ended` cookie names (the lock's `DELETE`
-    /// cleared the session cookie before the lock's own audit record was flushed).
-    pub async fn attribute(&self, request: &HeaderMap) -> Result<Option<String>, SessionError> {
+    /// Whose records a request carries: the user of its session (live, or ended within
+    /// its absolute period), else the one its browser's `*_ended` cookie names (the lock's
+    /// `DELETE` cleared the session cookie before the lock's own audit record was
+    /// flushed); and for a live session, who the browser's previous user was, for the
+    /// records made before it started.
+    pub async fn attribute(&self, request: &HeaderMap) -> Result<Attribution, SessionError> {
         let presented = match self.presented(request)? {
             Presented::Id(id) => Some(id),
             Presented::Nothing | Presented::Malformed => None,
         };
-        self.previous_user(presented.as_ref(), request, self.now())
-            .await
+        let now = self.now();
+        if let Some(id) = &presented {
+            if let Some(s) = self.inner.store.get(id, now).await? {
+                return Ok(Attribution {
+                    since: Some(s.created_at),
+                    before: s.previous_user,
+                    user: Some(s.user),
+                });
+            }
+        }
+        Ok(Attribution {
+            user: self.previous_user(presented.as_ref(), request, now).await?,
+            ..Attribution::default()
+        })
     }
 
     fn live(&self, id: SessionId, s: Session, now: Ms) -> LiveSession {

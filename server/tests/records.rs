@@ -139,6 +139,40 @@ async fn a_shift_at_one_browser_is_on_the_record() {
         .unwrap();
     let b_expires = b.session.expires_at;
 
+    // The locked page's queue reaches the server after B signed in: what A's page made
+    // before B's session started is A's, what comes after is B's.
+    let b_cookie = format!("sid={}", b.id().as_str());
+    let started = s.now();
+    let batch = format!(
+        r#"[{{"seq":1,"type":"lock","at":"{}","reason":"idle","tab":"t-ward"}},
+            {{"seq":2,"type":"warn","at":"{}","tab":"t-ward"}}]"#,
+        autologoff_server::iso_ms(started - 60_000),
+        autologoff_server::iso_ms(started + 1_000),
+    );
+    let audit = autologoff_server::audit_routes(&s, sink.clone());
+    let posted = audit
+        .oneshot(
+            Request::post("/audit")
+                .header(header::COOKIE, &b_cookie)
+                .body(Body::from(batch))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::OK);
+    let client = sink
+        .export(&ExportFilter {
+            source: Some(Source::Client),
+            ..ExportFilter::default()
+        })
+        .await
+        .unwrap();
+    let who: Vec<_> = client
+        .iter()
+        .map(|r| (r.record.seq, r.user.as_deref()))
+        .collect();
+    assert_eq!(who, [(1, Some("nurse-a")), (2, Some("nurse-b"))]);
+
     // B walks away and no request ever comes again: a timeout, at B's expiresAt, within 5 s.
     s.clock().set_offset(IDLE as i64 + 1);
     let expired_at = Instant::now();

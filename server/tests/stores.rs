@@ -20,6 +20,7 @@ fn session(user: &str, at: i64) -> Session {
         idle_ms: IDLE,
         absolute_ms: ABS,
         event: format!("ev-{user}-{at}"),
+        previous_user: None,
     }
 }
 

@@ -70,6 +70,10 @@ pub struct Session {
     /// A random token naming this session's end in the audit trail (never the id): the
     /// sink stores one `timeout` per token, whichever replica writes it and how often.
     pub event: String,
+    /// The user of the browser's previous session when this one started: audit records
+    /// that the browser made before this session started (a locked page's queue, sent
+    /// after the next clinician signed in) are theirs, not this session's user's.
+    pub previous_user: Option<String>,
 }
 
 impl Session {
@@ -337,6 +341,7 @@ mod tests {
             idle_ms: 900,
             absolute_ms: 10_000,
             event: "e".into(),
+            previous_user: None,
         };
         assert_eq!(s.expires_at(), 5900);
         let late = Session {

@@ -39,7 +39,7 @@ const SESSION_PREFIX: &str = "alo:s:";
 /// The session's fields (`v`), ending it when it expired: the hash goes, its owner key
 /// and its `alo:exp` entry stay (the sweeper records the timeout).
 const LIVE: &str = r"
-local v = redis.call('HMGET', KEYS[1], 'user', 'created', 'last', 'idle', 'abs', 'absdl', 'eid')
+local v = redis.call('HMGET', KEYS[1], 'user', 'created', 'last', 'idle', 'abs', 'absdl', 'eid', 'prev')
 if not v[1] then return false end
 local now = tonumber(ARGV[1])
 local exp = math.min(tonumber(v[3]) + tonumber(v[4]), tonumber(v[2]) + tonumber(v[5]))
@@ -91,12 +91,13 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('session id in use') end
 redis.call('HSET', KEYS[1], 'user', ARGV[1], 'created', ARGV[2], 'last', ARGV[2], 'idle', ARGV[3],
   'abs', ARGV[4], 'absdl', ARGV[5], 'eid', ARGV[6])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'prev', ARGV[8]) end
 local ttl = math.min(tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl + tonumber(ARGV[4]))
 redis.call('ZADD', '{EXPIRING}', tonumber(ARGV[2]) + ttl,
   ARGV[7] .. '\n' .. ARGV[5] .. '\n' .. ARGV[6] .. '\n' .. ARGV[1])
-if KEYS[3] then finish(KEYS[3], KEYS[4], ARGV[8], tonumber(ARGV[2])) end
+if KEYS[3] then finish(KEYS[3], KEYS[4], ARGV[9], tonumber(ARGV[2])) end
 return 1"
     ))
 });
@@ -170,7 +171,7 @@ async fn bounded<T>(f: impl Future<Output = Result<T, RedisError>>) -> Result<T,
     }
 }
 
-/// `[user, created, last, idle, abs, absdl, eid]` as the scripts return them, or nil.
+/// `[user, created, last, idle, abs, absdl, eid, prev]` as the scripts return them, or nil.
 fn decode(v: Value) -> Result<Option<Session>, StoreError> {
     let fields = match v {
         Value::Nil => return Ok(None),
@@ -194,7 +195,7 @@ fn decode(v: Value) -> Result<Option<Session>, StoreError> {
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("session field {i} is not an integer")))
     };
-    if fields.len() != 7 {
+    if fields.len() != 8 {
         return Err(StoreError::Corrupt(format!(
             "session has {} fields",
             fields.len()
@@ -212,6 +213,10 @@ fn decode(v: Value) -> Result<Option<Session>, StoreError> {
         idle_ms: num(3)?,
         absolute_ms: num(4)?,
         event,
+        previous_user: match fields.get(7) {
+            Some(Value::Nil) | None => None,
+            _ => Some(text(7)?),
+        },
     }))
 }
 
@@ -258,7 +263,8 @@ impl SessionStore for RedisStore {
             .arg(session.absolute_ms)
             .arg(session.absolute_deadline())
             .arg(&session.event)
-            .arg(id.as_str());
+            .arg(id.as_str())
+            .arg(session.previous_user.as_deref().unwrap_or(""));
         if let Some(prev) = previous {
             call.arg(prev.as_str());
         }
