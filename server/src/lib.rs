@@ -46,6 +46,7 @@ pub use sessions::{
     ConfigError, IdSource, LiveSession, SameSite, SessionError, Sessions, SessionsBuilder, Started,
     LOCK_REASONS,
 };
+pub use value::{logged_path, redacted};
 
 /// The README's quick-start, compiled as a doctest.
 #[cfg(doctest)]

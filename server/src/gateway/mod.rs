@@ -120,16 +120,7 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// A URL as it may be printed: without a password.
-pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
-            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use crate::value::redacted;
 
 /// A running deployment's state, shared by every request.
 pub(crate) struct Shared {
@@ -344,13 +335,7 @@ const MAX_HEAD: usize = 64 * 1024;
 async fn entry(shared: Arc<Shared>, request: Request) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let logged: String = request
-        .uri()
-        .path()
-        .chars()
-        .take(200)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-        .collect();
+    let logged = crate::value::logged_path(request.uri());
     let response = route(&shared, request).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!("{method} {logged} {} {ms:.1}ms", response.status().as_u16());

@@ -128,16 +128,7 @@ fn instant(v: &str) -> Result<i64, String> {
         .ok_or_else(|| "expected an ISO-8601 UTC instant like 2026-12-03T00:00:00Z".into())
 }
 
-/// A URL as it may be printed: without a password.
-pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
-            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use autologoff_server::redacted;
 
 #[cfg(test)]
 mod tests {

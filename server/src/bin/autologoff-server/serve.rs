@@ -213,13 +213,7 @@ async fn health(State((sessions, sink)): State<(Deployment, Option<SqlSink>)>) -
 /// body, a cookie or an id.
 async fn log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path: String = request
-        .uri()
-        .path()
-        .chars()
-        .take(200)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-        .collect();
+    let path = autologoff_server::logged_path(request.uri());
     let started = Instant::now();
     let res = next.run(request).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
