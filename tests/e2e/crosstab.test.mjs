@@ -215,7 +215,8 @@ test("audit: 100 lock/unlock cycles in 3 tabs, offline spell and a reload: every
     const TYPES = ["warn", "extend", "lock", "unlock", "tamper", "server-expired", "purge", "error"];
     for (const r of stored) {
       const id = `record ${JSON.stringify(r)}`;
-      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "user", "receivedAt"].includes(k)), [], id);
+      assert.deepEqual(Object.keys(r).filter((k) => !["seq", "type", "at", "reason", "tab", "user", "receivedAt", "source"].includes(k)), [], id);
+      assert.equal(r.source, "client", id);
       assert.ok(Number.isInteger(r.seq) && r.seq >= 0, id);
       assert.ok(TYPES.includes(r.type), id);
       assert.match(r.tab, /^[0-9a-f]{16}$/, id);
