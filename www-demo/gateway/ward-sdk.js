@@ -4,12 +4,13 @@
 import { init } from "/pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
+const idleMs = Number(document.documentElement.dataset.idleMs || 60_000);
 const session = await init({
-  idleTimeoutMs: Number(document.documentElement.dataset.idleMs || 60_000),
-  warnBeforeMs: 15_000,
+  idleTimeoutMs: idleMs,
+  // init refuses a warning as long as the idle limit (a short demo or test limit).
+  warnBeforeMs: Math.min(15_000, Math.floor(idleMs / 2)),
   server: { url: "/.autologoff/session", pollIntervalMs: 10_000, keepaliveIntervalMs: 10_000 },
   audit: { url: "/.autologoff/audit" },
 });
 session.addEventListener("lock", (e) => { $("state").textContent = `locked (${e.detail.reason})`; });
 session.addEventListener("signin", () => { location.href = "/login?rd=" + encodeURIComponent(location.pathname); });
-
