@@ -1077,6 +1077,48 @@ async fn the_upstreams_own_login_page_signs_in_and_out() {
     );
 }
 
+/// `/.autologoff/done`: the page that ends a sign-in in a popup (tells the opener,
+/// closes), whatever the login source, also forward-auth only.
+fn assert_done_page(a: &Answer) {
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(a.headers[header::CACHE_CONTROL], "no-store");
+    assert!(a.body.contains("autologoff: \"signed-in\"") && a.body.contains("window.close()"));
+    let csp = a.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a script nonce");
+    assert!(a.body.contains(&format!("<script nonce=\"{nonce}\">")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_popups_done_page_is_served_for_every_login_source() {
+    let (up, _) = upstream().await;
+    // --demo-login: the form's rd leads there.
+    let g = gateway(Some(up), |_| {}).await;
+    let form = send(
+        g.addr,
+        Method::POST,
+        "/.autologoff/demo-login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "user=nurse.kim&rd=%2F.autologoff%2Fdone",
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::SEE_OTHER);
+    assert_eq!(form.headers["location"], "/.autologoff/done");
+    assert_done_page(&get_with(g.addr, "/.autologoff/done", &[]).await);
+    // --login-from-upstream, and forward-auth only.
+    let g = gateway(Some(up), |c| {
+        c.login = LoginSource::Upstream("/login".into())
+    })
+    .await;
+    assert_done_page(&get_with(g.addr, "/.autologoff/done", &[]).await);
+    let g = gateway(None, |_| {}).await;
+    assert_done_page(&get_with(g.addr, "/.autologoff/done", &[]).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_demo_login_an_upstream_login_header_signs_nobody_in() {
     let (up, _) = upstream().await;

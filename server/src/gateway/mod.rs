@@ -432,7 +432,10 @@ fn reserved_routes(
 ) -> Router {
     let mut own = crate::routes::session_routes(sessions)
         .route("/auth", any(forward_auth::auth))
-        .route("/healthz", get(health));
+        .route("/healthz", get(health))
+        // The end of a sign-in in a popup ("Sign in again", `server.signin`), whatever
+        // the login source: its `rd` is this page.
+        .route("/done", get(crate::oidc::done_page));
     if let Some(sink) = sink {
         own = own.merge(crate::routes::audit_routes(sessions, sink.clone()));
     }

@@ -30,7 +30,7 @@ pub fn oidc_routes<S: SessionStore>(sessions: &Sessions<S>, oidc: &Oidc) -> Rout
     Router::new()
         .route(LOGIN_PATH, get(login::<S>))
         .route(CALLBACK_PATH, get(callback::<S>))
-        .route(DONE_PATH, get(done))
+        .route(DONE_PATH, get(done_page))
         .with_state((sessions.clone(), oidc.clone()))
 }
 
@@ -293,7 +293,9 @@ async fn sign_in<S: SessionStore>(
     Ok(res)
 }
 
-async fn done() -> Response {
+/// `GET /.autologoff/done`: the end of a sign-in in a popup (tells the opener and closes).
+/// Served by OIDC's routes and by the gateway for every login source.
+pub async fn done_page() -> Response {
     match pages::done() {
         Ok(res) => res,
         Err(e) => Problem::from(e).answer(None),
