@@ -1,7 +1,9 @@
-// `npm run demo:gateway` in Chromium: the plain Node ward app (no autologoff code of its own)
-// behind the gateway, signed in through its own login page, with the SDK on its page. Left
-// alone, the page locks at the idle deadline, its next poll is refused by the gateway, and its
-// event stream and WebSocket deliver nothing more.
+// `npm run demo:gateway` in Chromium: the plain Node ward app behind the gateway, signed in
+// through its own login page, here with WARD_SDK=app (the page loads the SDK itself and
+// answers `Autologoff-Inject: off`, so the gateway's --inject-sdk leaves it alone; the
+// zero-code mode is tests/gateway/inject.test.mjs). Left alone, the page locks at the idle
+// deadline, its next poll is refused by the gateway, and its event stream and WebSocket
+// deliver nothing more.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -20,7 +22,8 @@ before(async () => {
   });
   await new Promise((r) => app.stdout.once("data", r));
   gateway = await startGateway(["--upstream", `http://127.0.0.1:${port}`, "--login-from-upstream", "/login",
-    "--public", "/pkg", "--public", "/public", "--idle-secs", String(IDLE_S)]);
+    "--public", "/pkg", "--public", "/public", "--idle-secs", String(IDLE_S),
+    "--inject-sdk", "--sdk-dir", process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")]);
   browser = await chromium.launch({
     executablePath: process.env.CHROME_PATH || "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
@@ -40,6 +43,7 @@ test("the ward app locks at the idle deadline; the gateway refuses its poll and 
   await page.fill("input[name=password]", "demo");
   await Promise.all([page.waitForURL(gateway.url + "/"), page.click("button")]);
   assert.equal(await page.textContent("#user"), "nurse.kim");
+  assert.equal(await page.locator('script[src^="/.autologoff/sdk/"]').count(), 0, "the app's own SDK only: not injected a second time");
   const count = async () => ({
     sse: Number(await page.textContent("#sse")), ws: Number(await page.textContent("#ws")),
   });
