@@ -64,6 +64,7 @@ const wardPage = (user) => `<!doctype html><html lang=en data-idle-ms="${IDLE_MS
 <p>Polls <code>/api/vitals</code> every 2 s (the gateway never lets that extend the session), and
 keeps an event stream and a WebSocket open (the gateway cuts both when the session ends).</p>
 <table><thead><tr><th>Patient</th><th>HR</th><th>SpO₂</th></tr></thead><tbody id=vitals></tbody></table>
+<label>Handover note (not saved yet) <textarea id=note rows=3 cols=50></textarea></label>
 <p>Events: <span id=sse>0</span> · WebSocket messages: <span id=ws>0</span> · <span id=state>live</span></p>
 <p class=small>Server session expires at <span id=expires>?</span>.</p></main>
 ${APP_SDK ? '<script type=module src="/public/ward-sdk.js"></script>' : ""}<script type=module src="/public/ward.js"></script></html>`;
