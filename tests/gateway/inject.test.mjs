@@ -2,8 +2,12 @@
 // no autologoff code) behind `autologoff-server gateway --inject-sdk`, in the engine of
 // AUTOLOGOFF_ENGINE (chromium, firefox, webkit: tests/e2e/lib.mjs). The page warns, locks
 // (covered, inert), sessionStorage is erased, Back shows no PHI, the audit trail holds the
-// page's records as the server received them; a page under a strict nonce CSP locks too,
-// with no CSP violation.
+// page's records as the server received them and the server's own; "Sign in again" signs in
+// through the app's login page in a popup that ends at /.autologoff/done, and the page comes
+// back with its unsaved note; a page under a strict nonce CSP locks too, with no CSP
+// violation (securitypolicyviolation events; the console where the driver has one), and
+// its amended policy differs from its own only by a nonce, 'wasm-unsafe-eval' and 'self'
+// in connect-src.
 //   AUTOLOGOFF_ENGINE=firefox node --test tests/gateway/inject.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
