@@ -99,4 +99,4 @@ const lines = [
 const md = lines.join("\n");
 process.stdout.write(md + "\n");
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-writeFileSync(join(ROOT, "bench/results/inject.md"), md + "\n");
+writeFileSync(join(ROOT, "bench/results/inject.md"), md.trimEnd() + "\n");
