@@ -2132,7 +2132,11 @@ fn a_request_is_the_users_only_within_the_window_after_input_and_not_ignored() {
         s.run_to(HOUR);
         // the user's request holds the lock (capped at the idle deadline + idleTimeoutMs)
         let at = if user { 25 * MIN } else { 10 * MIN };
-        assert_eq!(s.main(), vec![(at, lock(Reason::Idle))], "ignored {ignored}, {ago} ms");
+        assert_eq!(
+            s.main(),
+            vec![(at, lock(Reason::Idle))],
+            "ignored {ignored}, {ago} ms"
+        );
     }
 }
 
@@ -2140,9 +2144,20 @@ fn a_request_is_the_users_only_within_the_window_after_input_and_not_ignored() {
 fn the_lock_is_made_ready_once_per_deadline_in_a_visible_tab() {
     let mut s = Sim::new(timing(10 * MIN, 0));
     let deadline = s.now + 10 * MIN;
-    assert_eq!(s.p.prepare_at(s.now, true, 0), Some((deadline - PREPARE_MS, deadline)));
-    assert_eq!(s.p.prepare_at(s.now, false, 0), None, "hidden: nothing to paint");
-    assert_eq!(s.p.prepare_at(s.now, true, deadline), None, "made ready already");
+    assert_eq!(
+        s.p.prepare_at(s.now, true, 0),
+        Some((deadline - PREPARE_MS, deadline))
+    );
+    assert_eq!(
+        s.p.prepare_at(s.now, false, 0),
+        None,
+        "hidden: nothing to paint"
+    );
+    assert_eq!(
+        s.p.prepare_at(s.now, true, deadline),
+        None,
+        "made ready already"
+    );
     s.p.handle_lock(Reason::Manual, s.now);
     s.drain();
     assert_eq!(s.p.prepare_at(s.now, true, 0), None, "locked");

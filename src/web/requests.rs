@@ -61,5 +61,8 @@ pub(super) fn patch(
     {
         ignore.push(&JsValue::from_str(p));
     }
-    Installed::new(patch_requests(cb.as_ref(), &JsValue::from_str(header), &ignore), cb)
+    Installed::new(
+        patch_requests(cb.as_ref(), &JsValue::from_str(header), &ignore),
+        cb,
+    )
 }

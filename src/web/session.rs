@@ -242,7 +242,8 @@ impl Session {
             }
         };
         let warning = self.warning_shown.get();
-        self.input.listen(&self.cfg.activity_events, on_input, warning);
+        self.input
+            .listen(&self.cfg.activity_events, on_input, warning);
         let me = self.me.clone();
         let page = lifecycle::watch_page(move |ev| {
             if let Some(s) = me.upgrade() {
@@ -610,7 +611,9 @@ impl Session {
     /// ([`Policy::prepare_at`], then `DomLock::prepare`).
     fn prepare_at(&self, t: Ms) -> Option<(Ms, Ms)> {
         let visible = !document().hidden();
-        self.policy.borrow().prepare_at(t, visible, self.prepared.get())
+        self.policy
+            .borrow()
+            .prepare_at(t, visible, self.prepared.get())
     }
 
     fn on_wake(&self) {
