@@ -135,6 +135,20 @@ async fn the_gateway_signs_in_through_a_real_provider_and_records_oidc() {
     assert_eq!(res.url().as_str(), format!("{gw}/ward?bed=7"));
     assert_eq!(res.text().await.unwrap(), "ward of dr-a");
     assert_eq!(op.logins().await, 1);
+    // Beside a proxy: forward auth sends a navigation to the same OIDC login.
+    let auth = browser(false)
+        .get(format!("{gw}/.autologoff/auth?redirect=1"))
+        .header("x-original-uri", "/ward?bed=7")
+        .header("x-original-method", "GET")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auth.status(), StatusCode::FOUND);
+    assert_eq!(
+        auth.headers()["location"],
+        "/.autologoff/login?rd=%2Fward%3Fbed%3D7"
+    );
     // Not a navigation: 401, never the login.
     let api = browser(false)
         .get(format!("{gw}/api"))
