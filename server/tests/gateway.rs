@@ -1378,6 +1378,7 @@ fn the_binary_needs_exactly_one_login_source_and_prints_where_it_listens() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(names)
+                && err.contains("--oidc-issuer")
                 && err.contains("--login-from-upstream")
                 && err.contains("--demo-login"),
             "{err}"
