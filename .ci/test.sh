@@ -73,7 +73,9 @@ fi
 if has types; then
   echo "== types: tsc --strict"
   n=$(grep -c "@ts-expect-error" tests/types/usage.ts)
-  if node_modules/.bin/tsc -p tests/types; then summary+=("types $n misuse checks + usage compiled"); else summary+=("types FAILED"); fail=1; fi
+  if node_modules/.bin/tsc -p tests/types && node_modules/.bin/tsc -p tests/types/glue.tsconfig.json; then
+    summary+=("types $n misuse checks + usage compiled, glue.js checked")
+  else summary+=("types FAILED"); fail=1; fi
 fi
 
 packaging_tier() {

@@ -22,8 +22,8 @@
 //! `audit`, `sessions` on them (none knows HTTP); `error` maps [`SessionError`],
 //! [`store::StoreError`] and [`audit::AuditError`] to HTTP answers, in one place
 //! ([`ApiError`]); `routes` and `layer` on top; `oidc` beside them (on `sessions`,
-//! `store` and `clock`; nothing imports it but this file and the gateway, which serves
-//! its popup's `done` page for every login source).
+//! `store` and `clock`; nothing imports it but this file and the gateway, which mounts
+//! its sign-in and, for every login source, its popup's `done` page).
 
 pub mod audit;
 mod clock;

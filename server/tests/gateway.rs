@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
 use autologoff_server::gateway::{Config, Gateway, LoginSource};
 use autologoff_server::Clock;
 use axum::body::{Body, Bytes};
@@ -1021,6 +1022,99 @@ async fn two_gateways_on_one_redis_a_delete_through_a_cuts_a_websocket_through_b
     assert_eq!(b.gateway.open_streams(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_redis_and_one_postgres_are_one_deployment_on_the_record() {
+    let redis = common::Redis::start();
+    let pg = common::Postgres::start();
+    let (up, _) = upstream().await;
+    let (store, audit) = (redis.url(), pg.url());
+    let one = |c: &mut Config| {
+        c.store = store.clone();
+        c.audit = audit.clone();
+        c.idle = Duration::from_secs(60);
+    };
+    let a = gateway(Some(up), one).await;
+    let b = gateway(Some(up), one).await;
+    // One browser: alice signs in on A, bob on B over her session, B's DELETE through A.
+    let alice = sign_in(a.addr, "alice").await;
+    let over = send(
+        b.addr,
+        Method::POST,
+        "/.autologoff/demo-login",
+        &[("content-type", "application/json"), ("cookie", &alice)],
+        r#"{"user": "bob"}"#,
+    )
+    .await;
+    assert_eq!(over.status, StatusCode::NO_CONTENT, "{}", over.body);
+    let bob = session_cookie(&over.headers).expect("bob's cookie");
+    assert_eq!(
+        get_with(a.addr, "/chart", &[("cookie", &alice)])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let del = send(
+        a.addr,
+        Method::DELETE,
+        "/.autologoff/session",
+        &[("cookie", &bob), ("content-type", "application/json")],
+        r#"{"reason": "idle"}"#,
+    )
+    .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    // Another browser, left alone: both gateways sweep, one timeout is written.
+    let carol = sign_in(b.addr, "carol").await;
+    assert_eq!(
+        get_with(a.addr, "/chart", &[("cookie", &carol)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    a.clock.set_offset(61_000);
+    b.clock.set_offset(61_000);
+    let sink = SqlSink::open(&pg.url()).await.unwrap();
+    let filter = ExportFilter {
+        source: Some(Source::Server),
+        ..ExportFilter::default()
+    };
+    let until = Instant::now() + Duration::from_secs(8);
+    let rows = loop {
+        let rows = sink.export(&filter).await.unwrap();
+        if rows.len() >= 5 || Instant::now() > until {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a second sweep on each
+    let again = sink.export(&filter).await.unwrap();
+    let seen: Vec<_> = again
+        .iter()
+        .map(|r| {
+            (
+                r.record.kind.as_str(),
+                r.record.reason.as_deref(),
+                r.user.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), again.len(), "a record written twice: {seen:?}");
+    assert_eq!(
+        seen,
+        [
+            ("login", Some("demo"), Some("alice")),
+            ("switch", Some("demo"), Some("bob")),
+            ("logout", Some("idle"), Some("bob")),
+            ("login", Some("demo"), Some("carol")),
+            ("timeout", Some("idle"), Some("carol")),
+        ]
+    );
+    let seqs: Vec<_> = again.iter().map(|r| r.record.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seq grows across both: {seqs:?}"
+    );
+}
+
 // ---------------------------------------------------------------- sign-in sources
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1326,6 +1420,7 @@ fn the_binary_needs_exactly_one_login_source_and_prints_where_it_listens() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(names)
+                && err.contains("--oidc-issuer")
                 && err.contains("--login-from-upstream")
                 && err.contains("--demo-login"),
             "{err}"

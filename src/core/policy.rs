@@ -8,6 +8,8 @@
 
 use crate::prelude::*;
 
+use super::config::Config;
+
 /// Unix milliseconds on the client's wall clock.
 pub type Ms = i64;
 
@@ -190,6 +192,24 @@ pub struct Timing {
     pub hidden: Option<Ms>,
 }
 
+impl Timing {
+    /// The timing of a validated configuration. With `crossTab` a hidden limit is at least
+    /// [`HIDDEN_GRACE`] (the tabs need that long to hear that one of them is visible).
+    pub fn of(cfg: &Config) -> Timing {
+        let grace = if cfg.cross_tab { HIDDEN_GRACE } else { 0 };
+        Timing {
+            idle: cfg.idle_timeout_ms as Ms,
+            warn: cfg.warn_before_ms as Ms,
+            absolute: cfg.absolute_timeout_ms.map(|a| a as Ms),
+            server: cfg
+                .server
+                .as_ref()
+                .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
+            hidden: cfg.hidden_timeout_ms.map(|h| (h as Ms).max(grace)),
+        }
+    }
+}
+
 /// The answer of `server.url` (or an observed response), already classified by the edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerAnswer {
@@ -224,6 +244,10 @@ const ACTIVITY_EVENT_EVERY: Ms = 1_000;
 /// hides one a moment before the other is shown, and each hears of the other through the
 /// channel). A tab on its own (`crossTab: false`) has nobody to wait for.
 pub const HIDDEN_GRACE: Ms = 1_000;
+/// A request counts as the user's when it starts this soon after trusted input.
+pub const USER_REQUEST_WINDOW: Ms = 1_000;
+/// How long before a lock deadline a visible tab makes the lock ready ([`Policy::prepare_at`]).
+pub const PREPARE_MS: Ms = 250;
 
 #[derive(Debug)]
 pub struct Policy {
@@ -390,6 +414,17 @@ impl Policy {
         }
     }
 
+    /// When a visible tab makes the coming lock ready (the work that lets the lock itself
+    /// fit in one frame): `(when, the lock deadline)`, [`PREPARE_MS`] ahead, once per deadline
+    /// (`prepared`: the deadline last made ready for). None when locked, hidden or done.
+    pub fn prepare_at(&self, now: Ms, visible: bool, prepared: Ms) -> Option<(Ms, Ms)> {
+        if self.state == State::Locked || !visible {
+            return None;
+        }
+        let lock_at = now + self.remaining_ms(now);
+        (lock_at != prepared && lock_at > now).then_some((lock_at - PREPARE_MS, lock_at))
+    }
+
     /// The one instant the edge must wake at (a wake-up before it is a harmless no-op).
     pub fn poll_timeout(&self) -> Option<Ms> {
         let mut t: Option<Ms> = None;
@@ -498,14 +533,18 @@ impl Policy {
         true
     }
 
-    /// An observed request started; `user` = within 1 s of trusted input and not ignored.
-    pub fn handle_request_start(&mut self, user: bool, now: Ms) {
-        if !user {
-            return;
+    /// An observed request started. It is the user's — it counts as activity and holds the
+    /// lock until it ends — when it started within [`USER_REQUEST_WINDOW`] of the newest
+    /// trusted input (`last_input`) and its URL is not `ignored` (the SDK's own, or one of
+    /// `requests.ignore`). Returns whether it is.
+    pub fn handle_request_start(&mut self, ignored: bool, last_input: Ms, now: Ms) -> bool {
+        let user = !ignored && now - last_input <= USER_REQUEST_WINDOW;
+        if user {
+            self.inflight += 1;
+            self.handle_activity(Source::Request, now, now);
+            self.actions.push(Action::Share);
         }
-        self.inflight += 1;
-        self.handle_activity(Source::Request, now, now);
-        self.actions.push(Action::Share);
+        user
     }
 
     pub fn handle_request_end(&mut self, user: bool, now: Ms) {

@@ -3,7 +3,7 @@
 use super::config::{self, ConfigError, ErrorClass, LockMode, Raw};
 use super::policy::{
     user_id, Action, AuditKind, Ms, Policy, Reason, ServerAnswer, Shared, Source, State, Timing,
-    HIDDEN_GRACE, MAX_SERVER_LEAD, STAMP_SLACK,
+    HIDDEN_GRACE, MAX_SERVER_LEAD, PREPARE_MS, STAMP_SLACK, USER_REQUEST_WINDOW,
 };
 
 const S: Ms = 1_000;
@@ -410,7 +410,7 @@ fn inflight_user_request_holds_the_lock_until_it_ends_or_the_cap() {
     // ends at 24 min: the lock waits, then idle restarts from the end of the request
     let mut s = Sim::new(timing(idle, 0));
     s.run_to(5 * MIN);
-    s.p.handle_request_start(true, s.now);
+    s.p.handle_request_start(false, s.now, s.now);
     s.drain();
     s.run_to(24 * MIN);
     assert_eq!(s.p.state(), State::Active, "held at 15 min");
@@ -421,14 +421,14 @@ fn inflight_user_request_holds_the_lock_until_it_ends_or_the_cap() {
     // never ends: capped at idle deadline + idleTimeoutMs
     let mut s = Sim::new(timing(idle, 0));
     s.run_to(5 * MIN);
-    s.p.handle_request_start(true, s.now);
+    s.p.handle_request_start(false, s.now, s.now);
     s.drain();
     s.run_to(HOUR);
     assert_eq!(s.main(), vec![(25 * MIN, lock(Reason::Idle))]);
     // a background request neither counts nor holds
     let mut s = Sim::new(timing(idle, 0));
     s.run_to(5 * MIN);
-    s.p.handle_request_start(false, s.now);
+    s.p.handle_request_start(false, s.now - USER_REQUEST_WINDOW - 1, s.now);
     s.drain();
     s.run_to(HOUR);
     assert_eq!(s.main(), vec![(10 * MIN, lock(Reason::Idle))]);
@@ -749,7 +749,7 @@ fn remote_hold_from_another_tab_defers_the_idle_lock() {
     let mut a = Sim::new(t);
     let mut b = Sim::new(t);
     a.run_to(5 * MIN);
-    a.p.handle_request_start(true, a.now);
+    a.p.handle_request_start(false, a.now, a.now);
     b.run_to(5 * MIN);
     b.p.handle_remote(a.p.shared(), b.now);
     b.drain();
@@ -1302,7 +1302,7 @@ fn shared_state_round_trips_and_rejects_junk() {
         T0,
         T0,
     );
-    s.p.handle_request_start(true, T0 + 5);
+    s.p.handle_request_start(false, T0 + 5, T0 + 5);
     let sh = s.p.shared();
     assert_eq!(Shared::decode(&sh.encode()), Some(sh));
     // a fresh tab's state ("never" is i64::MIN / 2) round-trips too
@@ -2113,4 +2113,67 @@ fn shared_state_carries_the_user_and_reads_the_older_forms() {
     let old = text.rsplit_once('|').unwrap().0;
     assert_eq!(Shared::decode(old), Some(Shared { user: None, ..sh }));
     assert_eq!(Shared::decode(&[&text, "|1"].concat()), None);
+}
+
+#[test]
+fn a_request_is_the_users_only_within_the_window_after_input_and_not_ignored() {
+    let idle = 10 * MIN;
+    for (ignored, ago, user) in [
+        (false, 0, true),
+        (false, USER_REQUEST_WINDOW, true),
+        (false, USER_REQUEST_WINDOW + 1, false),
+        (true, 0, false),
+    ] {
+        let mut s = Sim::new(timing(idle, 0));
+        s.run_to(5 * MIN);
+        let started = s.p.handle_request_start(ignored, s.now - ago, s.now);
+        assert_eq!(started, user, "ignored {ignored}, input {ago} ms before");
+        s.drain();
+        s.run_to(HOUR);
+        // the user's request holds the lock (capped at the idle deadline + idleTimeoutMs)
+        let at = if user { 25 * MIN } else { 10 * MIN };
+        assert_eq!(
+            s.main(),
+            vec![(at, lock(Reason::Idle))],
+            "ignored {ignored}, {ago} ms"
+        );
+    }
+}
+
+#[test]
+fn the_lock_is_made_ready_once_per_deadline_in_a_visible_tab() {
+    let mut s = Sim::new(timing(10 * MIN, 0));
+    let deadline = s.now + 10 * MIN;
+    assert_eq!(
+        s.p.prepare_at(s.now, true, 0),
+        Some((deadline - PREPARE_MS, deadline))
+    );
+    assert_eq!(
+        s.p.prepare_at(s.now, false, 0),
+        None,
+        "hidden: nothing to paint"
+    );
+    assert_eq!(
+        s.p.prepare_at(s.now, true, deadline),
+        None,
+        "made ready already"
+    );
+    s.p.handle_lock(Reason::Manual, s.now);
+    s.drain();
+    assert_eq!(s.p.prepare_at(s.now, true, 0), None, "locked");
+}
+
+#[test]
+fn timing_of_a_config_keeps_the_hidden_grace_with_cross_tab() {
+    let cfg = |cross: bool| {
+        let raw = obj(&[
+            ("idleTimeoutMs", n(60_000.0)),
+            ("hiddenTimeoutMs", n(0.0)),
+            ("crossTab", Raw::Bool(cross)),
+        ]);
+        config::parse(&raw).unwrap()
+    };
+    assert_eq!(Timing::of(&cfg(true)).hidden, Some(HIDDEN_GRACE));
+    assert_eq!(Timing::of(&cfg(false)).hidden, Some(0));
+    assert_eq!(Timing::of(&cfg(true)).idle, 60_000);
 }

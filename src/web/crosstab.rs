@@ -4,8 +4,7 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::session::Session;
-use super::util::{callback, now, Callback, Installed};
+use super::util::{callback, Callback, Installed};
 use crate::core::policy::Shared;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
@@ -26,10 +25,33 @@ pub(super) struct Channel {
     _heard: Callback,
 }
 
+impl Channel {
+    /// Listen to the other tabs: `heard` gets each state they publish that decodes.
+    pub(super) fn open(heard: impl Fn(Shared) + 'static) -> Channel {
+        let heard = callback(move |text| {
+            if let Some(sh) = text.as_string().as_deref().and_then(Shared::decode) {
+                heard(sh);
+            }
+            JsValue::UNDEFINED
+        });
+        Channel {
+            ch: channel(heard.as_ref()),
+            _heard: heard,
+        }
+    }
+}
+
 impl Drop for Channel {
     fn drop(&mut self) {
         channel_close(&self.ch);
     }
+}
+
+/// Store `sh` for the tabs that open later and post it on `ch` (none: stored only), in
+/// one call (it runs every second).
+pub(super) fn publish_state(ch: Option<&Channel>, sh: &Shared) {
+    let text = JsValue::from_str(&sh.encode());
+    publish(ch.map_or(&JsValue::UNDEFINED, |c| &c.ch), &text);
 }
 
 /// The state the origin's tabs last published (timestamps and states only).
@@ -37,62 +59,14 @@ pub(super) fn stored_state() -> Option<Shared> {
     published_js().as_string().and_then(|s| Shared::decode(&s))
 }
 
-impl Session {
-    pub(super) fn share(&self) {
-        if !self.cfg.cross_tab {
-            return;
-        }
-        let text = self.policy.borrow().shared().encode();
-        // Stored and posted on the channel, in one call (it runs every second).
-        let ch = self.channel.borrow();
-        let text = JsValue::from_str(&text);
-        publish(ch.as_ref().map_or(&JsValue::UNDEFINED, |c| &c.ch), &text);
-    }
-
-    fn on_remote(&self, text: &str) {
-        if self.destroyed.get() {
-            return;
-        }
-        if let Some(sh) = Shared::decode(text) {
-            let t = now();
-            self.flush_input(t);
-            self.policy.borrow_mut().handle_remote(sh, t);
-            self.pump();
-        }
-    }
-
-    pub(super) fn install_channel(&self) {
-        let me = self.me.clone();
-        let heard = callback(move |text| {
-            if let (Some(s), Some(text)) = (me.upgrade(), text.as_string()) {
-                s.on_remote(&text);
-            }
-            JsValue::UNDEFINED
-        });
-        *self.channel.borrow_mut() = Some(Channel {
-            ch: channel(heard.as_ref()),
-            _heard: heard,
-        });
-    }
-
-    pub(super) fn request_leadership(&self) {
-        let me = self.me.clone();
-        let granted = callback(move |_| {
-            if let Some(s) = me.upgrade() {
-                if !s.destroyed.get() {
-                    s.policy.borrow_mut().set_leader(true, now());
-                    s.pump();
-                }
-            }
-            JsValue::UNDEFINED
-        });
-        let release = lead(granted.as_ref());
-        if release.is_null() {
-            return; // no Web Locks: every tab leads
-        }
-        self.policy.borrow_mut().set_leader(false, now());
-        // The Web Lock that makes this tab the one that talks to the server: released, or
-        // its request withdrawn, when dropped.
-        *self.leader.borrow_mut() = Some(Installed::new(release.unchecked_into(), granted));
-    }
+/// Ask for the Web Lock that makes this tab the one that talks to the server: `granted`
+/// runs when it is this tab's. The guard releases it, or withdraws the request, when
+/// dropped; None without Web Locks (then every tab leads).
+pub(super) fn request_leadership(granted: impl Fn() + 'static) -> Option<Installed> {
+    let granted = callback(move |_| {
+        granted();
+        JsValue::UNDEFINED
+    });
+    let release = lead(granted.as_ref());
+    (!release.is_null()).then(|| Installed::new(release.unchecked_into(), granted))
 }

@@ -1,6 +1,10 @@
+// @ts-check
 // Small JS helpers the Rust edge imports (shipped as pkg/glue.js, shared with index.js).
 // They exist where doing the job in JS is both smaller and more transparent: the fetch
 // and XHR wrappers must pass every argument, `this`, result and error through untouched.
+// The rule: JS holds mechanisms (listeners, patches, DOM and storage calls); the decisions
+// and the timers of policy are the core's (src/core/policy.rs). Not yet so: the audit
+// outbox's batching, backoff and take-over of a closed tab's queue (below, `audit_*`).
 
 const G = globalThis;
 let origFetch = null;
@@ -230,17 +234,21 @@ export function patch_requests(cb, headerName, ignore) {
   const undo = [];
   const skip = (url) => {
     const a = absolute(url);
-    return ignore.some((p) => url.startsWith(p) || (a != null && absolute(p) != null && a.startsWith(absolute(p))));
+    return ignore.some((p) => {
+      const b = absolute(p);
+      return url.startsWith(p) || (a != null && b != null && a.startsWith(b));
+    });
   };
   if (typeof G.fetch === "function") {
     const orig = G.fetch;
     origFetch = orig;
+    /** @this {any} */
     const wrapped = function fetch(input, init) {
       let tok = 0;
       try { tok = cb(skip(urlOf(input))); } catch (_) { tok = 0; }
       let p;
       try {
-        p = orig.apply(this, arguments);
+        p = orig.apply(this, /** @type {any} */ (arguments));
       } catch (e) {
         try { cb([tok, 0, null, true]); } catch (_) {}
         throw e;
@@ -263,10 +271,12 @@ export function patch_requests(cb, headerName, ignore) {
     const open = proto.open;
     const send = proto.send;
     const urls = new WeakMap();
+    /** @this {any} */
     const wOpen = function open_(method, url) {
       try { urls.set(this, urlOf(url)); } catch (_) {}
-      return open.apply(this, arguments);
+      return open.apply(this, /** @type {any} */ (arguments));
     };
+    /** @this {any} */
     const wSend = function send_() {
       const xhr = this;
       let tok = 0;
@@ -278,7 +288,7 @@ export function patch_requests(cb, headerName, ignore) {
         try { cb([tok, xhr.status, h, ours(xhr.responseURL)]); } catch (_) {}
       };
       xhr.addEventListener("loadend", done);
-      return send.apply(this, arguments);
+      return send.apply(this, /** @type {any} */ (arguments));
     };
     proto.open = wOpen;
     proto.send = wSend;
@@ -607,6 +617,7 @@ export function overlay(title, signin) {
   if (!r) return null;
   const [d, , b] = r;
   const off = listen([[b, "click", () => signin()], [d, "cancel", esc], [G, "keydown", esc, true]]);
+  /** @type {any} */
   const saved = [[d, OVERLAY_CSS], [b.parentNode, CARD_CSS], [b, BUTTON_CSS]];
   saved.off = off;
   return saved;
@@ -633,6 +644,7 @@ function serialized(tag, css) {
  */
 export function heal_overlay(saved) {
   const [[d], [c], [b]] = saved, root = d.ownerDocument.documentElement;
+  /** @type {any} */
   let bad = b.parentNode != c || c.parentNode != d || d.parentNode != root;
   if (bad) c.append(b), d.append(c), root.append(d);
   for (const s of saved) {
@@ -645,7 +657,7 @@ export function heal_overlay(saved) {
     for (const a of ["class", "hidden", "inert", "disabled"]) if (e.hasAttribute(a)) bad = e.removeAttribute(a) || 1;
   }
   const cs = G.getComputedStyle(root);
-  if (cs.display == "none" || cs.contentVisibility == "hidden" || cs.zoom < 0.5) {
+  if (cs.display == "none" || cs.contentVisibility == "hidden" || +cs.zoom < 0.5) {
     bad = saved.root = ROOT_HIDES.map((p) => root.style.setProperty(p, "revert", "important"));
   }
   if (!d.matches(":modal")) bad = d.close() || d.showModal() || b.focus() || 1;
@@ -672,7 +684,7 @@ export function detach(t) {
   const s = { t, f: d.createDocumentFragment(), a: a != t && t.contains(a) ? a : null,
     x: G.scrollX, y: G.scrollY, l: t.scrollLeft, p: t.scrollTop, on: d.readyState != "loading" };
   if (s.on) hold_back(s);
-  else d.addEventListener("DOMContentLoaded", () => s.f && hold_back(s, (s.on = 1)), { once: true });
+  else d.addEventListener("DOMContentLoaded", () => s.f && ((s.on = true), hold_back(s)), { once: true });
   return s;
 }
 
@@ -762,21 +774,25 @@ const BATCH = 200;
 function local() {
   try { return G.localStorage; } catch (_) { return null; }
 }
-/** Every key of a storage area (none when it cannot be read). */
+/**
+ * Every key of a storage area (none when it cannot be read).
+ * @param {any} s
+ */
 function keys(s) {
   try { return Array.from({ length: s.length }, (_, i) => s.key(i)); } catch (_) { return []; }
 }
 /** localStorage's value at `k`; null when missing or unreadable. */
 export function read(k) {
-  try { return local().getItem(k); } catch (_) { return null; }
+  try { return local()?.getItem(k) ?? null; } catch (_) { return null; }
 }
 /** Sets localStorage's `k` to `v`, or removes it for null (full or disabled storage: no-op). */
 export function write(k, v) {
-  try { v == null ? local().removeItem(k) : local().setItem(k, v); } catch (_) {}
+  try { v == null ? local()?.removeItem(k) : local()?.setItem(k, v); } catch (_) {}
 }
 /** A stored integer (optional "-" and digits), or null. */
 const int = (s) => (s != null && /^-?\d+$/.test(s) ? +s : null);
 /** What a queue key holds: `time\n[records]`, split; null without the newline. */
+/** @returns {[number | null, string] | null} */
 function queue(k) {
   const v = read(k) || "", i = v.indexOf("\n");
   return i < 0 ? null : [int(v.slice(0, i)), v.slice(i + 1)];
@@ -884,7 +900,7 @@ export function purge(session, keep, named) {
   if (named.length) {
     try {
       const s = local();
-      for (const k of keys(s)) if (!k.startsWith("autologoff:") && matches(named, k)) s.removeItem(k);
+      if (s) for (const k of keys(s)) if (!k.startsWith("autologoff:") && matches(named, k)) s.removeItem(k);
     } catch (_) {}
   }
 }

@@ -1,14 +1,14 @@
 //! Browser events: trusted input (throttled before the core), the wake-ups that re-check
 //! the clock (visibility, focus, resume), and pagehide / pageshow for the bfcache.
 
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Event;
 
-use super::crosstab::stored_state;
-use super::session::Session;
-use super::util::{callback, kind, now, num, Callback, Installed, Kind};
-use crate::core::policy::{Ms, State};
+use super::util::{callback, kind, num, Callback, Installed, Kind};
+use crate::core::policy::Ms;
 use core::cell::{Cell, RefCell};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
@@ -106,8 +106,21 @@ impl Input {
         }
     }
 
-    fn install(&self, w: InputWatch, warning: bool) {
-        *self.watch.borrow_mut() = Some(w);
+    /// Listen for trusted input of `kinds` (checked in JS): `on_input` gets the events
+    /// the core must hear (see [`Input::sync`]), the rest are only noted.
+    pub fn listen(&self, kinds: &[String], on_input: impl Fn(&Event) + 'static, warning: bool) {
+        let list = js_sys::Array::new();
+        for k in kinds {
+            list.push(&JsValue::from_str(k));
+        }
+        let cb = callback(move |e| {
+            on_input(e.unchecked_ref());
+            JsValue::UNDEFINED
+        });
+        *self.watch.borrow_mut() = Some(InputWatch {
+            w: watch_input(&list, cb.as_ref()),
+            _cb: cb,
+        });
         self.told.set(0);
         self.sync(warning);
     }
@@ -118,110 +131,32 @@ impl Input {
     }
 }
 
-impl Session {
-    fn on_input(&self, e: &Event) {
-        let t = now();
-        let warning = self.warning_shown.get();
-        if warning && self.is_warning_control(e) {
-            return;
-        }
-        if self.input.note(t, warning) {
-            if self.pumping.get() {
-                // Caused by our own DOM work (focus moves) inside a pump: not the user's.
-                self.input.heard(t, false, warning);
-                return;
-            }
-            self.forward_input(t, t);
-            self.pump();
-        }
-    }
+/// The pressed node of a pointer or key event, if any (the warning dialog's own presses).
+pub fn pressed(e: &Event) -> Option<JsValue> {
+    let node = press_target(e);
+    (kind(&node) != Kind::Null).then_some(node)
+}
 
-    /// Presses inside the warning dialog act through its own button (no click-through).
-    fn is_warning_control(&self, e: &Event) -> bool {
-        let node = press_target(e);
-        if kind(&node) == Kind::Null {
-            return false;
-        }
-        self.warning
-            .borrow()
-            .as_ref()
-            .is_some_and(|w| w.contains(&node))
-    }
+/// What the page's lifecycle says.
+#[derive(Clone, Copy)]
+pub enum Page {
+    /// Time may have jumped (sleep, a throttled or hidden tab, focus, visibility): re-check.
+    Wake,
+    /// Leaving the page, maybe into the back/forward cache.
+    Hide,
+    /// Shown; `persisted`: back from the back/forward cache.
+    Show { persisted: bool },
+}
 
-    pub(super) fn install_listeners(&self) {
-        let kinds = js_sys::Array::new();
-        for kind in &self.cfg.activity_events {
-            kinds.push(&JsValue::from_str(kind));
-        }
-        let me = self.me.clone();
-        // Only trusted input reaches here (checked in JS).
-        let cb = callback(move |e| {
-            if let Some(s) = me.upgrade() {
-                s.on_input(e.unchecked_ref());
-            }
-            JsValue::UNDEFINED
+/// The page's lifecycle listeners (glue.js `lifecycle`), removed when the guard is dropped.
+pub fn watch_page(on: impl Fn(Page) + 'static) -> Installed {
+    let cb = callback(move |n| {
+        on(match num(&n) as u32 {
+            0 => Page::Wake,
+            1 => Page::Hide,
+            n => Page::Show { persisted: n == 3 },
         });
-        self.input.install(
-            InputWatch {
-                w: watch_input(&kinds, cb.as_ref()),
-                _cb: cb,
-            },
-            self.warning_shown.get(),
-        );
-        // One callback for the page's lifecycle (glue.js `lifecycle`).
-        let me = self.me.clone();
-        let cb = callback(move |n| {
-            if let Some(s) = me.upgrade() {
-                match num(&n) as u32 {
-                    // Time may have jumped (sleep, throttled or hidden tab): re-check at once.
-                    0 => s.on_wake(),
-                    1 => s.on_pagehide(),
-                    n => s.on_pageshow(n == 3),
-                }
-            }
-            JsValue::UNDEFINED
-        });
-        *self.listeners.borrow_mut() = Some(Installed::new(lifecycle(cb.as_ref()), cb));
-    }
-
-    /// Leaving the page (maybe into the back/forward cache): cover it, save, deliver.
-    fn on_pagehide(&self) {
-        if self.destroyed.get() {
-            return;
-        }
-        self.dom.borrow_mut().apply();
-        self.hand_over();
-        self.audit.borrow_mut().persist();
-        if self.audit.borrow().delivers() {
-            self.flush_audit(true);
-        }
-        // Holding a Web Lock can keep a page out of the bfcache: let go while hidden.
-        if self.leader.borrow_mut().take().is_some() {
-            self.policy.borrow_mut().set_leader(false, now());
-        }
-    }
-
-    /// Back from the bfcache: re-check first, uncover only a live session.
-    fn on_pageshow(&self, persisted: bool) {
-        if self.destroyed.get() || !persisted {
-            return;
-        }
-        let t = now();
-        if self.cfg.cross_tab {
-            if let Some(sh) = stored_state() {
-                self.policy.borrow_mut().handle_remote(sh, t);
-            }
-        }
-        self.flush_input(t);
-        self.policy.borrow_mut().handle_wake(t);
-        self.pump();
-        if self.state() != State::Locked {
-            self.dom.borrow_mut().release();
-        }
-        // `pagehide` let go of the Web Lock (and a pending request for it): ask again. A
-        // session with no need of one (no `server`, no Web Locks) leads from the start.
-        if !self.policy.borrow().is_leader() {
-            self.request_leadership();
-        }
-    }
+        JsValue::UNDEFINED
+    });
+    Installed::new(lifecycle(cb.as_ref()), cb)
 }

@@ -10,18 +10,20 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use web_sys::Event;
+
 use super::audit::AuditLog;
-use super::crosstab::{stored_state, Channel};
-use super::lifecycle::Input;
+use super::crosstab::{self, stored_state, Channel};
+use super::lifecycle::{self, Input, Page};
 use super::lock::DomLock;
 use super::net;
+use super::requests::{self, RequestEnd};
+use super::signin;
 use super::storage;
 use super::util::{call, deferred, document, now, obj, Installed, Timer};
 use super::warning::Warning;
 use crate::core::config::Config;
-use crate::core::policy::{
-    Action, AuditKind, Ms, Policy, Reason, Source, State, Timing, HIDDEN_GRACE,
-};
+use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Shared, Source, State, Timing};
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
@@ -29,57 +31,46 @@ extern "C" {
     fn switched(emit: &Function, detail: &JsValue);
 }
 
-/// How long before a lock deadline a visible tab gets the lock ready (`Session::prepare_at`).
-const PREPARE_MS: Ms = 250;
-
 pub struct Session {
-    pub(super) cfg: Config,
+    cfg: Config,
     emit: Function,
-    pub(super) me: Weak<Session>,
-    pub(super) policy: RefCell<Policy>,
-    pub(super) dom: Rc<RefCell<DomLock>>,
-    pub(super) warning: RefCell<Option<Warning>>,
+    me: Weak<Session>,
+    policy: RefCell<Policy>,
+    dom: Rc<RefCell<DomLock>>,
+    warning: RefCell<Option<Warning>>,
     timer: RefCell<Option<Timer>>,
     timer_at: Cell<Option<Ms>>,
     /// The lock deadline the page was last made ready for (`prepare_at`).
     prepared: Cell<Ms>,
-    pub(super) warning_shown: Cell<bool>,
+    warning_shown: Cell<bool>,
     /// The warning dialog to show (or update) once the `warn` event is out.
     warning_due: Cell<Option<Ms>>,
     /// The page's lifecycle events (`lifecycle.rs`).
-    pub(super) listeners: RefCell<Option<Installed>>,
+    listeners: RefCell<Option<Installed>>,
     /// Trusted input (`lifecycle.rs`).
-    pub(super) input: Input,
-    pub(super) requests: RefCell<Option<Installed>>,
-    pub(super) channel: RefCell<Option<Channel>>,
-    pub(super) leader: RefCell<Option<Installed>>,
+    input: Input,
+    /// The fetch / XMLHttpRequest patch (`requests.rs`).
+    requests: RefCell<Option<Installed>>,
+    /// The other tabs (`crosstab.rs`).
+    channel: RefCell<Option<Channel>>,
+    /// The Web Lock (held or asked for) that makes this tab the leader (`crosstab.rs`).
+    leader: RefCell<Option<Installed>>,
     /// The sign-in popup (`signin.rs`), closed when dropped.
-    pub(super) signin: RefCell<Option<Installed>>,
-    pub(super) audit: RefCell<AuditLog>,
+    signin: RefCell<Option<Installed>>,
+    audit: RefCell<AuditLog>,
     events: RefCell<Vec<(&'static str, JsValue)>>,
-    pub(super) pumping: Cell<bool>,
+    /// Inside `pump` (or the warning's DOM work): focus moves and requests then are ours.
+    pumping: Cell<bool>,
     pending_purge_audit: Cell<bool>,
     defer_events: Cell<bool>,
-    pub(super) destroyed: Cell<bool>,
+    destroyed: Cell<bool>,
 }
 
 impl Session {
     pub fn start(cfg: Config, emit: Function) -> Rc<Session> {
         let t0 = now();
         let shared = if cfg.cross_tab { stored_state() } else { None };
-        let timing = Timing {
-            idle: cfg.idle_timeout_ms as Ms,
-            warn: cfg.warn_before_ms as Ms,
-            absolute: cfg.absolute_timeout_ms.map(|a| a as Ms),
-            server: cfg
-                .server
-                .as_ref()
-                .map(|s| (s.poll_interval_ms as Ms, s.keepalive_interval_ms as Ms)),
-            hidden: cfg
-                .hidden_timeout_ms
-                .map(|h| (h as Ms).max(if cfg.cross_tab { HIDDEN_GRACE } else { 0 })),
-        };
-        let mut policy = Policy::new(timing, t0, shared);
+        let mut policy = Policy::new(Timing::of(&cfg), t0, shared);
         policy.handle_visibility(!document().hidden(), t0);
         let audit = AuditLog::new(cfg.audit.as_ref().map(|a| a.url.clone()));
 
@@ -241,9 +232,215 @@ impl Session {
         self.events.borrow_mut().clear();
     }
 
+    // ---------------- the edges: events in ----------------
+
+    fn install_listeners(&self) {
+        let me = self.me.clone();
+        let on_input = move |e: &Event| {
+            if let Some(s) = me.upgrade() {
+                s.on_input(e);
+            }
+        };
+        let warning = self.warning_shown.get();
+        self.input
+            .listen(&self.cfg.activity_events, on_input, warning);
+        let me = self.me.clone();
+        let page = lifecycle::watch_page(move |ev| {
+            if let Some(s) = me.upgrade() {
+                match ev {
+                    Page::Wake => s.on_wake(),
+                    Page::Hide => s.on_pagehide(),
+                    Page::Show { persisted } => s.on_pageshow(persisted),
+                }
+            }
+        });
+        *self.listeners.borrow_mut() = Some(page);
+    }
+
+    /// Trusted input the listener called in for.
+    fn on_input(&self, e: &Event) {
+        let t = now();
+        let warning = self.warning_shown.get();
+        if warning && self.is_warning_control(e) {
+            return;
+        }
+        if self.input.note(t, warning) {
+            if self.pumping.get() {
+                // Caused by our own DOM work (focus moves) inside a pump: not the user's.
+                self.input.heard(t, false, warning);
+                return;
+            }
+            self.forward_input(t, t);
+            self.pump();
+        }
+    }
+
+    /// Presses inside the warning dialog act through its own button (no click-through).
+    fn is_warning_control(&self, e: &Event) -> bool {
+        let Some(node) = lifecycle::pressed(e) else {
+            return false;
+        };
+        self.warning
+            .borrow()
+            .as_ref()
+            .is_some_and(|w| w.contains(&node))
+    }
+
+    /// Leaving the page (maybe into the back/forward cache): cover it, save, deliver.
+    fn on_pagehide(&self) {
+        if self.destroyed.get() {
+            return;
+        }
+        self.dom.borrow_mut().apply();
+        self.hand_over();
+        self.audit.borrow_mut().persist();
+        if self.audit.borrow().delivers() {
+            self.flush_audit(true);
+        }
+        // Holding a Web Lock can keep a page out of the bfcache: let go while hidden.
+        if self.leader.borrow_mut().take().is_some() {
+            self.policy.borrow_mut().set_leader(false, now());
+        }
+    }
+
+    /// Shown again; from the bfcache (`persisted`): re-check first, uncover only a live session.
+    fn on_pageshow(&self, persisted: bool) {
+        if self.destroyed.get() || !persisted {
+            return;
+        }
+        let t = now();
+        if self.cfg.cross_tab {
+            if let Some(sh) = stored_state() {
+                self.policy.borrow_mut().handle_remote(sh, t);
+            }
+        }
+        self.flush_input(t);
+        self.policy.borrow_mut().handle_wake(t);
+        self.pump();
+        if self.state() != State::Locked {
+            self.dom.borrow_mut().release();
+        }
+        // `pagehide` let go of the Web Lock (and a pending request for it): ask again. A
+        // session with no need of one (no `server`, no Web Locks) leads from the start.
+        if !self.policy.borrow().is_leader() {
+            self.request_leadership();
+        }
+    }
+
+    fn install_request_patch(&self) {
+        let (m1, m2) = (self.me.clone(), self.me.clone());
+        let patch = requests::patch(
+            &self.cfg,
+            move |ignored| m1.upgrade().is_some_and(|s| s.on_request_start(ignored)),
+            move |end| {
+                if let Some(s) = m2.upgrade() {
+                    s.on_request_end(end);
+                }
+            },
+        );
+        *self.requests.borrow_mut() = Some(patch);
+    }
+
+    /// An app request started: true when it is the user's (it counts and holds the lock).
+    fn on_request_start(&self, ignored: bool) -> bool {
+        if self.destroyed.get() || self.pumping.get() {
+            return false;
+        }
+        let t = now();
+        let last_input = self.input.newest();
+        let user = self
+            .policy
+            .borrow_mut()
+            .handle_request_start(ignored, last_input, t);
+        if user {
+            self.pump();
+        }
+        user
+    }
+
+    fn on_request_end(&self, end: RequestEnd) {
+        if self.destroyed.get() || self.pumping.get() {
+            return;
+        }
+        let t = now();
+        {
+            let mut p = self.policy.borrow_mut();
+            if end.user {
+                p.handle_request_end(true, t);
+            }
+            let expires = end.expires.as_deref().map(str::trim_ascii);
+            if let Some(v) = expires.and_then(crate::core::text::parse_int) {
+                p.handle_expires_header(v, t);
+            }
+            if end.status == 401 && end.same_origin {
+                p.handle_unauthorized(t);
+            }
+        }
+        self.pump();
+    }
+
+    fn install_channel(&self) {
+        let me = self.me.clone();
+        let ch = Channel::open(move |sh| {
+            if let Some(s) = me.upgrade() {
+                s.on_remote(sh);
+            }
+        });
+        *self.channel.borrow_mut() = Some(ch);
+    }
+
+    /// Another tab published its state.
+    fn on_remote(&self, sh: Shared) {
+        if self.destroyed.get() {
+            return;
+        }
+        let t = now();
+        self.flush_input(t);
+        self.policy.borrow_mut().handle_remote(sh, t);
+        self.pump();
+    }
+
+    fn request_leadership(&self) {
+        let me = self.me.clone();
+        let lock = crosstab::request_leadership(move || {
+            if let Some(s) = me.upgrade() {
+                if !s.destroyed.get() {
+                    s.policy.borrow_mut().set_leader(true, now());
+                    s.pump();
+                }
+            }
+        });
+        if lock.is_some() {
+            self.policy.borrow_mut().set_leader(false, now());
+            *self.leader.borrow_mut() = lock;
+        }
+    }
+
+    /// After `signin` fired: open `server.signin` in a popup; when it says the user signed
+    /// in, or is closed, `unlock()` asks the server (a message alone unlocks nothing).
+    fn sign_in_again(&self) {
+        let Some(url) = self.cfg.server.as_ref().and_then(|s| s.signin.as_deref()) else {
+            return;
+        };
+        if self.destroyed.get() || self.state() != State::Locked {
+            return;
+        }
+        // A second press: the first popup goes, a fresh one comes.
+        self.signin.borrow_mut().take();
+        let me = self.me.clone();
+        let popup = signin::open_popup(url, move || {
+            if let Some(s) = me.upgrade() {
+                // Always an asynchronous answer (`server.signin` needs `server`): the
+                // popup's callback is not dropped while it runs.
+                let _ = s.unlock();
+            }
+        });
+        *self.signin.borrow_mut() = popup;
+    }
+
     // ---------------- the loop: core actions → effects ----------------
 
-    pub(super) fn pump(&self) {
+    fn pump(&self) {
         if self.destroyed.get() || self.pumping.replace(true) {
             return;
         }
@@ -410,19 +607,16 @@ impl Session {
         }));
     }
 
-    /// In a visible tab, the coming lock is made ready `PREPARE_MS` before its deadline, once
-    /// per deadline (`DomLock::prepare`): (when, the deadline), or None. A timer is armed for
-    /// it only while it is ahead; a wake between the two prepares.
+    /// In a visible tab, the coming lock is made ready ahead of its deadline
+    /// ([`Policy::prepare_at`], then `DomLock::prepare`).
     fn prepare_at(&self, t: Ms) -> Option<(Ms, Ms)> {
-        let p = self.policy.borrow();
-        if p.state() == State::Locked || document().hidden() {
-            return None;
-        }
-        let lock_at = t + p.remaining_ms(t);
-        (lock_at != self.prepared.get() && lock_at > t).then_some((lock_at - PREPARE_MS, lock_at))
+        let visible = !document().hidden();
+        self.policy
+            .borrow()
+            .prepare_at(t, visible, self.prepared.get())
     }
 
-    pub(super) fn on_wake(&self) {
+    fn on_wake(&self) {
         if self.destroyed.get() {
             return;
         }
@@ -444,22 +638,31 @@ impl Session {
         self.pump();
     }
 
+    /// Publish the state to the other tabs (and for the ones that open later).
+    fn share(&self) {
+        if !self.cfg.cross_tab {
+            return;
+        }
+        let sh = self.policy.borrow().shared();
+        crosstab::publish_state(self.channel.borrow().as_ref(), &sh);
+    }
+
     /// Publish the state with the newest input in it (pagehide, destroy): a reload or a
     /// new `init` must not start from an older instant than the user's last input.
-    pub(super) fn hand_over(&self) {
+    fn hand_over(&self) {
         self.flush_input(now());
         self.share();
     }
 
     /// Hand the newest raw input (throttled away) to the core before it decides.
-    pub(super) fn flush_input(&self, t: Ms) {
+    fn flush_input(&self, t: Ms) {
         if let Some(last) = self.input.unheard() {
             self.forward_input(last, t);
         }
     }
 
     /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
-    pub(super) fn forward_input(&self, at: Ms, t: Ms) {
+    fn forward_input(&self, at: Ms, t: Ms) {
         self.input.heard(at, true, self.warning_shown.get());
         if let Ok(mut p) = self.policy.try_borrow_mut() {
             p.handle_activity(Source::Input, at, t);
@@ -502,7 +705,7 @@ impl Session {
         }
     }
 
-    pub(super) fn flush_audit(&self, unloading: bool) {
+    fn flush_audit(&self, unloading: bool) {
         let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading) else {
             return;
         };

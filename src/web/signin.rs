@@ -4,9 +4,7 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::session::Session;
 use super::util::{callback, Installed};
-use crate::core::policy::State;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
@@ -15,34 +13,20 @@ extern "C" {
     fn navigate(url: &JsValue);
 }
 
-impl Session {
-    /// After `signin` fired: open `server.signin` in a popup; when it posts that the user
-    /// signed in, or is closed, `unlock()` asks the server. A message alone unlocks nothing.
-    /// No popup (blocked): the page goes there instead (the lock's purge already ran).
-    pub(super) fn sign_in_again(&self) {
-        let Some(url) = self.cfg.server.as_ref().and_then(|s| s.signin.as_deref()) else {
-            return;
-        };
-        if self.destroyed.get() || self.state() != State::Locked {
-            return;
-        }
-        // A second press: the first popup goes, a fresh one comes.
-        self.signin.borrow_mut().take();
-        let me = self.me.clone();
-        let done = callback(move |_| {
-            if let Some(s) = me.upgrade() {
-                // Always an asynchronous answer (`server.signin` needs `server`): this
-                // callback is not dropped while it runs.
-                let _ = s.unlock();
-            }
-            JsValue::UNDEFINED
-        });
-        let url = JsValue::from_str(url);
-        let off = signin_popup(&url, done.as_ref());
-        if off.is_null() {
-            navigate(&url);
-        } else {
-            *self.signin.borrow_mut() = Some(Installed::new(off.unchecked_into(), done));
-        }
+/// Open `url` in a popup that keeps `window.opener`: `done` runs once it posts that the
+/// user signed in, or is closed (a message alone proves nothing: the caller asks the
+/// server). The guard closes it. None when the popup was blocked: the page goes to `url`
+/// instead.
+pub(super) fn open_popup(url: &str, done: impl Fn() + 'static) -> Option<Installed> {
+    let done = callback(move |_| {
+        done();
+        JsValue::UNDEFINED
+    });
+    let url = JsValue::from_str(url);
+    let off = signin_popup(&url, done.as_ref());
+    if off.is_null() {
+        navigate(&url);
+        return None;
     }
+    Some(Installed::new(off.unchecked_into(), done))
 }

@@ -173,7 +173,7 @@ test(`${ENGINE}: "Sign in again" opens the app's login in a popup; it ends at /.
     await page.goto(`${wardGateway.url}/`);
     await wardSignIn(page);
     await page.evaluate(() => { window.notReloaded = true; });
-    await page.click("#note");
+    await page.click("#draft");
     await page.keyboard.type(DRAFT);
     await waitFor(async () => (await lockState(page)).overlay, { timeout: IDLE_S * 1000 + 3000 });
     // auto.js gives the SDK server.signin = the app's login page with ?reauth=1 and
@@ -199,7 +199,7 @@ test(`${ENGINE}: "Sign in again" opens the app's login in a popup; it ends at /.
       return !st.overlay && !st.inert;
     }, { timeout: 8000 }).catch(async (e) => { throw new Error(`${e.message}: ${JSON.stringify(await lockState(page))}`); });
     assert.equal(await page.evaluate(() => window.notReloaded), true, "the page was uncovered, not reloaded");
-    assert.equal(await page.evaluate(() => document.getElementById("note").value), DRAFT, "the draft is still in the field");
+    assert.equal(await page.evaluate(() => document.getElementById("draft").value), DRAFT, "the draft is still in the field");
     assert.equal(await page.evaluate(() => document.getElementById("user").textContent), USER);
   } finally {
     await ctx.close();

@@ -52,11 +52,12 @@ async function waitForPort(port, what, proc) {
 }
 
 /** `autologoff-server gateway ARGS` on a free port; resolves once it printed where it listens. */
-export async function startGateway(args, bin = SERVER_BIN, { quiet = false } = {}) {
+export async function startGateway(args, bin = SERVER_BIN, { quiet = false, listen = "127.0.0.1:0", env = process.env } = {}) {
   if (bin === SERVER_BIN) checkFresh();
   // quiet: the request log to /dev/null (a pipe nobody reads while a benchmark blocks the
-  // event loop would fill, and the gateway would wait on its own log).
-  const proc = spawn(bin, ["gateway", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", quiet ? "ignore" : "pipe"] });
+  // event loop would fill, and the gateway would wait on its own log). listen: a port chosen
+  // before (an OIDC redirect URI registered at the provider first).
+  const proc = spawn(bin, ["gateway", "--listen", listen, ...args], { env, stdio: ["ignore", "pipe", quiet ? "ignore" : "pipe"] });
   const t = track(proc, "gateway");
   const url = await new Promise((resolve, reject) => {
     let buf = "";
@@ -69,6 +70,24 @@ export async function startGateway(args, bin = SERVER_BIN, { quiet = false } = {
     setTimeout(() => reject(new Error("gateway did not start")), 10_000).unref();
   });
   return { ...t, url, port: Number(new URL(url).port) };
+}
+
+/**
+ * panva's oidc-provider (tests/oidc/provider.mjs) on a free port, as the hospital's identity
+ * provider: one client (`ward`, `secret`) redirecting to `redirectUri`; `form`: its login
+ * interactions show a user/password form (password `demo`).
+ */
+export async function startProvider({ redirectUri, secret, form = true }) {
+  const port = await freePort();
+  const proc = spawn("node", [join(ROOT, "tests/oidc/provider.mjs")], {
+    env: { ...process.env, PORT: String(port), CLIENT_ID: "ward", CLIENT_SECRET: secret, REDIRECT_URI: redirectUri, LOGIN_FORM: form ? "1" : "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const t = track(proc, "oidc-provider");
+  await waitForPort(port, "oidc-provider", t);
+  const issuer = `http://127.0.0.1:${port}`;
+  const logins = async () => (await (await fetch(`${issuer}/test/logins`)).json()).logins;
+  return { ...t, port, issuer, logins };
 }
 
 /** A README code block (```lang … ```) under the gateway section. */

@@ -1,7 +1,11 @@
 // A real OpenID Provider for the tests: panva's oidc-provider (OpenID-certified), one
 // confidential client, and scripted logins with no UI.
 //
-//   node tests/oidc/provider.mjs   (env: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI)
+//   node tests/oidc/provider.mjs   (env: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
+//                                    LOGIN_FORM)
+//
+// LOGIN_FORM=1 (the browser tests): each login interaction shows a sign-in form (user and
+// password `demo`) instead of being scripted; `/test/next` is then not used.
 //
 // Prints `listening on http://127.0.0.1:PORT/` once it answers. Test controls (loopback
 // test fixture only):
@@ -18,6 +22,31 @@ const issuer = `http://127.0.0.1:${port}`;
 const clientId = process.env.CLIENT_ID ?? 'ward';
 const clientSecret = process.env.CLIENT_SECRET ?? 'ward-secret';
 const redirectUri = process.env.REDIRECT_URI;
+const loginForm = process.env.LOGIN_FORM === '1';
+const PASSWORD = 'demo';
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+/** The hospital's sign-in page (LOGIN_FORM=1): asks for a user and a password. */
+function formPage(uid, reasons, error = '') {
+  const again = reasons.includes('login_prompt') || reasons.includes('max_age')
+    ? '<p id=again>The application asks you to confirm who you are: sign in again.</p>' : '';
+  return `<!doctype html><html lang=en><meta charset=utf-8><title>Hospital sign-in</title>
+<h1>Hospital sign-in</h1>${again}${error ? `<p id=error>${esc(error)}</p>` : ''}
+<form method=post action="/interaction/${esc(uid)}" id=op-login>
+<label>User <input name=login required autofocus></label>
+<label>Password <input name=password type=password required></label>
+<button type=submit>Sign in</button></form></html>`;
+}
+
+async function formBody(req) {
+  let text = '';
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > 4096) throw new Error('form too long');
+  }
+  return new URLSearchParams(text);
+}
 
 let next = { account: 'dr-a', authTime: 'fresh' };
 let logins = 0;
@@ -74,13 +103,28 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname.startsWith('/interaction/')) {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name === 'login') {
+        let { account, authTime } = next;
+        if (loginForm) {
+          const html = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
+          if (req.method !== 'POST') {
+            res.writeHead(200, html).end(formPage(details.uid, details.prompt.reasons));
+            return;
+          }
+          const form = await formBody(req);
+          account = (form.get('login') ?? '').trim();
+          authTime = 'fresh';
+          if (!account || form.get('password') !== PASSWORD) {
+            res.writeHead(401, html).end(formPage(details.uid, details.prompt.reasons, 'Wrong user or password.'));
+            return;
+          }
+        }
         // "The user typed the password": counted, then the account of /test/next.
         logins += 1;
         const now = Math.floor(Date.now() / 1000);
-        if (!firstLogin.has(next.account)) firstLogin.set(next.account, now);
-        const ts = next.authTime === 'stale' ? Math.min(firstLogin.get(next.account), now - 600) : now;
+        if (!firstLogin.has(account)) firstLogin.set(account, now);
+        const ts = authTime === 'stale' ? Math.min(firstLogin.get(account), now - 600) : now;
         await provider.interactionFinished(req, res, {
-          login: { accountId: next.account, ts },
+          login: { accountId: account, ts },
         }, { mergeWithLastSubmission: false });
         return;
       }

@@ -18,6 +18,10 @@ const IDLE_MS = Number(process.env.IDLE_MS || 120_000);
 // WARD_SDK=app: the page loads the SDK itself (ward-sdk.js) and says so to the gateway;
 // default: no autologoff code at all (the gateway injects the SDK).
 const APP_SDK = process.env.WARD_SDK === "app";
+// SIGNIN (with WARD_SDK=app): where "Sign in again" opens a popup (the SDK's server.signin),
+// e.g. the gateway's OIDC re-authentication `/.autologoff/login?reauth=1&rd=/.autologoff/done`;
+// unset: the app's own /login page. Under --inject-sdk the gateway sets it itself.
+const SIGNIN = process.env.SIGNIN || "";
 const PATIENTS = ["Test Patient 01", "Test Patient 02", "Test Patient 03"];
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -57,14 +61,14 @@ ${error ? `<p class=error>${esc(error)}</p>` : ""}
 <label>Password <input name=password type=password required></label>
 <button>Sign in</button></form></main></html>`;
 
-const wardPage = (user) => `<!doctype html><html lang=en data-idle-ms="${IDLE_MS}"><meta charset=utf-8>
+const wardPage = (user) => `<!doctype html><html lang=en data-idle-ms="${IDLE_MS}"${SIGNIN ? ` data-signin="${esc(SIGNIN)}"` : ""}><meta charset=utf-8>
 <title>Ward — ${esc(user)}</title><link rel=stylesheet href="/public/ward.css">
 <main class=card><h1>Ward (legacy app)</h1>
 <p>Signed in as <b id=user>${esc(user)}</b> · <form method=post action="/logout" class=inline><button>Sign out</button></form></p>
 <p>Polls <code>/api/vitals</code> every 2 s (the gateway never lets that extend the session), and
 keeps an event stream and a WebSocket open (the gateway cuts both when the session ends).</p>
 <table><thead><tr><th>Patient</th><th>HR</th><th>SpO₂</th></tr></thead><tbody id=vitals></tbody></table>
-<label>Handover note (not saved yet) <textarea id=note rows=3 cols=50></textarea></label>
+<p><label>Handover note (not saved yet) <textarea id=draft rows=2 cols=50></textarea></label></p>
 <p>Events: <span id=sse>0</span> · WebSocket messages: <span id=ws>0</span> · <span id=state>live</span></p>
 <p class=small>Server session expires at <span id=expires>?</span>.</p></main>
 ${APP_SDK ? '<script type=module src="/public/ward-sdk.js"></script>' : ""}<script type=module src="/public/ward.js"></script></html>`;

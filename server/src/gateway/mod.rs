@@ -7,7 +7,8 @@
 //! - `proxy`: the reverse proxy (hyper-util's pooled client, bodies streamed).
 //! - `streams`: answers and upgraded connections cut when their session ends.
 //! - `forward_auth`: `/.autologoff/auth` for nginx, Caddy, Traefik.
-//! - `sign_in`: the login sources (`--demo-login`, `--login-from-upstream`).
+//! - `sign_in`: the login sources (`--demo-login`, `--login-from-upstream`); OIDC is the
+//!   crate's own router ([`crate::oidc`]), mounted here.
 //! - `paths`: path normalisation and the sign-in redirects.
 //! - `inject`: `--inject-sdk`, the SDK on every page (shared/GATEWAY.md "Zero code").
 //!
@@ -40,6 +41,7 @@ use tower::ServiceExt;
 
 use crate::audit::{AuditSink, SqlSink};
 use crate::error::ApiError;
+use crate::oidc::{Oidc, OidcError, Secret, Setting};
 use crate::store::{AnyStore, SessionStore};
 use crate::{Clock, SameSite, Sessions};
 
@@ -50,13 +52,74 @@ pub use self::streams::WATCH_EVERY;
 pub const RESERVED: &str = "/.autologoff";
 
 /// How the gateway signs clinicians in (exactly one).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum LoginSource {
     /// `POST /.autologoff/demo-login {"user": …}` with no password (tests and demos).
     Demo,
     /// The upstream's own login page at this path; its answers' `Autologoff-Login`
     /// header starts a session.
     Upstream(String),
+    /// The hospital's identity provider (`--oidc-issuer …`): the crate's OIDC router at
+    /// `/.autologoff/login` and `/.autologoff/callback`.
+    Oidc(OidcLogin),
+}
+
+/// The OIDC flags: the issuer (discovered when the gateway opens), the client
+/// registration and the claim that names the user. The redirect URI is
+/// `<public url>/.autologoff/callback`.
+#[derive(Clone, Debug)]
+pub struct OidcLogin {
+    /// `--oidc-issuer`.
+    pub issuer: String,
+    /// `--oidc-client-id`.
+    pub client_id: String,
+    /// From `--oidc-client-secret-file` or `AUTOLOGOFF_OIDC_CLIENT_SECRET`; `None`: a
+    /// public client (PKCE only).
+    pub secret: Option<Secret>,
+    /// `--oidc-user-claim` (default `sub`).
+    pub user_claim: String,
+    /// `--oidc-scope`, each besides `openid`.
+    pub scopes: Vec<String>,
+}
+
+impl OidcLogin {
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> OidcLogin {
+        OidcLogin {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            secret: None,
+            user_claim: "sub".into(),
+            scopes: Vec::new(),
+        }
+    }
+
+    /// Reads the issuer's discovery document and keys; an error names the flag at fault.
+    async fn discover(&self, public_url: &Uri) -> Result<Oidc, StartError> {
+        let public = public_url.to_string();
+        let mut builder = Oidc::builder(&self.issuer, &self.client_id)
+            .public_url(public.trim_end_matches('/'))
+            .user_claim(&self.user_claim);
+        if let Some(secret) = &self.secret {
+            builder = builder.secret(secret.clone());
+        }
+        for scope in &self.scopes {
+            builder = builder.scope(scope);
+        }
+        builder.discover().await.map_err(|e: OidcError| {
+            let (flag, value) = match e.setting() {
+                Setting::Issuer | Setting::Timeout => ("--oidc-issuer", self.issuer.clone()),
+                Setting::ClientId => ("--oidc-client-id", self.client_id.clone()),
+                Setting::PublicUrl => ("--public-url", public.clone()),
+                Setting::UserClaim => ("--oidc-user-claim", self.user_claim.clone()),
+                Setting::Scope => ("--oidc-scope", self.scopes.join(" ")),
+            };
+            StartError {
+                flag,
+                value: redacted(&value),
+                why: e.to_string(),
+            }
+        })
+    }
 }
 
 /// What a gateway runs with (the `gateway` subcommand's flags).
@@ -132,6 +195,8 @@ pub use crate::value::redacted;
 pub(crate) struct Shared {
     pub(crate) sessions: Sessions<AnyStore>,
     sink: Option<SqlSink>,
+    /// With `--oidc-issuer`: the issuer (its keys are part of the health check).
+    oidc: Option<Oidc>,
     upstream: Option<proxy::Upstream>,
     public: Vec<String>,
     login: LoginSource,
@@ -210,6 +275,11 @@ impl Gateway {
                 ));
             }
         }
+        // Discovery at start: an issuer that cannot be read stops the gateway (exit 2).
+        let oidc = match &config.login {
+            LoginSource::Oidc(login) => Some(login.discover(&public_url).await?),
+            _ => None,
+        };
         let upstream = match &config.upstream {
             Some(u) => Some(
                 proxy::Upstream::new(u, config.upstream_timeout)
@@ -262,7 +332,7 @@ impl Gateway {
                     idle_ms: duration_ms(config.idle),
                     absolute_ms: duration_ms(config.absolute),
                     login_page: match &config.login {
-                        LoginSource::Demo => format!("{RESERVED}/login"),
+                        LoginSource::Demo | LoginSource::Oidc(_) => format!("{RESERVED}/login"),
                         LoginSource::Upstream(path) => path.clone(),
                     },
                     audit: sink.is_some(),
@@ -275,13 +345,14 @@ impl Gateway {
                 Some(Arc::new(injector))
             }
         };
-        let mut reserved = reserved_routes(&sessions, sink.as_ref(), &config.login);
+        let mut reserved = reserved_routes(&sessions, sink.as_ref(), &config.login, oidc.as_ref());
         if let Some(injector) = &injector {
             reserved = reserved.nest(inject::SDK_PATH, injector.routes());
         }
         let shared = Shared {
             sessions,
             sink,
+            oidc,
             upstream,
             public: config.public,
             login: config.login,
@@ -429,21 +500,27 @@ fn reserved_routes(
     sessions: &Sessions<AnyStore>,
     sink: Option<&SqlSink>,
     login: &LoginSource,
+    oidc: Option<&Oidc>,
 ) -> Router {
     let mut own = crate::routes::session_routes(sessions)
         .route("/auth", any(forward_auth::auth))
-        .route("/healthz", get(health))
-        // The end of a sign-in in a popup ("Sign in again", `server.signin`), whatever
-        // the login source: its `rd` is this page.
-        .route("/done", get(crate::oidc::done_page));
+        .route("/healthz", get(health));
     if let Some(sink) = sink {
         own = own.merge(crate::routes::audit_routes(sessions, sink.clone()));
     }
-    if *login == LoginSource::Demo {
+    if matches!(login, LoginSource::Demo) {
         own = own.merge(sign_in::demo_routes());
     }
-    Router::new()
+    // The end of a sign-in in a popup ("Sign in again" opens `server.signin`, whose `rd`
+    // is this page), whatever the login source.
+    let mut reserved = Router::new()
         .nest(RESERVED, own)
+        .merge(crate::oidc::done_routes());
+    if let Some(oidc) = oidc {
+        // The crate's OIDC router (full paths: /.autologoff/login, /.autologoff/callback).
+        reserved = reserved.merge(crate::oidc::sign_in_routes(sessions, oidc));
+    }
+    reserved
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not found") })
         .layer(axum::middleware::from_fn(not_found_json))
 }
@@ -472,20 +549,28 @@ pub(crate) fn json_error(status: StatusCode, what: &str) -> Response {
     res
 }
 
-/// `GET /.autologoff/healthz`: `200` when the store and the sink answer.
+/// `GET /.autologoff/healthz`: `200` when the store, the sink and (OIDC) the issuer's
+/// keys answer.
 async fn health(Extension(shared): Extension<Arc<Shared>>) -> Response {
     let store = shared.sessions.store().ping().await.is_ok();
     let sink = match &shared.sink {
         Some(s) => s.ping().await.is_ok(),
         None => true,
     };
+    let issuer = match &shared.oidc {
+        Some(o) => o.keys_answer().await.is_ok(),
+        None => true,
+    };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let status = if store && sink {
+    let status = if store && sink && issuer {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "store": word(store), "audit": word(sink) });
+    let mut body = serde_json::json!({ "store": word(store), "audit": word(sink) });
+    if shared.oidc.is_some() {
+        body["issuer"] = serde_json::Value::from(word(issuer));
+    }
     let mut res = (status, axum::Json(body)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

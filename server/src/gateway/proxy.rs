@@ -118,7 +118,7 @@ pub(super) async fn handle(shared: &Arc<Shared>, request: Request, path: &str) -
     };
     let login_page = match &shared.login {
         LoginSource::Upstream(p) => paths::under(path, p),
-        LoginSource::Demo => false,
+        LoginSource::Demo | LoginSource::Oidc(_) => false,
     };
     let public = login_page || shared.public.iter().any(|p| paths::under(path, p));
     let live = if public {

@@ -1,7 +1,8 @@
-//! The login sources of this issue: `--demo-login` (a passwordless form and
+//! The login sources besides OIDC: `--demo-login` (a passwordless form and
 //! `POST /.autologoff/demo-login`) and `--login-from-upstream` (the app's own login page
-//! says who signed in with an `Autologoff-Login` answer header). Every session the
-//! gateway starts is started in [`start`].
+//! says who signed in with an `Autologoff-Login` answer header), both started in
+//! [`start`]; and where a navigation without a session is sent to sign in. OIDC sign-ins
+//! are the crate's router's (`crate::oidc`), recorded with reason `oidc` there.
 
 use std::sync::Arc;
 
@@ -33,11 +34,11 @@ async fn start(
 
 /// `302` to the sign-in, coming back to `asked` (a path and query).
 pub(super) fn redirect_to_sign_in(shared: &Shared, asked: &str) -> Response {
-    let page = match &shared.login {
-        LoginSource::Demo => format!("{RESERVED}/login"),
-        LoginSource::Upstream(path) => path.clone(),
+    let location = match &shared.login {
+        LoginSource::Demo => format!("{RESERVED}/login?rd={}", paths::query_value(asked)),
+        LoginSource::Upstream(path) => format!("{path}?rd={}", paths::query_value(asked)),
+        LoginSource::Oidc(_) => crate::oidc::login_location(asked, false),
     };
-    let location = format!("{page}?rd={}", paths::query_value(asked));
     let mut res = StatusCode::FOUND.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&location) {

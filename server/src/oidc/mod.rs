@@ -40,7 +40,8 @@ use std::time::Duration;
 pub use self::flow::safe_rd;
 use self::provider::Provider;
 use self::routes::LOGIN_PATH as LOGIN;
-pub use self::routes::{done_page, oidc_routes, CALLBACK_PATH, DONE_PATH, LOGIN_PATH};
+pub(crate) use self::routes::{done_routes, sign_in_routes};
+pub use self::routes::{oidc_routes, CALLBACK_PATH, DONE_PATH, LOGIN_PATH};
 
 /// The longest a call to the issuer (discovery, JWKS, token endpoint) may take.
 pub const ISSUER_TIMEOUT: Duration = Duration::from_secs(10);

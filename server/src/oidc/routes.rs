@@ -27,11 +27,20 @@ const MAX_QUERY: usize = 8192;
 /// The OIDC sign-in of `oidc` into `sessions`: `GET /.autologoff/login?rd=PATH[&reauth=1]`,
 /// `GET /.autologoff/callback` (the redirect URI) and `GET /.autologoff/done`.
 pub fn oidc_routes<S: SessionStore>(sessions: &Sessions<S>, oidc: &Oidc) -> Router {
+    sign_in_routes(sessions, oidc).merge(done_routes())
+}
+
+/// The login and the callback alone (the gateway mounts the `done` page on its own).
+pub(crate) fn sign_in_routes<S: SessionStore>(sessions: &Sessions<S>, oidc: &Oidc) -> Router {
     Router::new()
         .route(LOGIN_PATH, get(login::<S>))
         .route(CALLBACK_PATH, get(callback::<S>))
-        .route(DONE_PATH, get(done_page))
         .with_state((sessions.clone(), oidc.clone()))
+}
+
+/// `GET /.autologoff/done`: the end of a sign-in in a popup.
+pub(crate) fn done_routes() -> Router {
+    Router::new().route(DONE_PATH, get(done))
 }
 
 /// Why a callback starts no session: the answer's status and the problem class its page
@@ -293,9 +302,7 @@ async fn sign_in<S: SessionStore>(
     Ok(res)
 }
 
-/// `GET /.autologoff/done`: the end of a sign-in in a popup (tells the opener and closes).
-/// Served by OIDC's routes and by the gateway for every login source.
-pub async fn done_page() -> Response {
+async fn done() -> Response {
     match pages::done() {
         Ok(res) => res,
         Err(e) => Problem::from(e).answer(None),

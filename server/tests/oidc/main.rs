@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod forger;
+mod gateway;
 mod op;
 
 use std::sync::{Arc, Mutex, OnceLock};

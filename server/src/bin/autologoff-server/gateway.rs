@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use autologoff_server::gateway::{Config, Gateway, Inject, LoginSource};
+use autologoff_server::gateway::{Config, Gateway, Inject, LoginSource, OidcLogin};
+use autologoff_server::oidc::Secret;
 use axum::http::Uri;
 use clap::Args;
 
@@ -42,6 +43,23 @@ pub struct GatewayArgs {
     /// Connect and answer-head timeout for the upstream (then 504).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub upstream_timeout_secs: u64,
+    /// Sign in through the hospital's identity provider: its issuer URL, exactly as its
+    /// discovery document names it (read at start).
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// With --oidc-issuer: this gateway's client id at the issuer.
+    #[arg(long, value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+    /// With --oidc-issuer: a file holding the client secret (or set
+    /// AUTOLOGOFF_OIDC_CLIENT_SECRET; never a flag's value). None: a public client.
+    #[arg(long, value_name = "PATH")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// With --oidc-issuer: the ID token claim that names the user [default: sub].
+    #[arg(long, value_name = "CLAIM")]
+    pub oidc_user_claim: Option<String>,
+    /// With --oidc-issuer: a scope to ask for besides openid (repeatable).
+    #[arg(long = "oidc-scope", value_name = "SCOPE")]
+    pub oidc_scope: Vec<String>,
     /// Sign in through the upstream's own login page at PATH (its answer header
     /// Autologoff-Login: <user> starts a session).
     #[arg(long, value_name = "PATH")]
@@ -71,16 +89,97 @@ fn http_url(v: &str) -> Result<Uri, String> {
     }
 }
 
-pub async fn run(args: GatewayArgs) -> ExitCode {
-    let login = match (args.login_from_upstream, args.demo_login) {
-        (Some(path), false) => LoginSource::Upstream(path),
-        (None, true) => LoginSource::Demo,
-        (None, false) => {
-            eprintln!("error: no login source: give exactly one of --login-from-upstream PATH or --demo-login");
-            return ExitCode::from(2);
+/// The environment variable the OIDC client secret may come from.
+const SECRET_ENV: &str = "AUTOLOGOFF_OIDC_CLIENT_SECRET";
+
+const SOURCES: &str = "--oidc-issuer URL, --login-from-upstream PATH or --demo-login";
+
+/// Exactly one login source, from the flags (and the secret's file or environment).
+fn login_source(args: &mut GatewayArgs) -> Result<LoginSource, String> {
+    let oidc = args.oidc_issuer.is_some();
+    let given = [oidc, args.login_from_upstream.is_some(), args.demo_login];
+    match given.iter().filter(|g| **g).count() {
+        0 => return Err(format!("no login source: give exactly one of {SOURCES}")),
+        1 => {}
+        _ => return Err(format!("two login sources: give exactly one of {SOURCES}")),
+    }
+    if !oidc {
+        let stray = [
+            ("--oidc-client-id", args.oidc_client_id.is_some()),
+            (
+                "--oidc-client-secret-file",
+                args.oidc_client_secret_file.is_some(),
+            ),
+            ("--oidc-user-claim", args.oidc_user_claim.is_some()),
+            ("--oidc-scope", !args.oidc_scope.is_empty()),
+        ];
+        if let Some((flag, _)) = stray.iter().find(|(_, given)| *given) {
+            return Err(format!("{flag} needs --oidc-issuer"));
         }
-        (Some(_), true) => {
-            eprintln!("error: two login sources: give exactly one of --login-from-upstream PATH or --demo-login");
+    }
+    if let Some(path) = args.login_from_upstream.take() {
+        return Ok(LoginSource::Upstream(path));
+    }
+    let Some(issuer) = args.oidc_issuer.take() else {
+        return Ok(LoginSource::Demo);
+    };
+    let Some(client_id) = args.oidc_client_id.take() else {
+        return Err(format!("--oidc-issuer {issuer} needs --oidc-client-id ID"));
+    };
+    let mut login = OidcLogin::new(issuer, client_id);
+    login.secret = secret(args.oidc_client_secret_file.as_deref())?;
+    if let Some(claim) = args.oidc_user_claim.take() {
+        login.user_claim = claim;
+    }
+    login.scopes = std::mem::take(&mut args.oidc_scope);
+    Ok(LoginSource::Oidc(login))
+}
+
+/// The client secret: from the file, or the environment; never both, never empty.
+fn secret(file: Option<&std::path::Path>) -> Result<Option<Secret>, String> {
+    let env = std::env::var_os(SECRET_ENV);
+    let (text, from) = match (file, env) {
+        (Some(path), Some(_)) => {
+            return Err(format!(
+                "--oidc-client-secret-file {} and {SECRET_ENV} both give a secret: give one",
+                path.display()
+            ))
+        }
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "--oidc-client-secret-file {}: cannot read it: {e}",
+                    path.display()
+                )
+            })?;
+            (
+                text,
+                format!("--oidc-client-secret-file {}", path.display()),
+            )
+        }
+        (None, Some(v)) => {
+            let text = v
+                .into_string()
+                .map_err(|_| format!("{SECRET_ENV}: not UTF-8"))?;
+            (text, SECRET_ENV.to_owned())
+        }
+        (None, None) => return Ok(None),
+    };
+    // A file's trailing newline is not part of the secret.
+    let text = text.trim_end_matches(['\r', '\n']);
+    if text.is_empty() || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{from}: the secret is empty or holds control characters"
+        ));
+    }
+    Ok(Some(Secret::new(text)))
+}
+
+pub async fn run(mut args: GatewayArgs) -> ExitCode {
+    let login = match login_source(&mut args) {
+        Ok(l) => l,
+        Err(why) => {
+            eprintln!("error: {why}");
             return ExitCode::from(2);
         }
     };
@@ -91,7 +190,7 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let demo = login == LoginSource::Demo;
+    let demo = matches!(login, LoginSource::Demo);
     let mut config = Config::new(login);
     config.upstream = args.upstream;
     config.public_url = args.public_url;
