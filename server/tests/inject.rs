@@ -150,7 +150,11 @@ fn sdk_dir() -> PathBuf {
 }
 
 async fn gateway(upstream: SocketAddr) -> SocketAddr {
-    let mut config = Config::new(LoginSource::Demo);
+    gateway_with(upstream, LoginSource::Demo).await
+}
+
+async fn gateway_with(upstream: SocketAddr, login: LoginSource) -> SocketAddr {
+    let mut config = Config::new(login);
     config.upstream = Some(format!("http://{upstream}").parse().unwrap());
     config.public = vec!["/public".into()];
     config.idle = Duration::from_secs(120);
@@ -426,6 +430,11 @@ async fn the_sdk_is_served_with_its_config_and_long_lived_caching() {
     let js = a.text();
     assert!(js.contains("\"idleTimeoutMs\":120000"), "{js}");
     assert!(js.contains("\"url\":\"/.autologoff/session\""), "{js}");
+    // "Sign in again" in a popup that ends at the gateway's done page.
+    assert!(
+        js.contains("\"signin\":\"/.autologoff/login?reauth=1&rd=/.autologoff/done\""),
+        "{js}"
+    );
     let etag = a.headers[header::ETAG].to_str().unwrap().to_owned();
     let again = get_with(gw, "/.autologoff/sdk/auto.js", &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
@@ -448,6 +457,20 @@ async fn the_sdk_is_served_with_its_config_and_long_lived_caching() {
     assert_eq!(a.body, b"\0asm\x01\0\0\0");
     let a = get_with(gw, "/.autologoff/sdk/0000000000000000/index.js", &[]).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_upstreams_login_page_sign_in_again_opens_it_and_ends_at_done() {
+    let (up, _) = upstream().await;
+    let gw = gateway_with(up, LoginSource::Upstream("/login".into())).await;
+    let js = get_with(gw, "/.autologoff/sdk/auto.js", &[]).await.text();
+    assert!(
+        js.contains("\"signin\":\"/login?reauth=1&rd=/.autologoff/done\""),
+        "{js}"
+    );
+    let done = get_with(gw, "/.autologoff/done", &[]).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.text().contains("signed-in"));
 }
 
 #[test]
