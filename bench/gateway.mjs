@@ -93,6 +93,10 @@ try {
   stops.push(() => mem.close());
   const red = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login", "--store", redis.url], BIN, { quiet: true });
   stops.push(() => red.close());
+  // The same on one runtime thread (TOKIO_WORKER_THREADS=1), as nginx runs one worker process
+  // here: on two cores shared with wrk and the upstream, a second thread mostly adds wake-ups.
+  const one = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login"], BIN, { quiet: true, env: { ...process.env, TOKIO_WORKER_THREADS: "1" } });
+  stops.push(() => one.close());
   const authOnly = await startGateway(["--demo-login"], BIN, { quiet: true });
   stops.push(() => authOnly.close());
   const pp = await freePort();
@@ -107,6 +111,7 @@ try {
 
   const memCookie = await signIn(mem.port);
   const redCookie = await signIn(red.port);
+  const oneCookie = await signIn(one.port);
   const authCookie = await signIn(authOnly.port);
   const rows = [];
   for (const [name, port, headers] of [
@@ -114,6 +119,7 @@ try {
     ["nginx proxy_pass", pp, []],
     ["gateway, memory store", mem.port, [`Cookie: ${memCookie}`]],
     ["gateway, Redis store", red.port, [`Cookie: ${redCookie}`]],
+    ["gateway, memory store, 1 runtime thread", one.port, [`Cookie: ${oneCookie}`]],
     ["nginx + auth_request → gateway", ap, [`Cookie: ${authCookie}`]],
   ]) {
     say(`wrk ${name} …`);
