@@ -661,12 +661,16 @@ impl Session {
         }
     }
 
-    /// The one place trusted input (at `at`) reaches the core; counted for diagnostics.
+    /// The one place trusted input (at `at`) reaches the core; counted for diagnostics. With
+    /// the core busy (input fired by a call into it), the input stays unheard: the next
+    /// `flush_input` (every wake-up, timer and message) hands it over. None is dropped.
     fn forward_input(&self, at: Ms, t: Ms) {
+        let Ok(mut p) = self.policy.try_borrow_mut() else {
+            return;
+        };
+        p.handle_activity(Source::Input, at, t);
+        drop(p);
         self.input.heard(at, true, self.warning_shown.get());
-        if let Ok(mut p) = self.policy.try_borrow_mut() {
-            p.handle_activity(Source::Input, at, t);
-        }
     }
 
     fn queue(&self, kind: &'static str, detail: JsValue) {
@@ -698,6 +702,8 @@ impl Session {
         let t = now();
         let rec = self.audit.borrow_mut().make(kind, reason, t);
         self.queue("audit", rec);
+        // The record is kept (pending, persisted) whatever follows; with the core busy it
+        // goes with the next flush the core schedules.
         if self.audit.borrow().delivers() {
             if let Ok(mut p) = self.policy.try_borrow_mut() {
                 p.schedule_flush(t + 1_000);
