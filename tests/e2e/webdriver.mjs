@@ -18,7 +18,7 @@ export async function launchWebKit() {
   const procs = [];
   let display = process.env.AUTOLOGOFF_DISPLAY;
   if (!display) {
-    const x = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"], { stdio: ["ignore", "ignore", "pipe", "pipe"] });
+    const x = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"], { stdio: ["ignore", "ignore", "ignore", "pipe"] });
     procs.push(x);
     display = ":" + (await new Promise((resolve, reject) => {
       let buf = "";
@@ -26,20 +26,41 @@ export async function launchWebKit() {
       x.on("exit", (c) => reject(new Error("Xvfb exited " + c)));
     }));
   }
-  const port = await freePort();
   const env = { ...process.env, DISPLAY: display, LIBGL_ALWAYS_SOFTWARE: "1" };
-  const drv = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: ["ignore", "ignore", "pipe"] });
-  procs.push(drv);
-  const base = `http://127.0.0.1:${port}`;
-  const wd = async (method, path, body) => {
-    const r = await fetch(base + path, { signal: AbortSignal.timeout(60_000), method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  let base = "";
+  let drv = null;
+  const wd = async (method, path, body, timeout = 60_000) => {
+    let r;
+    try {
+      r = await fetch(base + path, { signal: AbortSignal.timeout(timeout), method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new Error(`WebDriver ${method} ${path}: no answer (${e.name})`);
+    }
     const j = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(`WebDriver ${method} ${path}: ${j.value?.error} ${j.value?.message ?? ""}`);
     return j.value;
   };
-  for (let i = 0; ; i++) {
-    try { await wd("GET", "/status"); break; } catch (e) { if (i > 100) throw e; await sleep(100); }
-  }
+  // WebKitWebDriver in its own process group: stopping it stops the MiniBrowser it launched.
+  const startDriver = async () => {
+    const port = await freePort();
+    // Its output (and MiniBrowser's: console messages, CSP reports) is not read: "ignore", never an
+    // unread pipe, which fills after 64 KB and then blocks the driver and every command after.
+    drv = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: "ignore", detached: true });
+    base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try { await wd("GET", "/status"); break; } catch (e) { if (i > 100) throw e; await sleep(100); }
+    }
+  };
+  const stopDriver = async () => {
+    const d = drv;
+    drv = null;
+    if (!d || d.exitCode !== null || d.signalCode !== null) return;
+    const gone = new Promise((r) => d.once("exit", r));
+    try { process.kill(-d.pid, "SIGKILL"); } catch { d.kill("SIGKILL"); }
+    await gone;
+  };
+  process.on("exit", () => { if (drv) try { process.kill(-drv.pid, "SIGKILL"); } catch {} });
+  await startDriver();
   let version = "";
   let live = null; // one session at a time: a test that failed before ctx.close() left one
   const browser = {
@@ -47,12 +68,27 @@ export async function launchWebKit() {
     version: () => version,
     async newContext() {
       const caps = { capabilities: { alwaysMatch: { browserName: "MiniBrowser", "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation"] } } } };
-      await live?.close();
-      const s = await wd("POST", "/session", caps);
+      await live?.close().catch(() => {});
+      live = null;
+      let s;
+      try {
+        s = await wd("POST", "/session", caps, 30_000);
+      } catch (e) {
+        // Launching MiniBrowser is the harness's part, not the page's: a launch that hangs
+        // (seen about once in ten full runs on a loaded machine) gets one fresh driver.
+        process.stderr.write(`# webkit: ${e.message}; a fresh WebKitWebDriver\n`);
+        await stopDriver();
+        await startDriver();
+        s = await wd("POST", "/session", caps, 30_000);
+      }
       version = s.capabilities.browserVersion;
       return (live = context(wd, `/session/${s.sessionId}`));
     },
-    async close() { await live?.close(); for (const p of procs.reverse()) { p.kill(); await new Promise((r) => (p.exitCode !== null ? r() : p.once("exit", r))); } },
+    async close() {
+      await live?.close().catch(() => {});
+      await stopDriver();
+      for (const p of procs.reverse()) { p.kill(); await new Promise((r) => (p.exitCode !== null ? r() : p.once("exit", r))); }
+    },
   };
   return browser;
 }
