@@ -6,33 +6,25 @@
 // deliver nothing more.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { freePort } from "../services.mjs";
-import { ROOT, startGateway } from "./lib.mjs";
+import { ROOT, startGateway, startWard, launchChromium } from "./lib.mjs";
 
 const IDLE_S = 6;
 let app, gateway, browser;
 
 before(async () => {
   const port = await freePort();
-  app = spawn("node", [join(ROOT, "www-demo/gateway/ward.mjs"), String(port), process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")], {
-    env: { ...process.env, IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app" }, stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise((r) => app.stdout.once("data", r));
+  app = await startWard(port, { IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app" });
   gateway = await startGateway(["--upstream", `http://127.0.0.1:${port}`, "--login-from-upstream", "/login",
     "--public", "/pkg", "--public", "/public", "--idle-secs", String(IDLE_S),
     "--inject-sdk", "--sdk-dir", process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROME_PATH || "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await gateway?.close();
-  app?.kill();
+  await app?.close();
 });
 
 test("the ward app locks at the idle deadline; the gateway refuses its poll and cuts its streams", async () => {

@@ -11,15 +11,14 @@
 //   AUTOLOGOFF_ENGINE=firefox node --test tests/gateway/inject.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:net";
 import { freePort } from "../services.mjs";
 import { launch, ENGINE, waitFor, sleep } from "../e2e/lib.mjs";
-import { startGateway, call, sessionCookie, ROOT, SERVER_BIN } from "./lib.mjs";
+import { startGateway, startWard, call, sessionCookie, ROOT, SERVER_BIN } from "./lib.mjs";
 
 const IDLE_S = 5;
 const WARN_MS = 2500;
@@ -39,20 +38,9 @@ const gatewayArgs = (upstream, login) => [
 
 let ward, wardGateway, strictApp, strictGateway, browser;
 
-async function waitForPort(port) {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const open = await new Promise((r) => { const c = connect(port, "127.0.0.1", () => { c.end(); r(true); }); c.on("error", () => r(false)); });
-    if (open) return;
-    if (Date.now() > until) throw new Error(`nothing on port ${port}`);
-    await sleep(25);
-  }
-}
-
 before(async () => {
   const port = await freePort();
-  ward = spawn(process.execPath, [join(ROOT, "www-demo/gateway/ward.mjs"), String(port)], { stdio: "ignore", env: { ...process.env, IDLE_MS: String(IDLE_S * 1000) } });
-  await waitForPort(port);
+  ward = await startWard(port, { IDLE_MS: String(IDLE_S * 1000) });
   wardGateway = await startGateway(gatewayArgs(`http://127.0.0.1:${port}`, ["--login-from-upstream", "/login", "--public", "/public"]));
   // A page of its own under a strict nonce policy (the SDK's nonce is added by the gateway).
   strictApp = createServer((req, res) => {
@@ -71,7 +59,7 @@ after(async () => {
   await wardGateway?.close();
   await strictGateway?.close();
   strictApp?.close();
-  ward?.kill();
+  await ward?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,6 +7,7 @@ import { createServer, request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { freePort } from "../services.mjs";
 import { checkFresh } from "../e2e/lib.mjs";
 
@@ -143,6 +144,28 @@ export async function startCaddy(siteBlock) {
   const t = track(proc, "caddy");
   await waitForPort(port, "caddy", t);
   return { ...t, port, close: async () => { await t.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/**
+ * The demo's ward app (www-demo/gateway/ward.mjs) on `port`, with the built SDK at /pkg/;
+ * `env`: IDLE_MS, WARD_SDK, SIGNIN. Stopped by PID, also when a test failed.
+ */
+export async function startWard(port, env = {}) {
+  const pkg = process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg");
+  const proc = spawn(process.execPath, [join(ROOT, "www-demo/gateway/ward.mjs"), String(port), pkg], {
+    env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  const t = track(proc, "ward app");
+  await waitForPort(port, "ward app", t);
+  return { ...t, port };
+}
+
+/** Headless Chromium (the system's), as the gateway tier's Chromium tests drive it. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROME_PATH || "/usr/bin/chromium", headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
 }
 
 /** A plain app: every request answered with what it saw, cacheable for an hour. */

@@ -7,13 +7,12 @@
 // draft; a different clinician signing in there gets a fresh page, never the previous one's.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { freePort } from "../services.mjs";
-import { ROOT, SERVER_BIN, startGateway, startProvider } from "./lib.mjs";
+import { SERVER_BIN, startGateway, startProvider, startWard, launchChromium } from "./lib.mjs";
 
 const IDLE_S = 5;
 const SECRET = "ward-secret-e2e-5b1d";
@@ -27,29 +26,22 @@ before(async () => {
   const gwPort = await freePort();
   op = await startProvider({ redirectUri: `http://127.0.0.1:${gwPort}/.autologoff/callback`, secret: SECRET });
   const appPort = await freePort();
-  app = spawn("node", [join(ROOT, "www-demo/gateway/ward.mjs"), String(appPort), process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")], {
-    // WARD_SDK=app: the page's own SDK, told where to sign in again (zero code, where the
-    // gateway sets that itself, is tests/gateway/inject.test.mjs).
-    env: { ...process.env, IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app", SIGNIN: "/.autologoff/login?reauth=1&rd=/.autologoff/done" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise((r) => app.stdout.once("data", r));
+  // WARD_SDK=app: the page's own SDK, told where to sign in again (zero code, where the
+  // gateway sets that itself, is tests/gateway/inject.test.mjs).
+  app = await startWard(appPort, { IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app", SIGNIN: "/.autologoff/login?reauth=1&rd=/.autologoff/done" });
   const env = { ...process.env };
   delete env.AUTOLOGOFF_OIDC_CLIENT_SECRET;
   gateway = await startGateway(["--upstream", `http://127.0.0.1:${appPort}`,
     "--oidc-issuer", op.issuer, "--oidc-client-id", "ward", "--oidc-client-secret-file", join(dir, "secret"),
     "--public", "/pkg", "--public", "/public", "--idle-secs", String(IDLE_S), "--audit", `sqlite:${join(dir, "audit.db")}`],
   SERVER_BIN, { listen: `127.0.0.1:${gwPort}`, env });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROME_PATH || "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await gateway?.close();
   await op?.close();
-  app?.kill();
+  await app?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,31 +8,22 @@
 // as the README says: the proxy keeps an open stream open.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { freePort } from "../services.mjs";
-import { ROOT, startGateway, startNginx, startCaddy, readmeBlock, ported } from "./lib.mjs";
+import { startGateway, startWard, launchChromium, startNginx, startCaddy, readmeBlock, ported } from "./lib.mjs";
 
 const IDLE_S = 6;
 let app, appPort, gateway, browser;
 
 before(async () => {
   appPort = await freePort();
-  app = spawn("node", [join(ROOT, "www-demo/gateway/ward.mjs"), String(appPort), process.env.AUTOLOGOFF_PKG || join(ROOT, "pkg")], {
-    env: { ...process.env, IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app" }, stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise((r) => app.stdout.once("data", r));
+  app = await startWard(appPort, { IDLE_MS: String(IDLE_S * 1000), WARD_SDK: "app" });
   gateway = await startGateway(["--demo-login", "--idle-secs", String(IDLE_S)]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROME_PATH || "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await gateway?.close();
-  app?.kill();
+  await app?.close();
 });
 
 const proxies = {
