@@ -95,6 +95,7 @@ export async function launchWebKit() {
 
 function context(wd, S) {
   let current = null;
+  let evals = 0;
   let closed = false;
   const cleared = new Set();
   let spare = true; // the session's first window, not yet handed out
@@ -149,10 +150,21 @@ function context(wd, S) {
     const actions = (type, id, list) => cmd("POST", "/actions", { actions: [{ type, id, ...(type === "pointer" ? { parameters: { pointerType: "mouse" } } : {}), actions: list }] });
     const evaluate = async (fn, arg) => {
       // A function is called with `arg`; a string is an expression (as in Playwright).
+      // Called by a synchronous script, so an answer that is not a promise comes back at once:
+      // an async script left pending in a document that goes into the bfcache (Back) is
+      // answered never, and WebKitGTK's driver then holds the command for a minute. A promise
+      // is parked on the window and awaited by an async script.
       const call = typeof fn === "string" ? `(${fn})` : `(${fn})(arguments[0])`;
-      const script = `const done = arguments[1]; Promise.resolve().then(() => ${call})
-        .then((v) => done({ v: v === undefined ? null : v }), (e) => done({ e: String(e && e.stack || e) }));`;
-      const r = await cmd("POST", "/execute/async", { script, args: [arg === undefined ? null : arg] });
+      const id = ++evals;
+      const sync = `try { const v = ${call};
+        if (v && typeof v.then === "function") { (window.__autologoffEval ??= {})[${id}] = v; return { p: 1 }; }
+        return { v: v === undefined ? null : v }; } catch (e) { return { e: String(e && e.stack || e) }; }`;
+      let r = await cmd("POST", "/execute/sync", { script: sync, args: [arg === undefined ? null : arg] });
+      if (r?.p) {
+        const wait = `const done = arguments[0]; const p = window.__autologoffEval[${id}]; delete window.__autologoffEval[${id}];
+          p.then((v) => done({ v: v === undefined ? null : v }), (e) => done({ e: String(e && e.stack || e) }));`;
+        r = await cmd("POST", "/execute/async", { script: wait, args: [] });
+      }
       if (r && r.e !== undefined) throw new Error("evaluate: " + r.e);
       return r?.v;
     };
