@@ -26,20 +26,22 @@ node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unus
 node .ci/order-exports.mjs --check pkg/autologoff_bg.wasm
 node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
-# One copy of glue.js, shared by the wasm-bindgen glue and index.js (not a second one under snippets/).
-cp src/web/glue.js pkg/glue.js
-sed -i -E "s#'\./snippets/[^']*/src/web/glue\.js'#'./glue.js'#g" pkg/autologoff.js
-# Imports that need no conversion are taken straight from the module (`import * as x from
+# One copy of the glue (src/web/glue/, a module per edge), shared by the wasm-bindgen glue and
+# index.js (not a second one under snippets/).
+mkdir -p pkg/glue
+cp src/web/glue/*.js pkg/glue/
+sed -i -E "s#'\./snippets/[^']*/src/web/glue/([a-z]+)\.js'#'./glue/\1.js'#g" pkg/autologoff.js
+# Imports that need no conversion are taken straight from a module (`import * as x from
 # "./snippets/…"`): point that specifier at the same copy (the imports object keeps its key,
 # the module name inside the wasm).
-sed -i -E 's#from "\./snippets/[^"]*/src/web/glue\.js"#from "./glue.js"#g' pkg/autologoff.js
-grep -q "from './glue.js'" pkg/autologoff.js || { echo "build: glue.js import not rewritten" >&2; exit 1; }
+sed -i -E 's#from "\./snippets/[^"]*/src/web/glue/([a-z]+)\.js"#from "./glue/\1.js"#g' pkg/autologoff.js
+! grep -q 'snippets/' pkg/autologoff.js || { echo "build: glue imports not rewritten" >&2; exit 1; }
 rm -rf pkg/snippets
-# Ship one minified ES module: index.js with the wasm-bindgen glue and glue.js bundled in (one
+# Ship one minified ES module: index.js with the wasm-bindgen glue and the glue bundled in (one
 # request, and one gzip stream is ~750 bytes smaller than three). `new URL("autologoff_bg.wasm",
 # import.meta.url)` is left as it is, so an app's bundler still finds and emits the wasm.
 node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --log-level=warning \
   --outfile=pkg/index.js --allow-overwrite
 grep -q 'new URL("autologoff_bg.wasm",import.meta.url)' pkg/index.js || { echo "build: wasm URL lost in the bundle" >&2; exit 1; }
-rm pkg/autologoff.js pkg/glue.js
+rm -r pkg/autologoff.js pkg/glue
 echo "build: pkg/ ready ($(wc -c < pkg/autologoff_bg.wasm) bytes of wasm)" >&2

@@ -1,7 +1,7 @@
 // Build step: give the wasm's JS imports and exports short names, in the .wasm and in the JS
 // glue alike. wasm-bindgen names each import `__wbg_<method>_<16 hex digits>`; ~150 of them
 // cost ~8 KB raw (hashes don't compress) in the import section and again as object keys in
-// the glue. The glue.js functions (module "g") and the exports (`wasm.<name>` in the glue:
+// the glue. The functions of src/web/glue/*.js (one module "g") and the exports (`wasm.<name>` in the glue:
 // closure invokes carry a hash too) get short names the same way.
 // usage: node .ci/shrink-imports.mjs pkg/autologoff_bg.wasm pkg/autologoff.js
 import { readFileSync, writeFileSync } from "node:fs";
@@ -23,10 +23,13 @@ const str = (s) => { const t = Buffer.from(s, "utf8"); return Buffer.concat([enc
 const out = [b.subarray(0, 8)];
 const renamed = new Map();
 let short = 0;
-let snippet = null;
+/** The glue's modules as the wasm names them (`./snippets/<crate>/src/web/glue/<edge>.js`). */
+const snippets = new Set();
 let bg = null;
-/** glue.js function -> its short import name (module "g"). */
+/** A glue function -> its short import name (module "g"). */
 const glueNames = new Map();
+/** A glue function -> the module it is exported by. */
+const glueModule = new Map();
 /** export -> its short name. */
 const exported = new Map();
 const name = (i) => {
@@ -75,12 +78,15 @@ while (p < b.length) {
       if (!renamed.has(field)) renamed.set(field, name(short++));
       f = renamed.get(field);
     }
-    // The snippet (src/web/glue.js) is imported under a long hashed module name: call it "g".
+    // The glue's modules (src/web/glue/*.js) are imported under long hashed module names: all
+    // of them are "g" (their function names are unique across them).
     // …and wasm-bindgen's own import module ("./autologoff_bg.js", ~70 times): "b".
-    const m = /\/snippets\/[^/]+\/src\/web\/glue\.js$/.test(mod) ? "g" : mod.endsWith("_bg.js") ? "b" : mod;
+    const m = /\/snippets\/[^/]+\/src\/web\/glue\/[a-z]+\.js$/.test(mod) ? "g" : mod.endsWith("_bg.js") ? "b" : mod;
     if (m === "b") bg = mod;
     if (m === "g") {
-      snippet = mod;
+      snippets.add(mod);
+      if (glueModule.has(field) && glueModule.get(field) !== mod) throw new Error(`shrink-imports: ${field} is exported by two glue modules`);
+      glueModule.set(field, mod);
       if (!glueNames.has(field)) glueNames.set(field, name(glueNames.size));
       f = glueNames.get(field);
     }
@@ -99,22 +105,25 @@ for (const [from, to] of renamed) {
   if (hits !== 1) throw new Error(`shrink-imports: ${from} occurs ${hits} times in ${jsPath}`);
   js = js.replace(re, to);
 }
-// …and so is its key in the glue's imports object (once per `import * as` of it).
-if (snippet) {
-  const key = JSON.stringify(snippet);
-  const hits = js.split(key + ":").length - 1;
-  if (hits < 1) throw new Error(`shrink-imports: ${key} is not a key in ${jsPath}`);
-  js = js.split(key + ":").join('"g":');
-  // wasm-bindgen imports the same module once per Rust block: one namespace is enough.
-  const ns = [...js.matchAll(/^\s*"g": (import\d+),$/gm)].map((x) => x[1]);
-  for (const n of ns.slice(1)) {
-    js = js.replace(new RegExp(`^\\s*"g": ${n},\\n`, "m"), "");
-    js = js.replace(new RegExp(`^import \\* as ${n} from .*\\n`, "m"), "");
+// …and so are the glue modules' keys in the glue's imports object (one per `import * as` of a
+// module, once per Rust block): one "g", a plain object of the namespaces' members (a bundler
+// resolves each one; no namespace object is built).
+if (snippets.size) {
+  const ns = new Map();
+  for (const mod of snippets) {
+    const key = JSON.stringify(mod);
+    const vars = [...js.matchAll(new RegExp(`^\\s*${key.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: (import\\d+),\\n`, "gm"))];
+    if (!vars.length) throw new Error(`shrink-imports: ${key} is not a key in ${jsPath}`);
+    ns.set(mod, vars[0][1]);
+    for (const [line, v] of vars) {
+      js = js.replace(line, "");
+      if (v !== vars[0][1]) js = js.replace(new RegExp(`^import \\* as ${v} from .*\\n`, "m"), "");
+    }
   }
-  // The glue's functions under their short names: a plain object of the namespace's members
-  // (a bundler resolves each one; no namespace object is built).
-  const members = [...glueNames].map(([from, to]) => `${to}: ${ns[0]}.${from}`).join(", ");
-  js = js.replace(`"g": ${ns[0]},`, `"g": { ${members} },`);
+  const members = [...glueNames].map(([from, to]) => `${to}: ${ns.get(glueModule.get(from))}.${from}`).join(", ");
+  const at = js.indexOf('"b": ') >= 0 ? js.indexOf('"b": ') : js.indexOf(JSON.stringify(bg) + ":");
+  if (at < 0) throw new Error(`shrink-imports: no imports object in ${jsPath}`);
+  js = js.slice(0, at) + `"g": { ${members} },\n        ` + js.slice(at);
 }
 if (bg) {
   const key = JSON.stringify(bg) + ":";

@@ -74,7 +74,7 @@ if has types; then
   echo "== types: tsc --strict"
   n=$(grep -c "@ts-expect-error" tests/types/usage.ts)
   if node_modules/.bin/tsc -p tests/types && node_modules/.bin/tsc -p tests/types/glue.tsconfig.json; then
-    summary+=("types $n misuse checks + usage compiled, glue.js checked")
+    summary+=("types $n misuse checks + usage compiled, glue checked")
   else summary+=("types FAILED"); fail=1; fi
 fi
 

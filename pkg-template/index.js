@@ -1,7 +1,7 @@
 // autologoff: HIPAA automatic logoff for clinical single-page apps.
 // Importing this module touches no window or document (SSR-safe); only init() does.
 import wasmInit, { start } from "./autologoff.js";
-import { fail_closed, failed } from "./glue.js";
+import { fail_closed, failed } from "./glue/lock.js";
 
 let loading = null;
 /** The live session (for requestScreenLockPermission). */

@@ -13,6 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::core::config::{self, ErrorClass, Raw};
 use crate::core::policy::Reason;
 use crate::core::text::{cat, int};
+use crate::web::codes;
 use crate::web::session::Session;
 use crate::web::util::{call, deferred, field, kind, num, Kind};
 
@@ -21,27 +22,31 @@ static LIVE: AtomicBool = AtomicBool::new(false);
 #[cfg(feature = "std")]
 static HOOKED: AtomicBool = AtomicBool::new(false);
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/lock.js")]
 extern "C" {
     fn fail_closed(why: &str);
+}
+
+#[wasm_bindgen(module = "/src/web/glue/util.js")]
+extern "C" {
     fn selector_ok(sel: &JsValue) -> bool;
     /// `url` resolved against the page's URL when it is of the page's origin, else null.
     fn same_origin_url(url: &JsValue) -> JsValue;
-    /// A new `Error` (0), `TypeError` (1) or `RangeError` (2): one import for the three.
+    /// A new `Error`, `TypeError` or `RangeError` (`codes::ERROR`…): one import for the three.
     #[wasm_bindgen(js_name = error)]
     fn error_js(class: f64, msg: &JsValue) -> JsValue;
 }
 
 fn error(msg: &str) -> JsValue {
-    error_js(0.0, &JsValue::from_str(msg))
+    error_js(codes::ERROR.into(), &JsValue::from_str(msg))
 }
 
 fn type_error(msg: &str) -> JsValue {
-    error_js(1.0, &JsValue::from_str(msg))
+    error_js(codes::TYPE_ERROR.into(), &JsValue::from_str(msg))
 }
 
 fn range_error(msg: &str) -> JsValue {
-    error_js(2.0, &JsValue::from_str(msg))
+    error_js(codes::RANGE_ERROR.into(), &JsValue::from_str(msg))
 }
 
 /// A panic is a bug: leave the page covered, never open (with std: through its hook).
@@ -163,7 +168,7 @@ fn describe(v: &JsValue) -> String {
 }
 
 fn check_selector(sel: &str) -> Option<JsValue> {
-    // The default needs no parse: the fragment that glue.js tries it on is the only
+    // The default needs no parse: the fragment that glue/util.js tries it on is the only
     // DocumentFragment most pages would ever make (its interface, ~1 KB of JS heap).
     if sel == "body" || selector_ok(&JsValue::from_str(sel)) {
         return None;
@@ -240,7 +245,7 @@ impl SessionHandle {
     pub fn unlock(&self) -> Promise {
         match &self.s {
             Some(s) => s.unlock(),
-            // (glue.js `deferred` and `call`: no wrapper of its own for `Promise.resolve`)
+            // (glue/util.js `deferred` and `call`: no wrapper of its own for `Promise.resolve`)
             None => {
                 let d = deferred();
                 call(

@@ -1,4 +1,4 @@
-//! Audit records: made by glue.js (`audit_*`), shown as `audit` events, queued in localStorage per tab until
+//! Audit records: made by glue/audit.js (`audit_*`), shown as `audit` events, queued in localStorage per tab until
 //! the server answers 2xx (so a crash, a reload or an offline spell loses nothing), and
 //! de-duplicated by the server on `(tab, seq)`. A record holds a type, a time, a reason
 //! code and ids: never page content, storage values or URLs.
@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::policy::{AuditKind, Ms};
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/audit.js")]
 extern "C" {
     fn audit_log(delivers: &JsValue) -> JsValue;
     fn audit_make(log: &JsValue, kind: &JsValue, reason: &JsValue, at: f64) -> JsValue;
@@ -19,7 +19,7 @@ extern "C" {
     fn audit_settle(log: &JsValue, batch: &JsValue, ok: &JsValue, now: f64) -> f64;
 }
 
-/// This tab's log: its id, the per-origin sequence and the queue (kept by glue.js).
+/// This tab's log: its id, the per-origin sequence and the queue (kept by glue/audit.js).
 pub struct AuditLog {
     url: Option<String>,
     log: JsValue,

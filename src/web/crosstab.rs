@@ -7,18 +7,18 @@ use wasm_bindgen::JsCast;
 use super::util::{callback, Callback, Installed};
 use crate::core::policy::Shared;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/crosstab.js")]
 extern "C" {
     fn lead(granted: &JsValue) -> JsValue;
     fn channel(heard: &JsValue) -> JsValue;
     fn publish(ch: &JsValue, text: &JsValue);
-    /// The state the tabs last published (glue.js keeps its key), or null.
+    /// The state the tabs last published (glue/crosstab.js keeps its key), or null.
     #[wasm_bindgen(js_name = published)]
     fn published_js() -> JsValue;
     fn channel_close(ch: &JsValue);
 }
 
-/// The tabs' channel (glue.js `channel`: a BroadcastChannel, else the `storage` event),
+/// The tabs' channel (glue/crosstab.js `channel`: a BroadcastChannel, else the `storage` event),
 /// closed when dropped.
 pub(super) struct Channel {
     ch: JsValue,

@@ -1,5 +1,5 @@
 //! What a lock adds for shared workstations, whatever else it covers with. The DOM work is
-//! a few lines of `glue.js` (smaller than the bindings it would take from Rust).
+//! a few lines of `glue/detach.js` (smaller than the bindings it would take from Rust).
 //!
 //! - [`Detached`] (`lock.mode: "detach"`): the target's child nodes leave the document for
 //!   a fragment in memory and come back, the same nodes in the same order, at unlock, with
@@ -15,7 +15,7 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/detach.js")]
 extern "C" {
     fn detach(target: &HtmlElement) -> JsValue;
     fn hold_back(held: &JsValue);

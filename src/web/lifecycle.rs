@@ -7,13 +7,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Event;
 
+use super::codes;
 use super::util::{callback, kind, num, Callback, Installed, Kind};
 use crate::core::policy::Ms;
 use core::cell::{Cell, RefCell};
 
 const INPUT_FORWARD_EVERY: Ms = 1_000;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/lifecycle.js")]
 extern "C" {
     fn watch_input(kinds: &js_sys::Array, cb: &JsValue) -> JsValue;
     fn input_sync(w: &JsValue, next: f64, all: &JsValue);
@@ -26,7 +27,7 @@ extern "C" {
     fn lifecycle(cb: &JsValue) -> js_sys::Function;
 }
 
-/// The trusted-input listener (glue.js `watch_input`): JS notes each input's time and calls
+/// The trusted-input listener (glue/lifecycle.js `watch_input`): JS notes each input's time and calls
 /// into the wasm only when the core must hear. Removed when dropped.
 #[must_use = "the listener is removed when this guard is dropped"]
 pub struct InputWatch {
@@ -148,13 +149,15 @@ pub enum Page {
     Show { persisted: bool },
 }
 
-/// The page's lifecycle listeners (glue.js `lifecycle`), removed when the guard is dropped.
+/// The page's lifecycle listeners (glue/lifecycle.js `lifecycle`), removed when the guard is dropped.
 pub fn watch_page(on: impl Fn(Page) + 'static) -> Installed {
     let cb = callback(move |n| {
-        on(match num(&n) as u32 {
-            0 => Page::Wake,
-            1 => Page::Hide,
-            n => Page::Show { persisted: n == 3 },
+        on(match num(&n) as i32 {
+            codes::PAGE_WAKE => Page::Wake,
+            codes::PAGE_HIDE => Page::Hide,
+            n => Page::Show {
+                persisted: n == codes::PAGE_RESTORED,
+            },
         });
         JsValue::UNDEFINED
     });

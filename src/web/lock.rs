@@ -16,7 +16,7 @@ use crate::core::config::{LockCfg, LockMode};
 
 struct Covered {
     target: HtmlElement,
-    /// The style and attributes as they were before the lock (`cover` in glue.js).
+    /// The style and attributes as they were before the lock (`cover` in glue/lock.js).
     cover: JsValue,
     prev_title: String,
     overlay: Option<Overlay>,
@@ -25,13 +25,13 @@ struct Covered {
     _observer: Option<Observer>,
 }
 
-/// The overlay's elements as built (`overlay` in glue.js), for `heal_overlay`.
+/// The overlay's elements as built (`overlay` in glue/lock.js), for `heal_overlay`.
 struct Overlay {
     saved: JsValue,
     _signin: Callback,
 }
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/lock.js")]
 extern "C" {
     fn overlay(title: &str, signin: &JsValue) -> JsValue;
     fn prepare(title: Option<&str>);

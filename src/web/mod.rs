@@ -1,6 +1,7 @@
 //! The browser edge: everything that touches `window`, `document`, storage or the network.
 
 pub mod audit;
+pub(crate) mod codes;
 mod crosstab;
 mod detach;
 mod lifecycle;

@@ -1,5 +1,5 @@
 //! Requests the SDK makes itself: the session protocol on `server.url` and audit delivery.
-//! They go through the page's original `fetch` (glue.js `send`) so they are never counted
+//! They go through the page's original `fetch` (glue/net.js `send`) so they are never counted
 //! as activity; the answer is classified here, trusting none of it.
 //!
 //! Callbacks instead of futures: one `Closure::once_into_js` per request keeps the
@@ -17,7 +17,7 @@ use crate::core::policy::{user_id, Ms, Reason, ServerAnswer};
 /// How long a server answer may take before it counts as failed.
 pub const SERVER_TIMEOUT_MS: u32 = 10_000;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/net.js")]
 extern "C" {
     /// `fetch` with the page's original function; calls `done([status, body, errorName])` once:
     /// status 0 = no answer; body = the parsed JSON of a 200 when `json` (undefined if not JSON).
@@ -144,7 +144,7 @@ pub fn post_audit(url: &str, body: JsValue, then: impl FnOnce(bool) + 'static) {
     );
 }
 
-/// `name: value` appended to the flat `[name, value, …]` list glue.js `send` takes.
+/// `name: value` appended to the flat `[name, value, …]` list glue/net.js `send` takes.
 fn header(headers: &Array, name: &str, value: &str) {
     headers.push(&name.into());
     headers.push(&value.into());

@@ -1,4 +1,4 @@
-//! The app's own fetch and XMLHttpRequest, observed through glue.js: user-started requests
+//! The app's own fetch and XMLHttpRequest, observed through glue/requests.js: user-started requests
 //! count and hold the lock, every response is read for the expiry header and a 401.
 
 use crate::prelude::*;
@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use super::util::{callback, kind, num, Installed, Kind};
 use crate::core::config::Config;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/requests.js")]
 extern "C" {
     fn patch_requests(cb: &JsValue, header: &JsValue, ignore: &js_sys::Array) -> Function;
 }
@@ -33,7 +33,7 @@ pub(super) fn patch(
     on_start: impl Fn(bool) -> bool + 'static,
     on_end: impl Fn(RequestEnd) + 'static,
 ) -> Installed {
-    // One callback for both ends of a request: at its start glue.js passes whether the URL
+    // One callback for both ends of a request: at its start glue/requests.js passes whether the URL
     // is ignored and takes back a token (1 observed only, 2 the user's); at its end
     // [token, status, expires header or null, same origin].
     let cb = callback(move |v| {

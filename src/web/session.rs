@@ -25,7 +25,7 @@ use super::warning::Warning;
 use crate::core::config::Config;
 use crate::core::policy::{Action, AuditKind, Ms, Policy, Reason, Shared, Source, State, Timing};
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/signin.js")]
 extern "C" {
     /// The cancelable `switch` event, then the reload unless it was prevented.
     fn switched(emit: &Function, detail: &JsValue);

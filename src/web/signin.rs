@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 
 use super::util::{callback, Installed};
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/signin.js")]
 extern "C" {
     /// Opens the popup; `done()` once it says it signed in or was closed. Its undo, or null.
     fn signin_popup(url: &JsValue, done: &JsValue) -> JsValue;

@@ -1,11 +1,11 @@
-//! Storage purge at lock (glue.js `purge`), and sessionStorage opened ahead of it (`warm`).
-//! The SDK's own localStorage records are glue.js's: the audit queue, the tabs' state.
+//! Storage purge at lock (glue/storage.js `purge`), and sessionStorage opened ahead of it (`warm`).
+//! The SDK's own localStorage records are the glue's (glue/audit.js, glue/crosstab.js): the audit queue, the tabs' state.
 
 use crate::core::config::PurgeCfg;
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/storage.js")]
 extern "C" {
     #[wasm_bindgen(js_name = purge)]
     fn purge_js(session: &JsValue, keep: &js_sys::Array, local: &js_sys::Array);

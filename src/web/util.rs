@@ -5,6 +5,7 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
 
+use super::codes;
 use crate::core::policy::Ms;
 
 // The glue's imports take JS values and f64s only where they can: a `bool` or `u32`
@@ -12,7 +13,7 @@ use crate::core::policy::Ms;
 // (`b !== 0`, `n >>> 0`, decoding), one more function compiled into the page's heap (and
 // baseline-compiled when it runs every second). `JsValue::from_bool` is a fixed table
 // slot, no call; `JsValue::from_str` goes through the one wrapper every string shares.
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/util.js")]
 extern "C" {
     fn timer(cb: &JsValue, ms: f64) -> JsValue;
     fn untimer(id: &JsValue);
@@ -57,23 +58,23 @@ pub enum Kind {
     Other,
 }
 
-/// What `v` is, from one glue.js call: where wasm-bindgen's `is_undefined`, `is_null`,
+/// What `v` is, from one glue/util.js call: where wasm-bindgen's `is_undefined`, `is_null`,
 /// `as_bool`, `is_function`, `is_object` and `Array::is_array` are an import each.
 pub fn kind(v: &JsValue) -> Kind {
     match kind_js(v) {
-        0 => Kind::Null,
-        1 => Kind::Bool,
-        2 => Kind::Num,
-        3 => Kind::Str,
-        4 => Kind::Array,
-        5 => Kind::Object,
-        6 => Kind::Function,
+        codes::KIND_NULL => Kind::Null,
+        codes::KIND_BOOLEAN => Kind::Bool,
+        codes::KIND_NUMBER => Kind::Num,
+        codes::KIND_STRING => Kind::Str,
+        codes::KIND_ARRAY => Kind::Array,
+        codes::KIND_OBJECT => Kind::Object,
+        codes::KIND_FUNCTION => Kind::Function,
         _ => Kind::Other,
     }
 }
 
 /// Calls a JS function (a removal, `emit`, a promise's resolve) with up to two arguments,
-/// ignoring what it throws: one glue.js import for every such call, where js_sys's
+/// ignoring what it throws: one glue/util.js import for every such call, where js_sys's
 /// `call0`/`call1`/`call2` are three, each wrapped in two JS functions of its own.
 pub fn call(f: &Function, a: &JsValue, b: &JsValue) {
     call_js(f, a, b);
@@ -92,7 +93,7 @@ pub fn callback(f: impl FnMut(JsValue) -> JsValue + 'static) -> Callback {
     Closure::new(f)
 }
 
-/// Something glue.js installed that calls `cb` (the lifecycle listeners, the request patch,
+/// Something the glue (src/web/glue/) installed that calls `cb` (the lifecycle listeners, the request patch,
 /// the leader's lock request), undone by calling `off` when this is dropped (gloo's pattern).
 #[must_use = "it is undone when this guard is dropped"]
 pub struct Installed {
@@ -142,7 +143,7 @@ impl Drop for Timer {
 }
 
 /// `{ k: v, … }` as a plain JS object (an event's detail: at most two fields, checked when
-/// compiling), made by one glue.js call instead of `Object::new` and a `Reflect::set` per field.
+/// compiling), made by one glue/util.js call instead of `Object::new` and a `Reflect::set` per field.
 pub fn obj<const N: usize>(pairs: &[(&str, JsValue); N]) -> JsValue {
     const { assert!(N <= 2, "obj: at most two fields") };
     obj_of(pairs)

@@ -1,5 +1,5 @@
 //! The built-in warning dialog (WCAG 2.2.1): an `alertdialog` in the top layer with a
-//! countdown and a "Stay signed in" button, built and run by `glue.js` (`warning`). Dropping
+//! countdown and a "Stay signed in" button, built and run by `glue/warning.js` (`warning`). Dropping
 //! it removes it and gives focus back.
 
 use alloc::rc::Rc;
@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use super::util::{callback, Callback};
 use crate::core::policy::Ms;
 
-#[wasm_bindgen(module = "/src/web/glue.js")]
+#[wasm_bindgen(module = "/src/web/glue/warning.js")]
 extern "C" {
     fn warning(deadline: f64, stay: &JsValue) -> JsValue;
     fn warning_update(w: &JsValue, deadline: f64);

@@ -1,0 +1,5 @@
+//! The numbers the wasm and its JS glue exchange, named once in `src/web/glue/util.js`
+//! (`export const NAME = <integer>;`) and given the same names here by `build.rs`.
+#![allow(dead_code)] // every code is generated; some are only ever produced by JS.
+
+include!(concat!(env!("OUT_DIR"), "/codes.rs"));
