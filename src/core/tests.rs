@@ -2177,3 +2177,71 @@ fn timing_of_a_config_keeps_the_hidden_grace_with_cross_tab() {
     assert_eq!(Timing::of(&cfg(false)).hidden, Some(0));
     assert_eq!(Timing::of(&cfg(true)).idle, 60_000);
 }
+
+// ---------------- the audit outbox (src/core/outbox.rs) ----------------
+
+mod outbox {
+    use super::super::outbox::{Outbox, BATCH, MAX_BACKOFF, ORPHAN_AFTER};
+    use super::{Ms, MIN, S, T0};
+
+    #[test]
+    fn one_batch_at_a_time_but_the_unloading_page_sends_anyway() {
+        let mut o = Outbox::default();
+        assert!(o.may_send(false));
+        o.sent();
+        assert!(!o.may_send(false), "a second batch waits for the first");
+        assert!(
+            o.may_send(true),
+            "pagehide: the last chance goes out with keepalive"
+        );
+        assert_eq!(
+            o.settled(true, false, T0),
+            None,
+            "delivered, nothing left: no retry"
+        );
+        assert!(o.may_send(false));
+        assert_eq!(BATCH, 200);
+    }
+
+    #[test]
+    fn records_left_after_a_delivery_go_at_once() {
+        let mut o = Outbox::default();
+        o.sent();
+        assert_eq!(o.settled(true, true, T0 + 5 * S), Some(T0 + 5 * S));
+    }
+
+    #[test]
+    fn failures_back_off_2_4_8_s_up_to_a_minute_and_a_delivery_resets_it() {
+        let mut o = Outbox::default();
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            o.sent();
+            let at = o
+                .settled(false, true, now)
+                .expect("a failure is always tried again");
+            waits.push((at - now) / S);
+            now = at;
+        }
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60, 60]);
+        assert_eq!(MAX_BACKOFF, MIN);
+        o.sent();
+        assert_eq!(o.settled(true, true, now), Some(now));
+        o.sent();
+        let at = o.settled(false, false, now).expect("retried");
+        assert_eq!(at - now, 2 * S, "the backoff starts over after a delivery");
+    }
+
+    #[test]
+    fn a_queue_unwritten_for_15_s_belongs_to_a_tab_that_is_gone() {
+        let now: Ms = T0 + 100 * S;
+        let before = Outbox::orphaned_before(now);
+        let written = |at: Ms| at <= before; // as glue/audit.js `orphans` applies it
+        assert!(written(now - ORPHAN_AFTER), "exactly 15 s old: taken over");
+        assert!(
+            !written(now - ORPHAN_AFTER + 1),
+            "a live tab rewrote it within 15 s"
+        );
+        assert_eq!(ORPHAN_AFTER, 15 * S);
+    }
+}

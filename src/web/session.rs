@@ -133,7 +133,7 @@ impl Session {
         if s.cfg.server.is_some() {
             s.server_request("GET", None, false);
         }
-        if s.audit.borrow().has_pending() {
+        if s.audit.borrow().has_pending(t0) {
             s.policy.borrow_mut().schedule_flush(t0 + 1_000);
             s.rearm();
         }
@@ -712,7 +712,7 @@ impl Session {
     }
 
     fn flush_audit(&self, unloading: bool) {
-        let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading) else {
+        let Some((url, body, batch)) = self.audit.borrow_mut().take_batch(unloading, now()) else {
             return;
         };
         let me = self.me.clone();

@@ -5,9 +5,6 @@ import { keys, local, read, write } from "./storage.js";
 
 const SEQ_KEY = "autologoff:seq";
 const QUEUE = "autologoff:audit:";
-/** Another tab's queue untouched this long is taken over (its tab is gone or stuck). */
-const ORPHAN_AFTER = 15_000;
-const BATCH = 200;
 
 /** A stored integer (optional "-" and digits), or null. */
 const int = (s) => (s != null && /^-?\d+$/.test(s) ? +s : null);
@@ -26,7 +23,7 @@ function queue(k) {
  */
 export function audit_log(delivers) {
   const tab = Array.from({ length: 4 }, () => ((Math.random() * 65536) | 0).toString(16).padStart(4, "0")).join("");
-  return { delivers, tab, seq: Math.max(int(read(SEQ_KEY)) ?? 0, 0), pending: [], busy: false, failures: 0 };
+  return { delivers, tab, seq: Math.max(int(read(SEQ_KEY)) ?? 0, 0), pending: [] };
 }
 
 /** A new record `{ seq, type, at, reason?, tab }` (the `audit` event's detail), queued. */
@@ -53,31 +50,36 @@ export function audit_persist(a) {
   write(QUEUE + a.tab, own.length ? Date.now() + "\n[" + own.join(",") + "]" : null);
 }
 
-/** Keys of other tabs' queues not written for `ORPHAN_AFTER`. */
-/** @param {import("./glue").AuditLog} a */
-function orphans(a) {
-  const now = Date.now();
+/**
+ * Keys of other tabs' queues last written at or `before` (the core's decision: src/core/outbox.rs),
+ * or unreadable.
+ * @param {import("./glue").AuditLog} a @param {number} before
+ */
+function orphans(a, before) {
   return keys(local()).filter((k) => {
     if (!k.startsWith(QUEUE) || k == QUEUE + a.tab) return false;
     const t = queue(k)?.[0];
-    return t == null || now - t >= ORPHAN_AFTER;
+    return t == null || t <= before;
   });
 }
 
-/** @param {import("./glue").AuditLog} a */
-export function audit_pending(a) {
-  return a.delivers && (a.pending.length > 0 || orphans(a).length > 0);
+/**
+ * Whether records wait: this tab's, or those of queues written at or `before`.
+ * @param {import("./glue").AuditLog} a @param {number} before
+ */
+export function audit_pending(a, before) {
+  return a.delivers && (a.pending.length > 0 || orphans(a, before).length > 0);
 }
 
 /**
- * The next batch to POST, `{ body, keys, adopted }` (at most `BATCH` records; queues of tabs
- * that are gone are taken over first), or null: nothing to send, or a batch is in flight and
- * the page is not unloading.
- * @param {import("./glue").AuditLog} a @param {boolean} unloading @returns {import("./glue").AuditBatch | null}
+ * The next batch to POST, `{ body, keys, adopted }` (at most `batch` records; the queues
+ * written at or `before` are taken over first), or null when nothing waits.
+ * @param {import("./glue").AuditLog} a @param {number} before @param {number} batch
+ * @returns {import("./glue").AuditBatch | null}
  */
-export function audit_take(a, unloading) {
-  if (!a.delivers || (a.busy && !unloading)) return null;
-  const adopted = orphans(a);
+export function audit_take(a, before, batch) {
+  if (!a.delivers) return null;
+  const adopted = orphans(a, before);
   for (const k of adopted) {
     let recs = [];
     try { recs = JSON.parse(queue(k)?.[1] ?? "[]"); } catch (_) {}
@@ -87,8 +89,7 @@ export function audit_take(a, unloading) {
     }
   }
   if (!a.pending.length) return null;
-  const keys = a.pending.slice(0, BATCH);
-  a.busy = true;
+  const keys = a.pending.slice(0, batch);
   return { body: "[" + keys.map((p) => p[2]).join(",") + "]", keys, adopted };
 }
 
@@ -97,14 +98,16 @@ export function audit_body(b) {
   return b.body;
 }
 
-/** A batch's outcome: when to try again (now for more, later after a failure), or -1. */
-/** @param {import("./glue").AuditLog} a @param {import("./glue").AuditBatch} b @param {boolean} ok @param {number} now */
-export function audit_settle(a, b, ok, now) {
-  a.busy = false;
-  if (!ok) return now + Math.min(1000 * 2 ** Math.min(++a.failures, 6), 60_000);
-  a.failures = 0;
-  a.pending = a.pending.filter(([t, s]) => !b.keys.some((k) => k[0] == t && k[1] == s));
-  for (const k of b.adopted) write(k, null);
-  audit_persist(a);
-  return a.pending.length ? now : -1;
+/**
+ * A batch's outcome: with `ok` its records leave the queue (and the queues it took over are
+ * removed). Returns whether records still wait.
+ * @param {import("./glue").AuditLog} a @param {import("./glue").AuditBatch} b @param {boolean} ok
+ */
+export function audit_settle(a, b, ok) {
+  if (ok) {
+    a.pending = a.pending.filter(([t, s]) => !b.keys.some((k) => k[0] == t && k[1] == s));
+    for (const k of b.adopted) write(k, null);
+    audit_persist(a);
+  }
+  return a.pending.length > 0;
 }

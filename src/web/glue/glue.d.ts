@@ -82,8 +82,6 @@ export interface AuditLog {
   tab: string;
   seq: number;
   pending: Queued[];
-  busy: boolean;
-  failures: number;
 }
 
 /** `audit_take`: one batch in flight. */
