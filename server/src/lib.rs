@@ -31,6 +31,7 @@ mod error;
 pub mod gateway;
 mod layer;
 pub mod oidc;
+mod page;
 pub mod recorder;
 mod routes;
 mod sessions;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
+use autologoff_server::audit::SqlSink;
 use autologoff_server::gateway::{Config, Gateway, LoginSource};
 use autologoff_server::Clock;
 use axum::body::{Body, Bytes};
@@ -1073,20 +1073,9 @@ async fn two_gateways_on_one_redis_and_one_postgres_are_one_deployment_on_the_re
     a.clock.set_offset(61_000);
     b.clock.set_offset(61_000);
     let sink = SqlSink::open(&pg.url()).await.unwrap();
-    let filter = ExportFilter {
-        source: Some(Source::Server),
-        ..ExportFilter::default()
-    };
-    let until = Instant::now() + Duration::from_secs(8);
-    let rows = loop {
-        let rows = sink.export(&filter).await.unwrap();
-        if rows.len() >= 5 || Instant::now() > until {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let rows = common::wait_for_server_rows(&sink, 5, Duration::from_secs(8)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // a second sweep on each
-    let again = sink.export(&filter).await.unwrap();
+    let again = common::server_rows(&sink).await;
     let seen: Vec<_> = again
         .iter()
         .map(|r| {

@@ -8,13 +8,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink, StoredRecord};
+use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink};
 use autologoff_server::store::{AnyStore, MemoryStore, RedisStore, SessionStore};
 use autologoff_server::{Sessions, SignIn};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::Router;
-use common::{Postgres, Redis};
+use common::{server_rows, wait_for_server_rows as wait_for, Postgres, Redis};
 use tower::ServiceExt;
 
 const IDLE: u64 = 60_000;
@@ -33,28 +33,6 @@ fn deployment<S: SessionStore>(store: S, sink: &SqlSink) -> Sessions<S> {
         .records(sink.clone())
         .build()
         .unwrap()
-}
-
-async fn server_rows(sink: &SqlSink) -> Vec<StoredRecord> {
-    sink.export(&ExportFilter {
-        source: Some(Source::Server),
-        ..ExportFilter::default()
-    })
-    .await
-    .unwrap()
-}
-
-/// Polls until `n` server records are stored (the writer task is asynchronous), at
-/// most `within`; returns them.
-async fn wait_for(sink: &SqlSink, n: usize, within: Duration) -> Vec<StoredRecord> {
-    let until = Instant::now() + within;
-    loop {
-        let rows = server_rows(sink).await;
-        if rows.len() >= n || Instant::now() > until {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The `name=value` pairs a response sets, as one `Cookie` header.

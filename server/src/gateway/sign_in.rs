@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{paths, LoginSource, Shared, RESERVED};
 use crate::error::ApiError;
+use crate::page::{escape, html};
 use crate::routes::read_body;
 use crate::{LiveSession, SignIn, Started};
 
@@ -58,7 +59,7 @@ pub(super) fn demo_routes() -> Router {
 /// A sign-in form with no password: for demos and tests only.
 async fn demo_form(request: Request) -> Response {
     let rd = paths::query_param(request.uri().query(), "rd").unwrap_or_else(|| "/".into());
-    let rd = html_escape(paths::safe_rd(&rd));
+    let rd = escape(paths::safe_rd(&rd));
     let page = format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>Sign in (demo)</title>\
          <h1>Sign in</h1><p>Demo sign-in: no password. Not for production.</p>\
@@ -67,25 +68,11 @@ async fn demo_form(request: Request) -> Response {
          <label>User <input name=user required maxlength=256 autofocus></label> \
          <button>Sign in</button></form></html>"
     );
-    let mut res = (StatusCode::OK, page).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
-    );
-    res
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    html(
+        StatusCode::OK,
+        "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        page,
+    )
 }
 
 /// `POST /.autologoff/demo-login`: `{"user": NAME}` (JSON, `204`) or the form's

@@ -2,32 +2,11 @@
 //! code) and the popup's `done` page. Each is served with its own strict
 //! `Content-Security-Policy`; the `done` page's one script runs by a per-answer nonce.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
+use crate::page::{escape, html};
 use crate::store::{SessionId, StoreError};
-
-fn html(status: StatusCode, csp: &str, body: String) -> Response {
-    let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str(csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    res
-}
 
 /// A short page saying the sign-in was refused and why (a fixed text of this crate's).
 pub fn refused(status: StatusCode, problem: &'static str) -> Response {
@@ -62,11 +41,4 @@ pub fn done() -> Result<Response, StoreError> {
         "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
     Ok(html(StatusCode::OK, &csp, body))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use autologoff_server::audit::{AuditSink, ExportFilter, Source, SqlSink, StoredRecord};
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -193,5 +195,28 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The server's own records in `sink` (`source = server`), in export order.
+pub async fn server_rows(sink: &SqlSink) -> Vec<StoredRecord> {
+    sink.export(&ExportFilter {
+        source: Some(Source::Server),
+        ..ExportFilter::default()
+    })
+    .await
+    .expect("the export answers")
+}
+
+/// Polls until `n` server records are stored (the writer task is asynchronous), at
+/// most `within`; returns them.
+pub async fn wait_for_server_rows(sink: &SqlSink, n: usize, within: Duration) -> Vec<StoredRecord> {
+    let until = Instant::now() + within;
+    loop {
+        let rows = server_rows(sink).await;
+        if rows.len() >= n || Instant::now() > until {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
