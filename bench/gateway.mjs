@@ -7,7 +7,7 @@
 //   - MB/s of a BENCH_MB MB download through nginx `proxy_pass` and through the gateway, with
 //     the gateway's peak RSS during it;
 //   - the gateway's RSS idle and with BENCH_WS open WebSockets (to a small Node upstream).
-// The gateway is a release build (opt-level 3, target/bench-gateway), its request log to
+// The gateway is built as deployed (`--profile server`: opt-level 3, LTO), its request log to
 // /dev/null. Two cores are shared by wrk, nginx and the gateway: read ratios, not absolutes.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, truncateSync } from "node:fs";
@@ -23,7 +23,7 @@ const SECS = Number(process.env.BENCH_SECS || 5);
 const CONNS = Number(process.env.BENCH_CONNS || 32);
 const MB = Number(process.env.BENCH_MB || 100);
 const WS = Number(process.env.BENCH_WS || 1000);
-const BIN = join(ROOT, "target/bench-gateway/release/autologoff-server");
+const BIN = join(ROOT, "target/server/autologoff-server");
 const say = (m) => process.stderr.write(m + "\n");
 
 const rss = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) / 1024;

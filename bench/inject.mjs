@@ -6,7 +6,7 @@
 //     to a BENCH_KB KB HTML page under a CSP, served by nginx: straight, through the gateway
 //     without injection, with injection, and with injection of a gzip page (decoded,
 //     rewritten, sent uncompressed).
-// The gateway is a release build (opt-level 3, target/bench-gateway, as bench:gateway), its
+// The gateway is built as deployed (`--profile server`, as bench:gateway), its
 // request log to /dev/null. Two cores are shared by wrk, nginx and the gateway: read ratios.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -18,7 +18,7 @@ import { ROOT, startGateway, startNginx, call, sessionCookie } from "../tests/ga
 const SECS = Number(process.env.BENCH_SECS || 5);
 const CONNS = Number(process.env.BENCH_CONNS || 32);
 const KB = Number(process.env.BENCH_KB || 20);
-const BIN = join(ROOT, "target/bench-gateway/release/autologoff-server");
+const BIN = join(ROOT, "target/server/autologoff-server");
 const CSP = "default-src 'self'; script-src 'self' 'nonce-abc'; object-src 'none'";
 const say = (m) => process.stderr.write(m + "\n");
 

@@ -5,7 +5,7 @@ import { startNginx, startGateway, ROOT } from "../tests/gateway/lib.mjs";
 import { freePort } from "../tests/services.mjs";
 import { join } from "node:path";
 
-const BIN = process.env.GATEWAY_BIN || join(ROOT, "target/bench-gateway/release/autologoff-server");
+const BIN = process.env.GATEWAY_BIN || join(ROOT, "target/server/autologoff-server");
 const up = await freePort();
 const upstream = await startNginx(`server { listen 127.0.0.1:${up}; location / { return 200 "ok\\n"; } }`);
 const gw = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login", ...(process.argv.slice(2))], BIN, { quiet: true });
