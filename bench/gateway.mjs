@@ -17,10 +17,9 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startRedis } from "../tests/services.mjs";
-import { ROOT, startGateway, startNginx, readmeBlock, ported, call, sessionCookie } from "../tests/gateway/lib.mjs";
+import { ROOT, startGateway, startNginx, readmeBlock, ported } from "../tests/gateway/lib.mjs";
+import { CONNS, SECS, signIn, wrk } from "./wrk.mjs";
 
-const SECS = Number(process.env.BENCH_SECS || 5);
-const CONNS = Number(process.env.BENCH_CONNS || 32);
 const MB = Number(process.env.BENCH_MB || 100);
 const WS = Number(process.env.BENCH_WS || 1000);
 const BIN = join(ROOT, "target/server/autologoff-server");
@@ -28,24 +27,10 @@ const say = (m) => process.stderr.write(m + "\n");
 
 const rss = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 
-function wrk(port, path, headers = []) {
-  const args = ["-t1", `-c${CONNS}`, `-d${SECS}s`, "--latency", ...headers.flatMap((h) => ["-H", h]), `http://127.0.0.1:${port}${path}`];
-  const out = execFileSync("wrk", args, { encoding: "utf8" });
-  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u]);
-  const lat = (q) => { const m = out.match(new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`)); return m ? unit(m[1], m[2]) : NaN; };
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: lat(50), p99: lat(99), non2xx };
-}
-
 function download(port, headers = []) {
   const args = ["-s", "-o", "/dev/null", "-w", "%{speed_download} %{http_code}", ...headers.flatMap((h) => ["-H", h]), `http://127.0.0.1:${port}/big`];
   const [speed, code] = execFileSync("curl", args, { encoding: "utf8" }).split(" ");
   return { mbs: Number(speed) / 1e6, code };
-}
-
-async function signIn(port) {
-  const r = await call(port, "POST", "/.autologoff/demo-login", { "content-type": "application/json" }, JSON.stringify({ user: "bench" }));
-  return sessionCookie(r);
 }
 
 /** A Node upstream that accepts WebSockets and keeps them open (nothing sent). */
@@ -94,7 +79,7 @@ try {
   const red = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login", "--store", redis.url], BIN, { quiet: true });
   stops.push(() => red.close());
   // The same on one runtime thread (TOKIO_WORKER_THREADS=1), as nginx runs one worker process
-  // here: on two cores shared with wrk and the upstream, a second thread mostly adds wake-ups.
+  // here (two threads did better in the 2026-12-07 run: docs/perf-log.md).
   const one = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login"], BIN, { quiet: true, env: { ...process.env, TOKIO_WORKER_THREADS: "1" } });
   stops.push(() => one.close());
   const authOnly = await startGateway(["--demo-login"], BIN, { quiet: true });

@@ -8,28 +8,17 @@
 //     rewritten, sent uncompressed).
 // The gateway is built as deployed (`--profile server`, as bench:gateway), its
 // request log to /dev/null. Two cores are shared by wrk, nginx and the gateway: read ratios.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../tests/services.mjs";
-import { ROOT, startGateway, startNginx, call, sessionCookie } from "../tests/gateway/lib.mjs";
+import { ROOT, startGateway, startNginx, call } from "../tests/gateway/lib.mjs";
+import { CONNS, SECS, signIn, wrk } from "./wrk.mjs";
 
-const SECS = Number(process.env.BENCH_SECS || 5);
-const CONNS = Number(process.env.BENCH_CONNS || 32);
 const KB = Number(process.env.BENCH_KB || 20);
 const BIN = join(ROOT, "target/server/autologoff-server");
 const CSP = "default-src 'self'; script-src 'self' 'nonce-abc'; object-src 'none'";
 const say = (m) => process.stderr.write(m + "\n");
-
-function wrk(port, path, headers) {
-  const args = ["-t1", `-c${CONNS}`, `-d${SECS}s`, "--latency", ...headers.flatMap((h) => ["-H", h]), `http://127.0.0.1:${port}${path}`];
-  const out = execFileSync("wrk", args, { encoding: "utf8" });
-  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u]);
-  const lat = (q) => { const m = out.match(new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`)); return m ? unit(m[1], m[2]) : NaN; };
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: lat(50), p99: lat(99), non2xx };
-}
 
 const dir = mkdtempSync(join(tmpdir(), "alo-bench-inject-"));
 mkdirSync(join(dir, "html"));
@@ -54,7 +43,6 @@ const base = ["--upstream", `http://127.0.0.1:${up}`, "--demo-login", "--idle-se
 const plain = await startGateway(base, BIN, { quiet: true });
 const injecting = await startGateway([...base, "--inject-sdk", "--sdk-dir", join(ROOT, "pkg"), "--sdk-options", sdkOptions], BIN, { quiet: true });
 
-const signIn = async (port) => sessionCookie(await call(port, "POST", "/.autologoff/demo-login", { "content-type": "application/json" }, JSON.stringify({ user: "bench" })));
 const nav = (cookie, gzip = false) => [`Cookie: ${cookie}`, "Sec-Fetch-Mode: navigate", "Accept: text/html", ...(gzip ? ["Accept-Encoding: gzip"] : [])];
 
 const plainCookie = await signIn(plain.port);
