@@ -121,7 +121,8 @@ if (snippets.size) {
     }
   }
   const members = [...glueNames].map(([from, to]) => `${to}: ${ns.get(glueModule.get(from))}.${from}`).join(", ");
-  const at = js.indexOf('"b": ') >= 0 ? js.indexOf('"b": ') : js.indexOf(JSON.stringify(bg) + ":");
+  // Put in the imports object, before wasm-bindgen's own module (renamed "b" below).
+  const at = js.indexOf(JSON.stringify(bg) + ":");
   if (at < 0) throw new Error(`shrink-imports: no imports object in ${jsPath}`);
   js = js.slice(0, at) + `"g": { ${members} },\n        ` + js.slice(at);
 }

@@ -5,8 +5,12 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// `body` as an HTML answer with `status`, under the policy `csp`.
+/// `body` as an HTML answer with `status`, under the policy `csp`. A policy that is not a
+/// valid header value gets `500`, never the page without it.
 pub(crate) fn html(status: StatusCode, csp: &str, body: String) -> Response {
+    let Ok(csp) = HeaderValue::from_str(csp) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -22,9 +26,7 @@ pub(crate) fn html(status: StatusCode, csp: &str, body: String) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     res
 }
 
