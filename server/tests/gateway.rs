@@ -608,6 +608,70 @@ async fn content_length_with_transfer_encoding_is_400_and_never_forwarded() {
     );
 }
 
+/// An upstream that answers one request per connection and then closes it: with
+/// `Connection: close` on even connections, silently (an idle timeout) on odd ones.
+async fn one_answer_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => head.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let close = if n.is_multiple_of(2) {
+                    "Connection: close\r\n"
+                } else {
+                    ""
+                };
+                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n{close}\r\nok {n}");
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_closing_between_requests_is_reconnected_for_the_next() {
+    let (up, accepted) = one_answer_per_connection().await;
+    let g = gateway(Some(up), |_| {}).await;
+    // One kept-alive client connection: the gateway's link to the app closes after
+    // each answer, and each next request opens a new one.
+    let mut s = TcpStream::connect(g.addr).await.unwrap();
+    for i in 0..4 {
+        let request = format!("GET /public/{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.ends_with(format!("ok {i}").as_bytes()) {
+            let k = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            assert!(
+                k > 0,
+                "the gateway closed the client connection after {i} answers"
+            );
+            answer.extend_from_slice(&buf[..k]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status_of(&answer), 200, "{answer}");
+        // Let the app's close reach the gateway before the next request.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 4);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_and_pipelined_requests_with_bodies_are_all_forwarded() {
     let (up, seen) = upstream().await;

@@ -4,7 +4,8 @@
 //!
 //! - [`Config`] says what to run; [`Gateway::open`] opens the store and the sink (an
 //!   error names the flag and its value); [`Gateway::serve`] accepts connections.
-//! - `proxy`: the reverse proxy (hyper-util's pooled client, bodies streamed).
+//! - `proxy`: the reverse proxy (bodies streamed); `link`: each client connection's own
+//!   upstream connection, driven in the client connection's task.
 //! - `streams`: answers and upgraded connections cut when their session ends.
 //! - `forward_auth`: `/.autologoff/auth` for nginx, Caddy, Traefik.
 //! - `sign_in`: the login sources (`--demo-login`, `--login-from-upstream`); OIDC is the
@@ -17,6 +18,7 @@
 mod forward_auth;
 mod framing;
 mod inject;
+mod link;
 mod paths;
 mod proxy;
 mod sign_in;
@@ -36,7 +38,7 @@ use axum::{Extension, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::audit::{AuditSink, SqlSink};
@@ -219,9 +221,15 @@ pub struct Gateway {
     header_read_timeout: Duration,
 }
 
-/// The peer address of a connection, put on each of its requests.
-#[derive(Clone, Copy, Debug)]
-struct Peer(SocketAddr);
+/// What each request of a client connection is handed of it: the peer's address (as
+/// `X-Forwarded-For` sends it), what the wire said of this request's framing, and the
+/// connection's upstream link.
+#[derive(Clone)]
+struct ConnInfo {
+    peer_ip: HeaderValue,
+    wire: Option<framing::Verdict>,
+    link: Arc<link::Link>,
+}
 
 impl Gateway {
     /// Opens the store and the sink and builds the sessions; `bound` is the listening
@@ -378,12 +386,26 @@ impl Gateway {
 
     /// Accepts connections until `shutdown` resolves. At most `max_connections` are
     /// open at once; a connection slow to send its request head is closed.
+    ///
+    /// Connections are served on lanes: one thread per runtime worker, each with its own
+    /// single-threaded runtime, handed connections in turn. A connection, its upstream
+    /// link and its requests stay on one thread; the work-stealing runtime woke a second
+    /// worker for about every other request, which cost more than the proxying
+    /// (docs/perf-log.md). The store, the sink and the watchers stay on the runtime
+    /// `serve` runs on. When `serve` returns or is dropped, the lanes stop and close
+    /// their connections.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let mut lanes = Vec::with_capacity(workers);
+        for _ in 0..workers.max(1) {
+            lanes.push(self.clone().lane()?);
+        }
+        let mut lanes = lanes.iter().cycle();
         tokio::pin!(shutdown);
         loop {
             let slot = tokio::select! {
@@ -395,6 +417,10 @@ impl Gateway {
                 a = listener.accept() => a,
                 () = &mut shutdown => return Ok(()),
             };
+            let accepted = accepted.and_then(|(tcp, peer)| {
+                tcp.set_nodelay(true)?;
+                Ok((tcp.into_std()?, peer))
+            });
             let (tcp, peer) = match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -404,29 +430,79 @@ impl Gateway {
                     continue;
                 }
             };
-            let _ = tcp.set_nodelay(true);
-            let shared = Arc::clone(&self.shared);
-            let verdicts = framing::Verdicts::default();
-            let io = framing::Watched::new(tcp, verdicts.clone());
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(Peer(peer));
-                req.extensions_mut().insert(verdicts.next());
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, std::convert::Infallible>(entry(shared, req.map(Body::new)).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(self.header_read_timeout)
-                .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades();
-            tokio::spawn(async move {
-                let _ = conn.await;
-                drop(slot);
-            });
+            let sent = lanes.next().map(|lane| lane.send((tcp, peer, slot)));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(std::io::Error::other("a connection thread stopped"));
+            }
         }
     }
+
+    /// Starts one lane: a thread whose own runtime serves the connections sent to it,
+    /// until the sender is dropped.
+    fn lane(self) -> std::io::Result<tokio::sync::mpsc::UnboundedSender<Handed>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (send, mut handed) = tokio::sync::mpsc::unbounded_channel::<Handed>();
+        std::thread::Builder::new()
+            .name("gateway-lane".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while let Some((tcp, peer, slot)) = handed.recv().await {
+                        match tokio::net::TcpStream::from_std(tcp) {
+                            Ok(tcp) => {
+                                tokio::spawn(self.clone().connection(tcp, peer, slot));
+                            }
+                            Err(e) => tracing::error!("accept: {e}"),
+                        }
+                    }
+                });
+            })?;
+        Ok(send)
+    }
+
+    /// Serves one client connection and drives its upstream link, in one task.
+    async fn connection(
+        self,
+        tcp: tokio::net::TcpStream,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+    ) {
+        let shared = Arc::clone(&self.shared);
+        let verdicts = framing::Verdicts::default();
+        let io = framing::Watched::new(tcp, verdicts.clone());
+        let link = Arc::new(link::Link::default());
+        let driven = Arc::clone(&link);
+        let peer_ip = HeaderValue::from_maybe_shared(peer.ip().to_string())
+            .unwrap_or(HeaderValue::from_static("unknown"));
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnInfo {
+                peer_ip: peer_ip.clone(),
+                wire: verdicts.next(),
+                link: Arc::clone(&link),
+            });
+            let shared = Arc::clone(&shared);
+            async move { Ok::<_, std::convert::Infallible>(entry(shared, req.map(Body::new)).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let mut conn = std::pin::pin!(conn);
+        let _ = std::future::poll_fn(|cx| {
+            let done = conn.as_mut().poll(cx);
+            driven.drive(cx);
+            done
+        })
+        .await;
+        drop(slot);
+    }
 }
+
+/// An accepted connection on its way to a lane, with its connection slot.
+type Handed = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -465,11 +541,8 @@ async fn route(shared: &Arc<Shared>, mut request: Request) -> Response {
             &format!("request headers over {MAX_HEADERS} bytes"),
         );
     }
-    let wire = request
-        .extensions()
-        .get::<Option<framing::Verdict>>()
-        .copied();
-    if let Err(why) = proxy::check_framing(request.headers(), wire.flatten()) {
+    let wire = request.extensions().get::<ConnInfo>().and_then(|c| c.wire);
+    if let Err(why) = proxy::check_framing(request.headers(), wire) {
         return ApiError::BadRequest(why).into_response();
     }
     if paths::under(&path, RESERVED) {

@@ -1,6 +1,6 @@
-//! The reverse proxy: requests checked (never extended) and forwarded through
-//! hyper-util's pooled client, bodies streamed both ways, answers cut when their
-//! session ends.
+//! The reverse proxy: requests checked (never extended) and forwarded on the client
+//! connection's own upstream connection (`link`; upgrades through hyper-util's pooled
+//! client), bodies streamed both ways, answers cut when their session ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,41 +16,52 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::framing::Verdict;
 use super::inject::Injector;
+use super::link::LinkError;
 use super::streams::CutBody;
-use super::{json_error, paths, sign_in, LoginSource, Peer, Shared};
+use super::{json_error, paths, sign_in, ConnInfo, LoginSource, Shared};
 use crate::error::ApiError;
 use crate::sessions::SessionError;
 use crate::LiveSession;
 
-/// Idle pooled connections kept per upstream.
+/// Idle pooled connections kept per upstream (upgrades only).
 const POOL_IDLE_PER_HOST: usize = 256;
 
 /// Headers that describe one hop, never forwarded either way (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_AUTOLOGOFF_USER: HeaderName = HeaderName::from_static("x-autologoff-user");
+const X_AUTOLOGOFF_EXPIRES: HeaderName = HeaderName::from_static("x-autologoff-expires");
 
 /// Request headers the gateway sets itself; a client's copies never pass.
-const SET_HERE: [&str; 6] = [
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
-    "autologoff-login",
-    "autologoff-logout",
+const SET_HERE: [HeaderName; 6] = [
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    header::FORWARDED,
+    sign_in::AUTOLOGOFF_LOGIN,
+    sign_in::AUTOLOGOFF_LOGOUT,
 ];
 
-/// The app behind the gateway and the pooled client that reaches it.
+/// The app behind the gateway, and the pooled client that reaches it for upgrades.
 pub(super) struct Upstream {
     origin: String,
+    /// `host:port`, what a client connection's link connects to.
+    authority: String,
+    /// The `Host` the app is sent.
+    host: HeaderValue,
     base: String,
     client: Client<HttpConnector, Body>,
     timeout: Duration,
@@ -76,19 +87,79 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
             .build(connector);
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| "expected http://host:port".to_owned())?;
         Ok(Upstream {
             origin: format!("http://{authority}"),
+            authority: authority.to_string(),
+            host,
             base: uri.path().trim_end_matches('/').to_owned(),
             client,
             timeout,
         })
     }
 
-    fn uri_for(&self, original: &Uri) -> Result<Uri, ApiError> {
-        let pq = original.path_and_query().map_or("/", |pq| pq.as_str());
-        format!("{}{}{pq}", self.origin, self.base)
+    /// The target as sent to the app: absolute for the pooled client (`upgrade`),
+    /// origin-form on a link.
+    fn uri_for(&self, original: &Uri, upgrade: bool) -> Result<Uri, ApiError> {
+        let pq = original.path_and_query();
+        if !upgrade && self.base.is_empty() {
+            if let Some(pq) = pq {
+                return Ok(Uri::from(pq.clone()));
+            }
+        }
+        let pq = pq.map_or("/", |pq| pq.as_str());
+        let origin = if upgrade { self.origin.as_str() } else { "" };
+        format!("{origin}{}{pq}", self.base)
             .parse()
             .map_err(|_| ApiError::BadRequest("the request target cannot be forwarded".into()))
+    }
+
+    /// Sends a request: on the client connection's link, or through the pool when it
+    /// upgrades. A `504` past the timeout, a `502` when the app cannot be reached or
+    /// breaks off, a `400` when the client's own body fails.
+    async fn send(
+        &self,
+        link: Option<&super::link::Link>,
+        mut request: hyper::Request<Body>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, Response> {
+        let sent = async {
+            match link {
+                Some(link) => {
+                    request
+                        .headers_mut()
+                        .insert(header::HOST, self.host.clone());
+                    link.send(&self.authority, request).await
+                }
+                None => self.client.request(request).await.map_err(|e| {
+                    if e.is_connect() {
+                        LinkError::Connect
+                    } else if request_body_failed(&e) {
+                        LinkError::RequestBody
+                    } else {
+                        LinkError::Upstream
+                    }
+                }),
+            }
+        };
+        match tokio::time::timeout(self.timeout, sent).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Err(_) => Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream did not answer in time",
+            )),
+            Ok(Err(LinkError::Connect)) => {
+                Err(json_error(StatusCode::BAD_GATEWAY, "upstream unreachable"))
+            }
+            Ok(Err(LinkError::RequestBody)) => Err(ApiError::BadRequest(
+                "the request body could not be read".into(),
+            )
+            .into_response()),
+            Ok(Err(LinkError::Upstream)) => Err(json_error(
+                StatusCode::BAD_GATEWAY,
+                "upstream failed to answer",
+            )),
+        }
     }
 }
 
@@ -166,25 +237,22 @@ async fn forward(
     // --inject-sdk: a navigation with a live session may get the SDK on its page.
     let method = request.method().clone();
     let page = live.is_some() && paths::is_navigation(&method, request.headers());
-    let peer = request.extensions().get::<Peer>().map(|p| p.0);
+    let conn = request.extensions().get::<ConnInfo>().cloned();
     let (mut parts, body) = request.into_parts();
-    let uri = match upstream.uri_for(&parts.uri) {
+    let uri = match upstream.uri_for(&parts.uri, upgrade.is_some()) {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
-    let presented = cookies_of(&parts.headers);
     let mut headers = forwarded_headers(shared, &parts.headers);
-    if let Some(peer) = peer {
-        if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
-            headers.insert("x-forwarded-for", ip);
-        }
+    if let Some(conn) = &conn {
+        headers.insert(X_FORWARDED_FOR, conn.peer_ip.clone());
     }
     headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(shared.forwarded_proto),
     );
     if let Some(host) = parts.headers.get(header::HOST) {
-        headers.insert("x-forwarded-host", host.clone());
+        headers.insert(X_FORWARDED_HOST, host.clone());
     }
     if let Some(protocol) = &upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -195,33 +263,24 @@ async fn forward(
             return ApiError::BadRequest("the user name cannot be sent as a header".into())
                 .into_response();
         };
-        headers.insert("x-autologoff-user", user);
-        headers.insert("x-autologoff-expires", HeaderValue::from(live.expires_at));
+        headers.insert(X_AUTOLOGOFF_USER, user);
+        headers.insert(X_AUTOLOGOFF_EXPIRES, HeaderValue::from(live.expires_at));
     }
     if page && shared.injector.is_some() {
         Injector::narrow_accept_encoding(&mut headers);
     }
-    parts.headers = headers;
+    // The client's own headers stay for a sign-in or sign-out the answer may carry.
+    let presented = std::mem::replace(&mut parts.headers, headers);
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     let outgoing = hyper::Request::from_parts(parts, body);
-    let answer = tokio::time::timeout(upstream.timeout, upstream.client.request(outgoing)).await;
-    let mut answer = match answer {
-        Err(_) => {
-            return json_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream did not answer in time",
-            )
-        }
-        Ok(Err(e)) if e.is_connect() => {
-            return json_error(StatusCode::BAD_GATEWAY, "upstream unreachable")
-        }
-        Ok(Err(e)) if request_body_failed(&e) => {
-            return ApiError::BadRequest("the request body could not be read".into())
-                .into_response()
-        }
-        Ok(Err(_)) => return json_error(StatusCode::BAD_GATEWAY, "upstream failed to answer"),
-        Ok(Ok(a)) => a,
+    let link = match (&conn, &upgrade) {
+        (Some(conn), None) => Some(&*conn.link),
+        _ => None,
+    };
+    let mut answer = match upstream.send(link, outgoing).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
     };
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
@@ -257,8 +316,8 @@ async fn forward(
         strip_hop_by_hop(&mut parts.headers);
         drop_own_cookies(&mut parts.headers, &shared.cookies);
         // A sign-in is read from ordinary answers only; never passed to the browser.
-        parts.headers.remove("autologoff-login");
-        parts.headers.remove("autologoff-logout");
+        parts.headers.remove(sign_in::AUTOLOGOFF_LOGIN);
+        parts.headers.remove(sign_in::AUTOLOGOFF_LOGOUT);
         parts
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -287,7 +346,7 @@ async fn forward(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let body = match &live {
-        Some(live) => Body::new(CutBody::new(body, shared.streams.register(&live.id))),
+        Some(live) => Body::new(CutBody::new(body, &shared.streams, live.id.clone())),
         None => Body::new(body),
     };
     let body = match &shared.injector {
@@ -303,16 +362,7 @@ async fn forward(
 /// Whether sending failed on the client's own body (malformed chunks, a broken upload):
 /// the client's fault (`400`), not the upstream's.
 fn request_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_user)
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
+    std::error::Error::source(e).is_some_and(super::link::body_failed)
 }
 
 /// The protocol a request asks to upgrade to (`Connection: upgrade` + `Upgrade`).
@@ -340,10 +390,12 @@ fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in connection_listed(headers) {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        for name in connection_listed(headers) {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -352,13 +404,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// no hop-by-hop header, no `Host` (the client sets the upstream's), no client copy
 /// of a header the gateway sets, no `X-Autologoff-*`, and none of the gateway's cookies.
 fn forwarded_headers(shared: &Shared, original: &HeaderMap) -> HeaderMap {
-    let listed = connection_listed(original);
+    let listed = if original.contains_key(header::CONNECTION) {
+        connection_listed(original)
+    } else {
+        Vec::new()
+    };
     let mut out = HeaderMap::with_capacity(original.len() + 6);
     for (name, value) in original {
-        let n = name.as_str();
-        let dropped = HOP_BY_HOP.contains(&n)
-            || SET_HERE.contains(&n)
-            || n.starts_with("x-autologoff-")
+        let dropped = HOP_BY_HOP.contains(name)
+            || SET_HERE.contains(name)
+            || name.as_str().starts_with("x-autologoff-")
             || name == header::HOST
             || listed.contains(name);
         if dropped {
@@ -378,6 +433,9 @@ fn forwarded_headers(shared: &Shared, original: &HeaderMap) -> HeaderMap {
 /// Removes the upstream's `Set-Cookie` for the gateway's own cookie names: the app
 /// cannot plant a session id (fixation) or clear the gateway's cookie.
 fn drop_own_cookies(headers: &mut HeaderMap, names: &[String]) {
+    if !headers.contains_key(header::SET_COOKIE) {
+        return;
+    }
     let kept: Vec<HeaderValue> = headers
         .get_all(header::SET_COOKIE)
         .iter()
@@ -395,15 +453,6 @@ fn drop_own_cookies(headers: &mut HeaderMap, names: &[String]) {
     for v in kept {
         headers.append(header::SET_COOKIE, v);
     }
-}
-
-/// Only the `Cookie` headers (what a sign-in or sign-out needs of the request).
-fn cookies_of(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for v in headers.get_all(header::COOKIE) {
-        out.append(header::COOKIE, v.clone());
-    }
-    out
 }
 
 /// A `Cookie` value without the named cookies; `None` when nothing is left, or when

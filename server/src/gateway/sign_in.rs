@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -137,6 +137,11 @@ async fn demo_login_inner(shared: &Shared, request: Request) -> Result<Response,
     Ok(res)
 }
 
+/// The upstream's answer header that signs a user in (`--login-from-upstream`).
+pub(super) const AUTOLOGOFF_LOGIN: HeaderName = HeaderName::from_static("autologoff-login");
+/// The upstream's answer header that signs the browser out (`1`).
+pub(super) const AUTOLOGOFF_LOGOUT: HeaderName = HeaderName::from_static("autologoff-logout");
+
 /// Reads (and always removes) the upstream's `Autologoff-Login`/`Autologoff-Logout`
 /// answer headers; with `--login-from-upstream` they start or end the session of the
 /// browser that made `request`. `Ok(Some)`: the session now live. `Err`: the answer to
@@ -146,13 +151,16 @@ pub(super) async fn from_upstream(
     request: &HeaderMap,
     answer: &mut HeaderMap,
 ) -> Result<Option<LiveSession>, Response> {
-    let logins: Vec<HeaderValue> = answer.get_all("autologoff-login").iter().cloned().collect();
+    if !answer.contains_key(AUTOLOGOFF_LOGIN) && !answer.contains_key(AUTOLOGOFF_LOGOUT) {
+        return Ok(None);
+    }
+    let logins: Vec<HeaderValue> = answer.get_all(AUTOLOGOFF_LOGIN).iter().cloned().collect();
     let logout = answer
-        .get_all("autologoff-logout")
+        .get_all(AUTOLOGOFF_LOGOUT)
         .iter()
         .any(|v| v.as_bytes() == b"1");
-    answer.remove("autologoff-login");
-    answer.remove("autologoff-logout");
+    answer.remove(AUTOLOGOFF_LOGIN);
+    answer.remove(AUTOLOGOFF_LOGOUT);
     if !matches!(shared.login, LoginSource::Upstream(_)) {
         return Ok(None);
     }

@@ -147,18 +147,31 @@ pub(super) fn spawn_watcher<S: SessionStore>(streams: &Streams, sessions: Sessio
 
 /// An answer body that ends in an error, mid-stream, when its session ends: the
 /// browser sees a broken transfer, never a complete one, and nothing after the cut.
+///
+/// The body registers with [`Streams`] only once it waits for the upstream or passes a
+/// second frame. An answer the upstream sent at once (most of them) never takes the
+/// registry's lock; one that lasts is watched from its first wait on.
 pub(super) struct CutBody<B> {
     inner: B,
+    streams: Streams,
+    id: SessionId,
+    first_passed: bool,
+    watched: Option<Watched>,
+}
+
+struct Watched {
     ended: Pin<Box<dyn Future<Output = ()> + Send>>,
     _ticket: Ticket,
 }
 
 impl<B> CutBody<B> {
-    pub(super) fn new(inner: B, ticket: Ticket) -> Self {
+    pub(super) fn new(inner: B, streams: &Streams, id: SessionId) -> Self {
         CutBody {
             inner,
-            ended: Box::pin(ticket.ended()),
-            _ticket: ticket,
+            streams: streams.clone(),
+            id,
+            first_passed: false,
+            watched: None,
         }
     }
 }
@@ -176,12 +189,36 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
-        if this.ended.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(Err("the session ended".into())));
+        let cut = || Poll::Ready(Some(Err("the session ended".into())));
+        if let Some(w) = &mut this.watched {
+            if w.ended.as_mut().poll(cx).is_ready() {
+                return cut();
+            }
         }
-        Pin::new(&mut this.inner)
+        let polled = Pin::new(&mut this.inner)
             .poll_frame(cx)
-            .map(|f| f.map(|r| r.map_err(Into::into)))
+            .map(|f| f.map(|r| r.map_err(Into::into)));
+        let watch = match &polled {
+            Poll::Ready(None) => false,
+            Poll::Ready(Some(_)) if !this.first_passed => {
+                this.first_passed = true;
+                false
+            }
+            _ => this.watched.is_none(),
+        };
+        if watch {
+            let ticket = this.streams.register(&this.id);
+            let mut ended = Box::pin(ticket.ended());
+            let was_cut = ended.as_mut().poll(cx).is_ready();
+            this.watched = Some(Watched {
+                ended,
+                _ticket: ticket,
+            });
+            if was_cut {
+                return cut();
+            }
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
