@@ -78,7 +78,7 @@ try {
   stops.push(() => mem.close());
   const red = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login", "--store", redis.url], BIN, { quiet: true });
   stops.push(() => red.close());
-  // The same on one runtime thread (TOKIO_WORKER_THREADS=1), as nginx runs one worker process
+  // The same on one lane (TOKIO_WORKER_THREADS=1: one connection thread), as nginx runs one worker process
   // here (two threads did better in the 2026-12-07 run: docs/perf-log.md).
   const one = await startGateway(["--upstream", `http://127.0.0.1:${up}`, "--demo-login"], BIN, { quiet: true, env: { ...process.env, TOKIO_WORKER_THREADS: "1" } });
   stops.push(() => one.close());
@@ -104,7 +104,7 @@ try {
     ["nginx proxy_pass", pp, []],
     ["gateway, memory store", mem.port, [`Cookie: ${memCookie}`]],
     ["gateway, Redis store", red.port, [`Cookie: ${redCookie}`]],
-    ["gateway, memory store, 1 runtime thread", one.port, [`Cookie: ${oneCookie}`]],
+    ["gateway, memory store, 1 lane", one.port, [`Cookie: ${oneCookie}`]],
     ["nginx + auth_request → gateway", ap, [`Cookie: ${authCookie}`]],
   ]) {
     say(`wrk ${name} …`);

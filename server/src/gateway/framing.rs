@@ -129,13 +129,17 @@ impl<T> Watched<T> {
                         self.state = State::Done;
                         return;
                     }
-                    line.extend_from_slice(&bytes[..end]);
-                    bytes = &bytes[end + 1..];
-                    let mut whole = std::mem::take(line);
-                    if whole.last() == Some(&b'\r') {
-                        whole.pop();
+                    // A line read whole is followed where it lies; only one split
+                    // between reads is copied.
+                    let (text, rest) = (&bytes[..end], &bytes[end + 1..]);
+                    if line.is_empty() {
+                        self.state = self.line(without_cr(text));
+                    } else {
+                        line.extend_from_slice(text);
+                        let whole = std::mem::take(line);
+                        self.state = self.line(without_cr(&whole));
                     }
-                    self.state = self.line(&whole);
+                    bytes = rest;
                 }
             }
         }
@@ -182,22 +186,19 @@ impl<T> Watched<T> {
                 let Some(colon) = text.iter().position(|b| *b == b':') else {
                     return State::Done;
                 };
-                let name = text[..colon].to_ascii_lowercase();
-                let value = String::from_utf8_lossy(&text[colon + 1..])
-                    .trim()
-                    .to_owned();
+                let name = &text[..colon];
+                let value = text[colon + 1..].trim_ascii();
                 let mut next = (length, te, cl, upgrade);
-                match name.as_slice() {
-                    b"content-length" => {
-                        next.2 = true;
-                        match value.parse::<u64>() {
-                            Ok(n) => next.0 = Some(n),
-                            Err(_) => return State::Done,
-                        }
+                if name.eq_ignore_ascii_case(b"content-length") {
+                    next.2 = true;
+                    match std::str::from_utf8(value).map(str::parse::<u64>) {
+                        Ok(Ok(n)) => next.0 = Some(n),
+                        _ => return State::Done,
                     }
-                    b"transfer-encoding" => next.1 = true,
-                    b"upgrade" => next.3 = true,
-                    _ => {}
+                } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                    next.1 = true;
+                } else if name.eq_ignore_ascii_case(b"upgrade") {
+                    next.3 = true;
                 }
                 State::Head {
                     line,
@@ -224,6 +225,10 @@ impl<T> Watched<T> {
             _ => State::Done,
         }
     }
+}
+
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {

@@ -345,8 +345,8 @@ async fn forward(
             .headers
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    let body = match &live {
-        Some(live) => Body::new(CutBody::new(body, &shared.streams, live.id.clone())),
+    let body = match live {
+        Some(live) => Body::new(CutBody::new(body, &shared.streams, live.id)),
         None => Body::new(body),
     };
     let body = match &shared.injector {

@@ -12,7 +12,6 @@ mod gateway;
 mod hooks;
 mod listener;
 mod serve;
-mod stderr;
 
 use std::process::ExitCode;
 
@@ -22,10 +21,8 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Logs (requests, warnings) go to stderr through `tracing`; a flag refused at start is
     // a message to the operator, printed as it is. Never a query string, body, cookie or id.
-    // Request lines are written in batches (stderr.rs); warnings and errors at once.
-    let log = stderr::Stderr::start();
     tracing_subscriber::fmt()
-        .with_writer(log.clone())
+        .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(false)
         .init();
@@ -39,13 +36,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = match args.command {
+    match args.command {
         Some(cli::Command::Audit {
             command: cli::AuditCommand::Export(export),
         }) => runtime.block_on(export::run(export)),
         Some(cli::Command::Gateway(args)) => runtime.block_on(gateway::run(*args)),
         None => runtime.block_on(serve::run(args.serve)),
-    };
-    log.flush();
-    code
+    }
 }
