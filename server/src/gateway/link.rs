@@ -1,8 +1,9 @@
 //! A client connection's own upstream connection. It opens at the connection's first
 //! forwarded request and stays open (keep-alive) for the requests after it. The client
 //! connection's task polls it ([`Link::drive`]), so a request and its answer cross no
-//! task, channel or thread on the way. hyper-util's pooled client did that and was the
-//! gateway's largest cost per request (docs/perf-log.md).
+//! task, channel or thread on the way. hyper-util's pooled client handed each request
+//! through a channel to a connection task of its own: the gateway's largest cost per
+//! request (docs/perf-log.md).
 //!
 //! HTTP/1.1 sends one request at a time per connection, and so does a client
 //! connection: one upstream connection per client connection is always enough.
