@@ -61,7 +61,16 @@ browser_tier() {
   echo "== browser: wasm-bindgen-test in $engine"
   env -u CHROMEDRIVER -u GECKODRIVER -u SAFARIDRIVER "$@" \
     cargo test --target wasm32-unknown-unknown -p autologoff --test browser 2>&1 | tee "$LOG/browser-$engine" | grep -E "^test |^test result|panicked"
-  rc=${PIPESTATUS[0]}; read -r p f < <(count_cargo "$LOG/browser-$engine")
+  rc=${PIPESTATUS[0]}
+  # The runner could not get the page to load the tests (a renderer that never answered):
+  # no test ran, so once more. A test that ran and failed is never retried.
+  if [ "$rc" != 0 ] && grep -q "Failed to detect test as having been run" "$LOG/browser-$engine" && ! grep -q "^test " "$LOG/browser-$engine"; then
+    echo "# browser[$engine]: the runner never loaded the tests; once more"
+    env -u CHROMEDRIVER -u GECKODRIVER -u SAFARIDRIVER "$@" \
+      cargo test --target wasm32-unknown-unknown -p autologoff --test browser 2>&1 | tee "$LOG/browser-$engine" | grep -E "^test |^test result|panicked"
+    rc=${PIPESTATUS[0]}
+  fi
+  read -r p f < <(count_cargo "$LOG/browser-$engine")
   summary+=("browser[$engine] $p passed/$f failed"); [ "$rc" = 0 ] && [ "$p" -gt 0 ] || fail=1
 }
 if has browser; then
