@@ -55,11 +55,11 @@ host_tier() {
 }
 has host && host_tier
 
-# wasm-bindgen-test-runner picks its driver from the environment: one engine at a time.
 # wasm-bindgen-test-runner gives the page 20 s to load and run every test (about 7 s here);
 # on a slow moment of a shared machine that was not enough ("Failed to detect test as having
 # been run"). A test's own time limits are in the tests, not this.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
+# wasm-bindgen-test-runner picks its driver from the environment: one engine at a time.
 browser_tier() {
   local engine="$1"; shift
   echo "== browser: wasm-bindgen-test in $engine"
