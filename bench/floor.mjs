@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../tests/services.mjs";
 import { ROOT, startGateway, startNginx } from "../tests/gateway/lib.mjs";
-import { signIn, wrk } from "./wrk.mjs";
+import { signIn, startProxyPass, wrk } from "./wrk.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS || 2);
 const say = (m) => process.stderr.write(m + "\n");
@@ -38,11 +38,9 @@ try {
   const up = await freePort();
   const upstream = await startNginx(`server { listen 127.0.0.1:${up}; location / { return 200 "ok\\n"; } }`);
   stops.push(() => upstream.close());
-  const pp = await freePort();
-  const nginx = await startNginx(`server { listen 127.0.0.1:${pp}; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
-    `upstream app { server 127.0.0.1:${up}; keepalive 64; }`);
+  const nginx = await startProxyPass(up);
   stops.push(() => nginx.close());
-  const rows = [["nginx proxy_pass", pp, nginx.pid, []]];
+  const rows = [["nginx proxy_pass", nginx.port, nginx.pid, []]];
   for (const mode of ["pooled", "link"]) {
     const port = await freePort();
     const p = spawn(join(ROOT, "target/server/examples/proxy-floor"), [mode, String(port), `127.0.0.1:${up}`], { env, stdio: ["ignore", "pipe", "inherit"] });

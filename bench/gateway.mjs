@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startRedis } from "../tests/services.mjs";
 import { ROOT, startGateway, startNginx, readmeBlock, ported } from "../tests/gateway/lib.mjs";
-import { CONNS, SECS, signIn, wrk } from "./wrk.mjs";
+import { CONNS, SECS, signIn, startProxyPass, wrk } from "./wrk.mjs";
 
 const MB = Number(process.env.BENCH_MB || 100);
 const WS = Number(process.env.BENCH_WS || 1000);
@@ -84,11 +84,8 @@ try {
   stops.push(() => one.close());
   const authOnly = await startGateway(["--demo-login"], BIN, { quiet: true });
   stops.push(() => authOnly.close());
-  const pp = await freePort();
-  const proxy = await startNginx(`server {
-    listen 127.0.0.1:${pp};
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }`, `upstream app { server 127.0.0.1:${up}; keepalive 64; }`);
+  const proxy = await startProxyPass(up);
+  const pp = proxy.port;
   stops.push(() => proxy.close());
   const ap = await freePort();
   const auth = await startNginx(ported(readmeBlock("nginx"), { app: up, gateway: authOnly.port, proxy: ap }));

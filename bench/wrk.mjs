@@ -1,7 +1,9 @@
 // What the gateway benches share: wrk's requests/s and p50/p99 for one URL (BENCH_CONNS
-// connections, BENCH_SECS seconds, one wrk thread), and a demo sign-in at a gateway.
+// connections, BENCH_SECS seconds, one wrk thread), a demo sign-in at a gateway, and the peer
+// every gateway bench is measured against: nginx `proxy_pass` with keep-alive to the upstream.
 import { execFileSync } from "node:child_process";
-import { call, sessionCookie } from "../tests/gateway/lib.mjs";
+import { call, sessionCookie, startNginx } from "../tests/gateway/lib.mjs";
+import { freePort } from "../tests/services.mjs";
 
 export const SECS = Number(process.env.BENCH_SECS || 5);
 export const CONNS = Number(process.env.BENCH_CONNS || 32);
@@ -20,4 +22,13 @@ export function wrk(port, path, headers = []) {
 export async function signIn(port) {
   const r = await call(port, "POST", "/.autologoff/demo-login", { "content-type": "application/json" }, JSON.stringify({ user: "bench" }));
   return sessionCookie(r);
+}
+
+/** nginx `proxy_pass` to the upstream on `up` (one worker, keep-alive to the upstream). */
+export async function startProxyPass(up) {
+  const port = await freePort();
+  return startNginx(`server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }`, `upstream app { server 127.0.0.1:${up}; keepalive 64; }`);
 }
